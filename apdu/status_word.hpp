@@ -1,0 +1,52 @@
+// Status words (ISO/IEC 7816-4 section 5.6, ETSI TS 102 221 section 10.2). Only the card's
+// dispatcher turns an error into one of these (DESIGN.md section 4); everything else names errors.
+#pragma once
+
+#include "base/bytes.hpp"
+
+namespace scws::apdu {
+
+enum class StatusWord : u16 {
+  kOk = 0x9000,
+  // TS 102 221 10.2.1.1: 91 XX = normal end, proactive command of XX bytes pending (XX added).
+  kProactivePending = 0x9100,
+  // TS 102 221 10.2.1.2: 93 00 = SIM Application Toolkit busy, retry the ENVELOPE later.
+  kToolkitBusy = 0x9300,
+  kBytesAvailable = 0x6100,         // 61 XX (T=0 GET RESPONSE); not used over vpcd
+  kWarningEndOfFile = 0x6282,       // end of file reached before reading Le bytes
+  kWarningSelectedFileInvalid = 0x6283,
+  kMemoryFailure = 0x6581,
+  kWrongLength = 0x6700,
+  kLogicalChannelNotSupported = 0x6881,
+  kSecureMessagingNotSupported = 0x6882,
+  kCommandIncompatibleWithFile = 0x6981,
+  kSecurityStatusNotSatisfied = 0x6982,
+  kConditionsNotSatisfied = 0x6985,
+  kCommandNotAllowedNoEf = 0x6986,
+  kAppletSelectFailed = 0x6999,     // Java Card ISO7816.SW_APPLET_SELECT_FAILED
+  kWrongData = 0x6A80,
+  kFunctionNotSupported = 0x6A81,
+  kFileNotFound = 0x6A82,
+  kRecordNotFound = 0x6A83,
+  kNotEnoughMemory = 0x6A84,
+  kIncorrectP1P2 = 0x6A86,
+  kReferencedDataNotFound = 0x6A88,
+  kWrongP1P2 = 0x6B00,
+  kWrongLe = 0x6C00,                // 6C XX: wrong Le, XX = exact length
+  kInsNotSupported = 0x6D00,
+  kClaNotSupported = 0x6E00,
+  kTechnicalProblem = 0x6F00,
+};
+
+constexpr u16 to_u16(StatusWord sw) noexcept { return static_cast<u16>(sw); }
+constexpr u8 sw1(StatusWord sw) noexcept { return static_cast<u8>(to_u16(sw) >> 8); }
+constexpr u8 sw2(StatusWord sw) noexcept { return static_cast<u8>(to_u16(sw)); }
+// 91 XX / 61 XX / 6C XX carry a length in SW2.
+constexpr u16 with_length(StatusWord sw, u8 xx) noexcept {
+  return static_cast<u16>((to_u16(sw) & 0xFF00U) | xx);
+}
+
+// A short human-readable name for traces and the CLI ("9000 ok", "6A82 file not found").
+const char* describe(u16 sw) noexcept;
+
+}  // namespace scws::apdu

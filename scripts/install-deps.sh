@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package scws needs to build, run and test.
+# Idempotent: packages already present are skipped quickly by apt.
+set -euo pipefail
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+PKGS=(
+  # build
+  build-essential pkg-config meson ninja-build clang-14 libclang-rt-14-dev
+  libpcsclite-dev libcli11-dev doctest-dev libasio-dev libtomlplusplus-dev libsqlite3-dev
+  # the real PC/SC stack
+  pcscd vsmartcard-vpcd
+  # independent clients used by the tests
+  pcsc-tools opensc python3-pyscard python3-pytest tshark curl openssl iproute2 util-linux
+)
+if [ "${SCWS_WITH_BROWSER:-0}" = "1" ]; then PKGS+=(chromium); fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-deps: all packages present"
