@@ -1,0 +1,325 @@
+#include "apdu/cat.hpp"
+
+#include <doctest/doctest.h>
+
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "apdu/cat_codec.hpp"
+#include "apdu/command_apdu.hpp"
+#include "apdu/envelope.hpp"
+#include "apdu/proactive_command.hpp"
+#include "apdu/terminal_response.hpp"
+#include "tests/apdu/bytes_util.hpp"
+
+using namespace scws;
+using namespace scws::apdu;
+using namespace scws::apdu::cat;
+using scws::test::hex;
+
+TEST_CASE("timer values decode from nibble-swapped BCD hh mm ss (TS 102 223 8.38)") {
+  struct Row {
+    const char* bytes;
+    TimerValue value;
+    const char* source;
+  };
+  const Row rows[] = {
+      {"005000", {0, 5, 0}, "oFono timer_mgmt_111: 5 minutes"},
+      {"001003", {0, 1, 30}, "oFono timer_mgmt_113: 1 minute 30 seconds"},
+      {"329595", {23, 59, 59}, "oFono timer_mgmt_121: 23:59:59"},
+      {"001001", {0, 1, 10}, "oFono timer_mgmt_123: 1 minute 10 seconds"},
+      {"000200", {0, 20, 0}, "oFono timer_mgmt_131: 20 minutes"},
+      {"100000", {1, 0, 0}, "oFono timer_mgmt_133: 1 hour"},
+      {"000050", {0, 0, 5}, "oFono timer_mgmt_161: 5 seconds"},
+      {"000001", {0, 0, 10}, "oFono timer_expiration_211: 10 seconds"},
+      {"000003", {0, 0, 30}, "oFono timer_expiration_221a: 30 seconds"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.source);
+    const auto bytes = hex(row.bytes);
+    auto t = decode_timer_value(bytes);
+    REQUIRE(t.ok());
+    CHECK(t->hours == row.value.hours);
+    CHECK(t->minutes == row.value.minutes);
+    CHECK(t->seconds == row.value.seconds);
+    u8 out[kTimerValueSize];
+    REQUIRE(encode_timer_value(row.value, out).ok());
+    CHECK(test::to_vector(out) == bytes);
+  }
+  CHECK(timer_seconds(TimerValue{1, 1, 1}) == 3661);
+}
+
+TEST_CASE("timer values that are not BCD or out of range are refused") {
+  const char* bad[] = {"0000", "00000000", "000A00", "A00000", "000600" /* 60 minutes */,
+                       "000006" /* 60 seconds */};
+  for (const char* b : bad) {
+    CAPTURE(b);
+    const auto bytes = hex(b);
+    auto t = decode_timer_value(bytes);
+    REQUIRE_FALSE(t.ok());
+    CHECK(t.error() == CatError::kBadTimerValue);
+  }
+  u8 out[kTimerValueSize];
+  CHECK(encode_timer_value(TimerValue{0, 60, 0}, out).error() == CatError::kInvalidArgument);
+  CHECK(encode_timer_value(TimerValue{100, 0, 0}, out).error() == CatError::kInvalidArgument);
+}
+
+TEST_CASE("channel status helpers encode server and client states (protocol-notes 1.6)") {
+  struct Row {
+    ChannelStatus status;
+    u8 byte1;
+    u8 byte2;
+    const char* source;
+  };
+  const Row rows[] = {
+      {server_channel_status(1, ServerState::kClosed), 0x01, 0x00, "1.6: channel 1 CLOSED = 01"},
+      {server_channel_status(1, ServerState::kListen), 0x41, 0x00, "1.6: LISTEN = 41 (1.10 D6 ... B8 02 41 00)"},
+      {server_channel_status(1, ServerState::kEstablished), 0x81, 0x00, "1.6: ESTABLISHED = 81"},
+      {server_channel_status(7, ServerState::kListen, channel_info::kLinkDropped), 0x47, 0x05,
+       "1.12: Intel gateway sends 4n 05 after a client leaves"},
+      {client_channel_status(1, true), 0x81, 0x00, "oFono get_channel_status_response_121"},
+      {client_channel_status(1, false, channel_info::kLinkDropped), 0x01, 0x05,
+       "oFono get_channel_status_response_131"},
+      {client_channel_status(0, false), 0x00, 0x00, "oFono get_channel_status_response_111: no channel"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.source);
+    CHECK(row.status.status == row.byte1);
+    CHECK(row.status.info == row.byte2);
+  }
+  const ChannelStatus listen{0x42, 0x00};
+  CHECK(listen.channel_id() == 2);
+  CHECK(listen.server_state() == ServerState::kListen);
+  CHECK_FALSE(listen.link_established());
+  CHECK(ChannelStatus{0x83, 0}.server_state() == ServerState::kEstablished);
+  CHECK(ChannelStatus{0x83, 0}.link_established());
+}
+
+TEST_CASE("channel devices map to channel identifiers 1..7 (TS 102 223 8.7)") {
+  CHECK(channel_device(1) == 0x21);
+  CHECK(channel_device(7) == 0x27);
+  CHECK(channel_of_device(0x21) == 1);
+  CHECK(channel_of_device(0x27) == 7);
+  CHECK(channel_of_device(0x28) == 0);
+  CHECK(channel_of_device(device::kTerminal) == 0);
+  CHECK(is_channel_device(0x24));
+  CHECK_FALSE(is_channel_device(0x20));
+}
+
+TEST_CASE("size limits keep a proactive command and a terminal response within 255 bytes") {
+  CHECK(kMaxSendDataPayload == 240);
+  CHECK(kMaxReceiveDataPayload == 237);
+  CHECK(kMaxProactiveCommandSize == 255);
+}
+
+TEST_CASE("cat errors classify as type not understood, data not understood or values missing") {
+  struct Row {
+    CatError error;
+    GeneralResult result;
+  };
+  const Row rows[] = {
+      {CatError::kUnknownCommandType, GeneralResult::kTypeNotUnderstood},
+      {CatError::kMalformedTlv, GeneralResult::kDataNotUnderstood},
+      {CatError::kUnknownRequiredTlv, GeneralResult::kDataNotUnderstood},
+      {CatError::kDuplicateTlv, GeneralResult::kDataNotUnderstood},
+      {CatError::kBadDeviceIdentities, GeneralResult::kDataNotUnderstood},
+      {CatError::kBadTimerValue, GeneralResult::kDataNotUnderstood},
+      {CatError::kMissingBufferSize, GeneralResult::kRequiredValuesMissing},
+      {CatError::kMissingChannelData, GeneralResult::kRequiredValuesMissing},
+      {CatError::kMissingDeviceIdentities, GeneralResult::kRequiredValuesMissing},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(describe(row.error));
+    CHECK(general_result_for(row.error) == row.result);
+  }
+  CHECK(kind_of(CatError::kTooLong) == CatErrorKind::kEncoding);
+  for (u8 e = 0; e <= static_cast<u8>(CatError::kInvalidArgument); ++e)
+    CHECK(std::string(describe(static_cast<CatError>(e))) != "?");
+  CHECK(from_tlv_error(TlvError::kValuePastEnd) == CatError::kMalformedTlv);
+  CHECK(from_tlv_error(TlvError::kNoSpace) == CatError::kBufferTooSmall);
+}
+
+TEST_CASE("result values carry the general result and BIP cause") {
+  const ResultValue r = make_bip_error(BipCause::kChannelIdNotValid);
+  CHECK(r.general == GeneralResult::kBipError);
+  CHECK(r.additional_size == 1);
+  CHECK(r.additional[0] == 0x03);  // oFono close_channel_response_121: 83 02 3A 03
+  CHECK(make_result(GeneralResult::kOk).additional_size == 0);
+}
+
+TEST_CASE("cr flags remember which tags carry comprehension required") {
+  CrFlags f{{tag::kResult, tag::kChannelStatus}};
+  CHECK(f.has(tag::kResult));
+  CHECK(f.has(tag::kChannelStatus));
+  CHECK_FALSE(f.has(tag::kBufferSize));
+  f.set(tag::kChannelStatus, false);
+  CHECK_FALSE(f.has(tag::kChannelStatus));
+  f.set(0x68, true);
+  CHECK(f.has(0x68));
+  f.set(0x1234, true);  // beyond one-byte tags: ignored
+  CHECK_FALSE(f.has(0x1234));
+}
+
+TEST_CASE("data object readers check sizes and ranges") {
+  using namespace scws::apdu::cat::detail;
+  CHECK(read_command_details(hex("014000")).ok());
+  CHECK(read_command_details(hex("0140")).error() == CatError::kBadCommandDetails);
+  CHECK(read_device_identities(hex("81")).error() == CatError::kBadDeviceIdentities);
+  CHECK(read_result(Bytes{}).error() == CatError::kBadResult);
+  auto r = read_result(hex("3A10"));
+  REQUIRE(r.ok());
+  CHECK(r->general == GeneralResult::kBipError);
+  CHECK(r->additional[0] == 0x10);
+  CHECK(read_result(hex("20" "0102030405060708090A0B0C0D0E0F1011")).error() == CatError::kBadResult);
+  CHECK(read_channel_status(hex("41")).error() == CatError::kBadChannelStatus);
+  auto tl = read_transport_level(hex("030DBC"));  // protocol-notes 1.7: port 3516
+  REQUIRE(tl.ok());
+  CHECK(tl->protocol == TransportProtocol::kTcpServer);
+  CHECK(tl->port == 3516);
+  CHECK(read_transport_level(hex("0310")).error() == CatError::kBadTransportLevel);
+  auto a4 = read_other_address(hex("2101010101"));  // oFono open_channel_211: 1.1.1.1
+  REQUIRE(a4.ok());
+  CHECK(a4->type == address_type::kIpv4);
+  CHECK(a4->address.size() == 4);
+  auto a6 = read_other_address(hex("57" "20010DB8000000000000000000000001"));
+  REQUIRE(a6.ok());
+  CHECK(a6->address.size() == 16);
+  auto dynamic = read_other_address(Bytes{});
+  REQUIRE(dynamic.ok());
+  CHECK(dynamic->present);
+  CHECK(dynamic->address.empty());
+  CHECK(read_other_address(hex("21010101")).error() == CatError::kBadOtherAddress);
+  CHECK(read_other_address(hex("2201010101")).error() == CatError::kBadOtherAddress);
+  CHECK(read_timer_id(hex("08")).ok());
+  CHECK(read_timer_id(hex("00")).error() == CatError::kBadTimerIdentifier);
+  CHECK(read_timer_id(hex("09")).error() == CatError::kBadTimerIdentifier);
+  CHECK(check_framing(hex("830100" "B701")).error() == CatError::kMalformedTlv);
+}
+
+// --- the assembled exchange of protocol-notes 1.13, APDU by APDU -------------------------------------
+
+TEST_CASE("the scws exchange of protocol-notes 1.13 decodes and re-encodes apdu by apdu") {
+  using scws::test::ascii;
+  using scws::test::join;
+  using scws::test::to_hex;
+  const auto get = ascii("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  const auto http = ascii("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
+  const u8 events[] = {0x09, 0x0A};
+  // Each step: the command APDU the terminal sends and, for FETCH, the command the card answers
+  // with; pending = XX of the 91 XX status word that announced it.
+  struct Step {
+    std::vector<u8> apdu;
+    std::vector<u8> fetched;
+  };
+  std::vector<u8> out(300);
+  auto built_command = [&](const ProactiveCommand& c) {
+    auto n = build_proactive_command(c, out);
+    REQUIRE(n.ok());
+    return std::vector<u8>(out.begin(), out.begin() + static_cast<long>(*n));
+  };
+  auto built_response = [&](const TerminalResponse& r) {
+    auto n = build_terminal_response(r, out);
+    REQUIRE(n.ok());
+    return std::vector<u8>(out.begin(), out.begin() + static_cast<long>(*n));
+  };
+  auto built_envelope = [&](const Envelope& e) {
+    auto n = build_envelope(e, out);
+    REQUIRE(n.ok());
+    return std::vector<u8>(out.begin(), out.begin() + static_cast<long>(*n));
+  };
+  auto ok = [](u8 number, CommandType type, u8 qualifier) {
+    return make_terminal_response(CommandDetails{number, type, qualifier}, make_result(GeneralResult::kOk));
+  };
+
+  // Card side: the four proactive commands.
+  const auto set_up = built_command(make_set_up_event_list(1, events));
+  const auto open = built_command(make_open_channel_server(1, 1400, 3516));
+  const auto receive = built_command(make_receive_data(2, 1, 0x23));
+  const auto send = built_command(make_send_data(3, 1, true, http));
+  const auto close = built_command(make_close_channel(4, 1, true));
+  CHECK(to_hex(set_up) == "D00D8103010500820281829902090A");
+  CHECK(to_hex(open) == "D012810301400082028182390205783C03030DBC");
+  CHECK(to_hex(receive) == "D00C810302420082028121B70123");
+  CHECK(to_hex(send) == to_hex(join({hex("D033810303430182028121B628"), http})));
+  CHECK(to_hex(close) == "D009810304410182028121");
+  // 91 XX announces each: XX is the command size, the FETCH Le.
+  CHECK(set_up.size() == 0x0F);
+  CHECK(open.size() == 0x14);
+  CHECK(receive.size() == 0x0E);
+  CHECK(send.size() == 0x35);
+  CHECK(close.size() == 0x0B);
+
+  // Terminal side: terminal responses and envelopes, wrapped in their APDUs.
+  TerminalResponse open_ok = ok(1, CommandType::kOpenChannel, 0);
+  open_ok.add_channel_status(server_channel_status(1, ServerState::kListen));
+  open_ok.has_buffer_size = true;
+  open_ok.buffer_size = 1400;
+  TerminalResponse receive_ok = ok(2, CommandType::kReceiveData, 0);
+  receive_ok.channel_data = some(get);
+  receive_ok.has_channel_data_length = true;
+  TerminalResponse send_ok = ok(3, CommandType::kSendData, 1);
+  send_ok.has_channel_data_length = true;
+  send_ok.channel_data_length = kChannelDataLengthMany;
+  const Step steps[] = {
+      {join({hex("801200000F")}), set_up},
+      {join({hex("801400000C"), built_response(ok(1, CommandType::kSetUpEventList, 0))}), {}},
+      {join({hex("8012000014")}), open},
+      {join({hex("8014000014"), built_response(open_ok)}), {}},
+      {join({hex("80C200000D"),
+             built_envelope(make_channel_status_event(server_channel_status(1, ServerState::kEstablished)))}),
+       {}},
+      {join({hex("80C2000010"),
+             built_envelope(make_data_available(server_channel_status(1, ServerState::kEstablished), 0x23))}),
+       {}},
+      {join({hex("801200000E")}), receive},
+      {join({hex("8014000034"), built_response(receive_ok)}), {}},
+      {join({hex("8012000035")}), send},
+      {join({hex("801400000F"), built_response(send_ok)}), {}},
+      {join({hex("801200000B")}), close},
+      {join({hex("801400000C"), built_response(ok(4, CommandType::kCloseChannel, 1))}), {}},
+  };
+  const char* expected[] = {
+      "801200000F",
+      "801400000C810301050082028281830100",
+      "8012000014",
+      "80140000148103014000820282818301003802410039020578",
+      "80C200000DD60B99010A82028281B8028100",
+      "80C2000010D60E99010982028281B8028100B70123",
+      "801200000E",
+      nullptr,  // RECEIVE DATA response: checked below (35 bytes of text)
+      "8012000035",
+      "801400000F810303430182028281830100B701FF",
+      "801200000B",
+      "801400000C810304410182028281830100",
+  };
+  for (std::size_t i = 0; i < std::size(steps); ++i) {
+    CAPTURE(i);
+    const Step& s = steps[i];
+    if (expected[i] != nullptr) CHECK(to_hex(s.apdu) == expected[i]);
+    auto apdu = parse_command_apdu(s.apdu);
+    REQUIRE(apdu.ok());
+    switch (apdu->ins) {
+      case 0x12:  // FETCH: Le = the size announced by 91 XX
+        CHECK(apdu->ne == s.fetched.size());
+        CHECK(parse_proactive_command(s.fetched).ok());
+        break;
+      case 0x14: {  // TERMINAL RESPONSE
+        auto r = parse_terminal_response(apdu->data);
+        REQUIRE(r.ok());
+        CHECK(r->result.general == GeneralResult::kOk);
+        break;
+      }
+      case 0xC2: {  // ENVELOPE
+        auto e = parse_envelope(apdu->data);
+        REQUIRE(e.ok());
+        CHECK(e->channel_status.server_state() == ServerState::kEstablished);
+        break;
+      }
+      default:
+        FAIL("unexpected INS");
+    }
+  }
+  CHECK(to_hex(steps[7].apdu) ==
+        to_hex(join({hex("8014000034810302420082028281830100B623"), get, hex("B70100")})));
+}
