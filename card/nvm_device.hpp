@@ -24,6 +24,7 @@ enum class NvmError : u8 {
   kTableFull,                // no free slot in the object table
   kNotFound,                 // no object with that id
   kExists,                   // an object with that id exists already
+  kNotMounted,               // Nvm used before a successful format()/mount(), or after a device error
 };
 
 const char* describe(NvmError e) noexcept;
