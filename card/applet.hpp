@@ -27,15 +27,23 @@ struct ApduRequest {
   const apdu::CommandApdu& command;
   u8 channel;              // logical channel of the command (from CLA)
   MutableBytes response;   // room for response data (already limited to what the card can send)
+  // True for the SELECT that has just selected the applet (Java Card Applet.selectingApplet()).
+  // Its response is the applet's FCI; when the applet writes none, the card OS answers with a
+  // default one (6F with the DF name, or the ADF's FCP 62 for P2=04), and nothing for P2=0C.
+  bool selecting = false;
 };
 
 class Applet {
  public:
   virtual ~Applet() = default;
-  [[nodiscard]] virtual Bytes aid() const noexcept = 0;
+  [[nodiscard]] virtual Bytes aid() const noexcept = 0;  // 5..16 bytes (ISO 7816-4 8.2.1.2)
+  // Application label for the applet's EF.DIR record (tag 50, at most 16 bytes; empty = none).
+  [[nodiscard]] virtual Bytes label() const noexcept { return {}; }
   // Whether the applet may be selected on several logical channels at once (Java Card MultiSelectable).
   [[nodiscard]] virtual bool multiselectable() const noexcept { return false; }
-  // Once, when installed into a fresh image (inside a transaction): create persistent objects.
+  // Once per image, inside a transaction the card OS opens: at the first power-up that finds the
+  // applet's AID missing from the image's list of installed applets. Creates persistent objects.
+  // An error aborts the transaction and leaves the applet uninstalled (and not selectable).
   virtual Status<CardError> install(CardContext& ctx) noexcept = 0;
   // At every power-up, after NVM is mounted: allocate transient memory from the arena.
   virtual Status<CardError> on_power_up(CardContext& ctx) noexcept = 0;
