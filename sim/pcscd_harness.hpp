@@ -1,0 +1,119 @@
+// A private pcscd for benchmarks and tests (environment.md "pcscd and the vpcd driver"):
+// `pcscd -f -c DIR` with DIR holding only one vpcd reader file on a port pair chosen per run, its
+// log kept outside DIR (pcscd parses every file there), readiness awaited by bounded polling,
+// and the daemon stopped by pid (SIGTERM, bounded wait, SIGKILL).
+//
+// One pcscd per machine: its socket is compiled in (/run/pcscd/pcscd.comm). As root, call
+// enter_private_pcscd_namespace() first: the process (and every child it starts afterwards) then
+// gets a private mount namespace with a fresh tmpfs on /run/pcscd, so its pcscd never meets the
+// system one. Otherwise start() refuses when another pcscd answers.
+//
+// Also here: ChildProcess (a child started by posix_spawn, stopped by pid) and poll_until (the
+// bounded wait every test and benchmark uses instead of sleeping).
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.hpp"
+
+namespace scws::sim {
+
+inline constexpr char kPcscdSocket[] = "/run/pcscd/pcscd.comm";  // pcsc-lite PCSCLITE_CSOCK_NAME
+inline constexpr char kPcscdRunDir[] = "/run/pcscd";
+inline constexpr char kVpcdDriver[] = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
+inline constexpr int kVpcdSlots = 2;  // Debian's vpcd: slot n listens on base port + n
+
+// Calls condition every interval until it returns true (then true) or timeout passes (then false).
+bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds interval = std::chrono::milliseconds(5));
+
+// True when something accepts connections on the pcscd socket.
+bool pcscd_socket_answers();
+
+// Unshares the mount namespace, makes it private, and mounts a tmpfs on /run/pcscd. Needs root and
+// a process that has not started threads yet. Returns false with the reason in why otherwise.
+bool enter_private_pcscd_namespace(std::string& why);
+
+// A base port p such that p and p+1 are free on 0.0.0.0 (vpcd binds all addresses). Throws when
+// none is found among random candidates in [20000, 60000).
+u16 choose_vpcd_port_pair();
+
+// A child process: stdin from /dev/null, stdout and stderr to log (appended). Stopped by pid.
+class ChildProcess {
+ public:
+  // argv[0] is looked up in PATH when it has no '/'. Throws std::system_error when spawning fails.
+  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log);
+  ~ChildProcess();  // stop()
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
+  [[nodiscard]] bool alive();
+  // Waits (bounded) for the child to exit by itself; its wait status decoded as an exit code
+  // (128 + signal when killed), or nullopt when it is still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
+  // SIGTERM, bounded wait, then SIGKILL. Returns the exit code. Idempotent.
+  int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
+  void signal(int sig) noexcept;
+  [[nodiscard]] const std::filesystem::path& log() const noexcept { return log_; }
+  [[nodiscard]] std::string log_text() const;
+
+ private:
+  bool reap(bool block);
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;  // pidfd_open: lets wait_exit block on the child's exit instead of polling
+  std::optional<int> exit_code_;
+  std::filesystem::path log_;
+};
+
+struct PcscdOptions {
+  std::filesystem::path workdir;  // holds conf/ (reader files only) and pcscd.log
+  std::string friendly_name = "scws";
+  u16 port = 0;                   // vpcd base port; 0 = choose a free pair
+  bool log_apdus = false;         // pcscd -a (APDUs in pcscd.log)
+  std::chrono::milliseconds ready_timeout{10000};
+};
+
+class PcscdHarness {
+ public:
+  explicit PcscdHarness(PcscdOptions options);
+  ~PcscdHarness();  // stop()
+  PcscdHarness(const PcscdHarness&) = delete;
+  PcscdHarness& operator=(const PcscdHarness&) = delete;
+
+  // Refuses (std::runtime_error) when another pcscd answers on the socket. Writes the reader file,
+  // starts pcscd and waits until both vpcd readers are listed. Throws on failure or timeout, with
+  // the end of pcscd's log in the message.
+  void start();
+  void stop();
+
+  [[nodiscard]] u16 port() const noexcept { return options_.port; }
+  // "<friendly name> 00 0<slot>": pcscd's reader name for vpcd slot `slot`.
+  [[nodiscard]] std::string reader(int slot) const;
+  // "127.0.0.1:<port + slot>": where a card process connects for that slot.
+  [[nodiscard]] std::string vpcd_address(int slot) const;
+  [[nodiscard]] std::filesystem::path log_path() const { return options_.workdir / "pcscd.log"; }
+  [[nodiscard]] std::filesystem::path config_dir() const { return options_.workdir / "conf"; }
+  [[nodiscard]] pid_t pid() const noexcept { return process_ ? process_->pid() : -1; }
+
+ private:
+  PcscdOptions options_;
+  std::optional<ChildProcess> process_;
+};
+
+// Writes DIR/vpcd, a pcsc-lite reader.conf entry for Debian's vpcd listening on `port` (and port+1):
+// FRIENDLYNAME, DEVICENAME /dev/null:0xPORT ("listen on PORT"), LIBPATH, CHANNELID 0xPORT.
+void write_vpcd_reader_conf(const std::filesystem::path& dir, const std::string& friendly_name, u16 port);
+
+// The last `lines` lines of a text file (for error messages).
+std::string tail_of_file(const std::filesystem::path& path, std::size_t lines = 15);
+
+}  // namespace scws::sim
