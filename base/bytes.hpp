@@ -115,6 +115,17 @@ class ByteWriter {
   bool ok_ = true;
 };
 
+// Big-endian 32-bit load/store at a raw pointer (NVM headers and tables).
+constexpr u32 load_be32(const u8* p) noexcept {
+  return (u32{p[0]} << 24) | (u32{p[1]} << 16) | (u32{p[2]} << 8) | u32{p[3]};
+}
+constexpr void store_be32(u8* p, u32 v) noexcept {
+  p[0] = static_cast<u8>(v >> 24);
+  p[1] = static_cast<u8>(v >> 16);
+  p[2] = static_cast<u8>(v >> 8);
+  p[3] = static_cast<u8>(v);
+}
+
 constexpr bool bytes_equal(Bytes a, Bytes b) noexcept {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)

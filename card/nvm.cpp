@@ -24,17 +24,6 @@ static_assert(kChunk >= Nvm::kJournalEntryOverhead * 2 && kChunk % 4 == 0);
 static_assert(Nvm::kHeaderSize <= kChunk);
 static_assert(Nvm::kCrcBlockSize % kChunk == 0);
 
-u32 load_be32(const u8* p) noexcept {
-  return (u32{p[0]} << 24) | (u32{p[1]} << 16) | (u32{p[2]} << 8) | u32{p[3]};
-}
-
-void store_be32(u8* p, u32 v) noexcept {
-  p[0] = static_cast<u8>(v >> 24);
-  p[1] = static_cast<u8>(v >> 16);
-  p[2] = static_cast<u8>(v >> 8);
-  p[3] = static_cast<u8>(v);
-}
-
 constexpr u32 min_u32(u32 a, u64 b) noexcept { return b < a ? static_cast<u32>(b) : a; }
 
 }  // namespace

@@ -14,17 +14,6 @@ constexpr u32 kHeapEndAt = 16;
 constexpr u32 kSlotsPerRead = 16;
 static_assert(ObjectStore::kMaxObjects % kSlotsPerRead == 0);
 
-u32 load_be32(const u8* p) noexcept {
-  return (u32{p[0]} << 24) | (u32{p[1]} << 16) | (u32{p[2]} << 8) | u32{p[3]};
-}
-
-void store_be32(u8* p, u32 v) noexcept {
-  p[0] = static_cast<u8>(v >> 24);
-  p[1] = static_cast<u8>(v >> 16);
-  p[2] = static_cast<u8>(v >> 8);
-  p[3] = static_cast<u8>(v);
-}
-
 u64 end_of(const ObjectInfo& o) noexcept { return u64{o.offset} + o.size; }
 
 // Zero-sized objects occupy no bytes, so they never collide with anything.
