@@ -138,6 +138,10 @@ std::size_t Dispatcher::process(Bytes command, MutableBytes response) noexcept {
       case Completion::kEndOfFile:
         sw = apdu::to_u16(StatusWord::kWarningEndOfFile);
         break;
+      case Completion::kWrongLe:
+        sw = apdu::with_length(StatusWord::kWrongLe, static_cast<u8>(outcome->length));
+        n = 0;
+        break;
     }
   }
   if (ctx_.trace().enabled())

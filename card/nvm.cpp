@@ -79,6 +79,7 @@ Status<NvmError> Nvm::write_header() noexcept {
 void Nvm::end_transaction() noexcept {
   in_transaction_ = false;
   reserved_ = 0;
+  fresh_count_ = 0;
   dirty_count_ = 0;
   dirty_overflow_ = false;
 }
@@ -202,6 +203,15 @@ Status<NvmError> Nvm::walk_journal(u32 count, u32 used, bool apply) noexcept {
     SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(trailer, sizeof trailer)));
     const u32 target = load_be32(trailer);
     const u32 length = load_be32(trailer + 4);
+    if ((length & kFreshFlag) != 0) {
+      // A fresh entry: no old bytes to restore (refresh_fresh_blocks deals with its blocks).
+      const u32 region = length & ~kFreshFlag;
+      if (region == 0 || target < data_offset_ || u64{target} + region > image_size_)
+        return fail(NvmError::kCorruptJournal);
+      if (crc32(Bytes(trailer, 8)) != load_be32(trailer + 8)) return fail(NvmError::kCorruptJournal);
+      pos -= kJournalEntryOverhead;
+      continue;
+    }
     if (length == 0 || length > pos - kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
     if (target < table_offset_ || u64{target} + length > image_size_) return fail(NvmError::kCorruptJournal);
     const u32 start = pos - kJournalEntryOverhead - length;
@@ -220,6 +230,110 @@ Status<NvmError> Nvm::walk_journal(u32 count, u32 used, bool apply) noexcept {
     pos = start;
   }
   if (pos != 0) return fail(NvmError::kCorruptJournal);
+  return {};
+}
+
+// Recomputes the checksum of every block [abs_offset, +length) touches and writes it into the table
+// directly (not journalled: a rollback recomputes them again from the journal's fresh entry).
+Status<NvmError> Nvm::refresh_region(u32 abs_offset, u32 length) noexcept {
+  const u32 first_block = (abs_offset - data_offset_) / kCrcBlockSize;
+  const u32 last_block = (abs_offset - data_offset_ + length - 1) / kCrcBlockSize;
+  for (u32 b = first_block; b <= last_block && b < block_count_; ++b) {
+    auto crc = block_crc(b);
+    if (!crc) return fail(crc.error());
+    u8 v[4];
+    store_be32(v, *crc);
+    SCWS_TRY(dev_write(table_offset_ + b * 4, Bytes(v, sizeof v)));
+  }
+  return {};
+}
+
+// After the undo entries were restored: the blocks of every fresh entry get checksums matching what
+// they hold now. Entries were validated by walk_journal. Returns whether there was any.
+Result<bool, NvmError> Nvm::refresh_fresh_blocks(u32 count, u32 used) noexcept {
+  bool any = false;
+  u32 pos = used;
+  for (u32 k = 0; k < count; ++k) {
+    u8 trailer[kJournalEntryOverhead];
+    if (pos < kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
+    SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(trailer, sizeof trailer)));
+    const u32 target = load_be32(trailer);
+    const u32 length = load_be32(trailer + 4);
+    if ((length & kFreshFlag) != 0) {
+      SCWS_TRY(refresh_region(target, length & ~kFreshFlag));
+      any = true;
+      pos -= kJournalEntryOverhead;
+    } else {
+      if (length > pos - kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
+      pos -= length + kJournalEntryOverhead;
+    }
+  }
+  return any;
+}
+
+// The end of a rollback whose undo entries are restored: fresh blocks rechecksummed, then the
+// header with an empty journal (and the new table checksum when fresh blocks changed it).
+Status<NvmError> Nvm::finish_rollback(u32 count, u32 used) noexcept {
+  auto any = refresh_fresh_blocks(count, used);
+  if (!any) return fail(any.error());
+  if (*any) {
+    auto root = table_crc();
+    if (!root) return fail(root.error());
+    header_.data_crc = *root;
+  }
+  header_.journal_count = 0;
+  header_.journal_used = 0;
+  return write_header();
+}
+
+// Inside a fresh region: straight to the device.
+Status<NvmError> Nvm::fresh_change(u32 abs_offset, u32 length, Source src) noexcept {
+  if (length == 0) return {};
+  if (src.data != nullptr) {
+    SCWS_TRY(dev_write(abs_offset, Bytes(src.data, length)));
+  } else {
+    u8 buf[kChunk];
+    for (u32 i = 0; i < kChunk; ++i) buf[i] = src.value;
+    for (u32 done = 0; done < length;) {
+      const u32 n = min_u32(kChunk, length - done);
+      SCWS_TRY(dev_write(abs_offset + done, Bytes(buf, n)));
+      done += n;
+    }
+  }
+  ++generation_;
+  return {};
+}
+
+bool Nvm::is_fresh(u32 offset, u32 length) const noexcept {
+  if (!in_transaction_) return false;
+  const u64 start = u64{data_offset_} + offset;
+  const u64 end = start + length;
+  for (u32 i = 0; i < fresh_count_; ++i) {
+    const Region& r = fresh_[i];
+    if (start >= r.abs_offset && end <= u64{r.abs_offset} + r.length) return true;
+  }
+  return false;
+}
+
+Status<NvmError> Nvm::claim_fresh(u32 offset, u32 length) noexcept {
+  if (!mounted_) return fail(NvmError::kNotMounted);
+  if (!in_transaction_) return fail(NvmError::kNotInTransaction);
+  if (u64{offset} + length > data_size_ || length >= kFreshFlag) return fail(NvmError::kOutOfRange);
+  if (length == 0) return {};
+  if (fresh_count_ == kMaxFreshRegions ||
+      u64{header_.journal_used} + reserved_ + kJournalEntryOverhead > commit_capacity_)
+    return fail(NvmError::kCommitCapacityExceeded);
+  const u32 at = data_offset_ + offset;
+  u8 entry[kJournalEntryOverhead];
+  store_be32(entry, at);
+  store_be32(entry + 4, length | kFreshFlag);
+  store_be32(entry + 8, crc32(Bytes(entry, 8)));
+  // Durable in the journal (entry, then the header counting it) before any byte of the region moves.
+  SCWS_TRY(dev_write(journal_offset_ + header_.journal_used, Bytes(entry, sizeof entry)));
+  header_.journal_count += 1;
+  header_.journal_used += kJournalEntryOverhead;
+  SCWS_TRY(write_header());
+  fresh_[fresh_count_++] = Region{at, length};
   return {};
 }
 
@@ -375,9 +489,7 @@ Status<NvmError> Nvm::mount() noexcept {
     // An interrupted transaction: check every entry before touching anything, then roll back.
     SCWS_TRY(walk_journal(hd.journal_count, hd.journal_used, false));
     SCWS_TRY(walk_journal(hd.journal_count, hd.journal_used, true));
-    header_.journal_count = 0;
-    header_.journal_used = 0;
-    SCWS_TRY(write_header());
+    SCWS_TRY(finish_rollback(hd.journal_count, hd.journal_used));
     SCWS_TRY(dev_sync());
   }
   SCWS_TRY(verify_data());
@@ -395,6 +507,8 @@ Status<NvmError> Nvm::write(u32 offset, Bytes data) noexcept {
   if (!mounted_) return fail(NvmError::kNotMounted);
   if (!in_transaction_) return fail(NvmError::kNotInTransaction);
   if (u64{offset} + data.size() > data_size_) return fail(NvmError::kOutOfRange);
+  if (is_fresh(offset, static_cast<u32>(data.size())))
+    return fresh_change(data_offset_ + offset, static_cast<u32>(data.size()), Source{data.data(), 0});
   return change(data_offset_ + offset, static_cast<u32>(data.size()), Source{data.data(), 0}, false);
 }
 
@@ -402,6 +516,7 @@ Status<NvmError> Nvm::fill(u32 offset, u32 length, u8 value) noexcept {
   if (!mounted_) return fail(NvmError::kNotMounted);
   if (!in_transaction_) return fail(NvmError::kNotInTransaction);
   if (u64{offset} + length > data_size_) return fail(NvmError::kOutOfRange);
+  if (is_fresh(offset, length)) return fresh_change(data_offset_ + offset, length, Source{nullptr, value});
   return change(data_offset_ + offset, length, Source{nullptr, value}, false);
 }
 
@@ -410,6 +525,7 @@ Status<NvmError> Nvm::begin() noexcept {
   if (in_transaction_) return fail(NvmError::kTransactionInProgress);
   end_transaction();
   in_transaction_ = true;
+  ++transaction_serial_;
   return {};
 }
 
@@ -444,6 +560,10 @@ Status<NvmError> Nvm::commit_changes() noexcept {
       SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(trailer, sizeof trailer)));
       const u32 target = load_be32(trailer);
       const u32 length = load_be32(trailer + 4);
+      if ((length & kFreshFlag) != 0) {  // its blocks are refreshed below
+        pos -= kJournalEntryOverhead;
+        continue;
+      }
       if (length == 0 || length > pos - kJournalEntryOverhead || target < data_offset_ ||
           u64{target} + length > image_size_)
         return fail(NvmError::kCorruptJournal);
@@ -457,6 +577,8 @@ Status<NvmError> Nvm::commit_changes() noexcept {
       pos -= length + kJournalEntryOverhead;
     }
   }
+  // Fresh regions last, unjournalled: a rollback from here on recomputes them anyway.
+  for (u32 i = 0; i < fresh_count_; ++i) SCWS_TRY(refresh_region(fresh_[i].abs_offset, fresh_[i].length));
   auto root = table_crc();
   if (!root) return fail(root.error());
   header_.data_crc = *root;
@@ -479,9 +601,11 @@ Status<NvmError> Nvm::abort() noexcept {
       unmount();  // the next mount() finishes the rollback
       return restored;
     }
-    header_.journal_count = 0;
-    header_.journal_used = 0;
-    SCWS_TRY(write_header());
+    auto finished = finish_rollback(header_.journal_count, header_.journal_used);
+    if (!finished) {
+      unmount();
+      return finished;
+    }
   }
   end_transaction();
   ++aborts_;

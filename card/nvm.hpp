@@ -23,6 +23,21 @@
 // that dirty the blocks, so a commit never runs out of capacity), then writes the header with the
 // new data checksum and an empty journal: that single device write is the commit point.
 //
+// Fresh regions (space for objects created in the open transaction): a region of the data area
+// whose contents need not survive a rollback (free space when the transaction began) may be
+// claimed fresh (claim_fresh). Claiming appends one 12-byte "fresh" entry to the journal
+// [image offset u32][0x80000000 | length u32][CRC-32 of those 8 bytes u32] (no old bytes; the
+// length's top bit tells it from an undo entry, whose length never exceeds the commit capacity)
+// and records it in the header before anything in the region changes. Writes and fills that fall
+// entirely inside a claimed region then go straight to the device, unjournalled and without
+// dirtying blocks, so a transaction can fill an object far larger than the commit capacity.
+// Commit recomputes the checksum of every block a fresh region touches and writes it into the
+// table directly (after the journalled table updates). Rollback (abort or mount) restores the undo
+// entries, then recomputes the checksums of the blocks of every fresh entry from what they hold
+// now, then writes the header with the new table checksum and an empty journal; a power loss
+// anywhere in that is repaired by the next mount, which does it again. The price: corruption in a
+// block of a fresh region found at a rollback is accepted, not detected.
+//
 // Durability (NvmDevice::sync): after format(), after every commit point, and after mount() rolled
 // back an interrupted transaction. abort() does not sync: the durable image already holds the
 // rolled-back state. A device error (kIo) leaves the Nvm unmounted: mount() again to recover.
@@ -85,6 +100,16 @@ class Nvm {
   Status<NvmError> write(u32 offset, Bytes data) noexcept;
   // Convenience: fills with a byte value (journalled like write).
   Status<NvmError> fill(u32 offset, u32 length, u8 value) noexcept;
+  // Claims [offset, offset + length) of the data area fresh for the open transaction (see the file
+  // comment). The CALLER guarantees that nothing there must survive a rollback: space no live
+  // object covered when the transaction began (the ObjectStore claims the place of an object it
+  // creates, unless that place was freed earlier in the same transaction). Costs
+  // kJournalEntryOverhead bytes of commit capacity; at most kMaxFreshRegions per transaction.
+  // kCommitCapacityExceeded (journal or region list full: nothing changed, fall back to
+  // journalled writes), kOutOfRange, kNotInTransaction. length 0 is a no-op.
+  Status<NvmError> claim_fresh(u32 offset, u32 length) noexcept;
+  // True when [offset, offset + length) lies inside one region claimed in the open transaction.
+  [[nodiscard]] bool is_fresh(u32 offset, u32 length) const noexcept;
 
   Status<NvmError> begin() noexcept;   // kTransactionInProgress when nested
   Status<NvmError> commit() noexcept;  // kNotInTransaction when none
@@ -102,8 +127,18 @@ class Nvm {
   // write, fill, abort, mount and format. Lets a RAM cache of NVM contents (ObjectStore) know when
   // it is stale, so it stays coherent with rollback.
   [[nodiscard]] u32 generation() const noexcept { return generation_; }
+  // Increments at every begin(), never reset: tells one transaction from the next (RAM state an
+  // upper layer keeps per transaction, such as the ObjectStore's list of freed space).
+  [[nodiscard]] u32 transaction_serial() const noexcept { return transaction_serial_; }
+
+  static constexpr u32 kMaxFreshRegions = 16;
+  static constexpr u32 kFreshFlag = 0x80000000U;  // top bit of a journal entry's length field
 
  private:
+  struct Region {
+    u32 abs_offset = 0;
+    u32 length = 0;
+  };
   struct Header {
     u32 image_size = 0;
     u32 commit_capacity = 0;
@@ -125,6 +160,10 @@ class Nvm {
   Status<NvmError> append_entry(u32 abs_offset, u32 length) noexcept;
   Status<NvmError> write_header() noexcept;
   Status<NvmError> walk_journal(u32 count, u32 used, bool apply) noexcept;
+  Result<bool, NvmError> refresh_fresh_blocks(u32 count, u32 used) noexcept;
+  Status<NvmError> refresh_region(u32 abs_offset, u32 length) noexcept;
+  Status<NvmError> finish_rollback(u32 count, u32 used) noexcept;
+  Status<NvmError> fresh_change(u32 abs_offset, u32 length, Source src) noexcept;
   Status<NvmError> update_block_crc(u32 block) noexcept;
   Result<u32, NvmError> block_crc(u32 block) noexcept;
   Result<u32, NvmError> table_crc() noexcept;
@@ -154,6 +193,9 @@ class Nvm {
   u32 commits_ = 0;
   u32 aborts_ = 0;
   u32 generation_ = 0;
+  u32 transaction_serial_ = 0;
+  Region fresh_[kMaxFreshRegions] = {};
+  u32 fresh_count_ = 0;
   bool in_transaction_ = false;
   bool mounted_ = false;
 };
@@ -177,6 +219,12 @@ struct ObjectInfo {
 //                  removing an object coalesces with neighbouring free space by construction.
 // Placement: after the highest object when the tail has room, else the lowest gap that fits.
 // Every change goes through Nvm::write, so abort and power loss never leave half-made objects.
+// An object of at least kFreshThreshold bytes placed where no object freed in the same transaction
+// lay is claimed fresh (Nvm::claim_fresh): its zero-fill and every later write to it in that
+// transaction are not journalled, so one transaction can create and fill an object larger than
+// the commit capacity (a 1 MiB web resource). Rollback just frees it (the table entry is
+// journalled). The store remembers up to kMaxFreed regions removed in the open transaction; past
+// that (or after format()) it stops claiming for the rest of the transaction.
 // A small RAM cache of recently found entries is checked against Nvm::generation() before use.
 class ObjectStore {
  public:
@@ -188,6 +236,8 @@ class ObjectStore {
   static constexpr u32 kHeapOffset = kTableOffset + kMaxObjects * kEntrySize;
   static constexpr u32 kVersion = 1;
   static constexpr u32 kCacheEntries = 4;
+  static constexpr u32 kFreshThreshold = 256;
+  static constexpr u32 kMaxFreed = 8;
   static_assert(kMaxObjects <= 0xFFFF, "max objects is stored as u16");
   static_assert(kHeapOffset % 4 == 0);
 
@@ -228,8 +278,19 @@ class ObjectStore {
   bool cache_valid() const noexcept { return cache_generation_ == nvm_.generation() && cache_ok_; }
   void cache_put(const Slot& s) noexcept;
   void cache_clear() noexcept;
+  void note_freed(u32 offset, u32 size, bool unknown) noexcept;
+  [[nodiscard]] bool freed_in_transaction(u32 offset, u32 size) const noexcept;
+
+  struct Freed {
+    u32 offset = 0;
+    u32 size = 0;
+  };
 
   Nvm& nvm_;
+  Freed freed_[kMaxFreed] = {};
+  u32 freed_count_ = 0;
+  u32 freed_serial_ = 0;
+  bool freed_unknown_ = false;
   Layout layout_cache_{};
   Slot cache_[kCacheEntries] = {};
   u32 cache_used_ = 0;

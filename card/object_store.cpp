@@ -35,6 +35,31 @@ void ObjectStore::cache_put(const Slot& s) noexcept {
   if (cache_used_ < kCacheEntries) ++cache_used_;
 }
 
+// Space freed in the open transaction is restored by a rollback, so it must never be claimed
+// fresh: remember it (per transaction, by Nvm::transaction_serial).
+void ObjectStore::note_freed(u32 offset, u32 size, bool unknown) noexcept {
+  if (freed_serial_ != nvm_.transaction_serial()) {
+    freed_serial_ = nvm_.transaction_serial();
+    freed_count_ = 0;
+    freed_unknown_ = false;
+  }
+  if (unknown || freed_count_ == kMaxFreed) {
+    freed_unknown_ = true;
+    return;
+  }
+  if (size != 0) freed_[freed_count_++] = Freed{offset, size};
+}
+
+bool ObjectStore::freed_in_transaction(u32 offset, u32 size) const noexcept {
+  if (freed_serial_ != nvm_.transaction_serial()) return false;
+  if (freed_unknown_) return true;
+  for (u32 i = 0; i < freed_count_; ++i) {
+    const ObjectInfo f{0, freed_[i].offset, freed_[i].size};
+    if (overlaps(f, offset, u64{offset} + size)) return true;
+  }
+  return false;
+}
+
 Result<ObjectStore::Layout, NvmError> ObjectStore::layout() noexcept {
   if (!nvm_.mounted()) return fail(NvmError::kNotMounted);
   if (cache_valid()) return layout_cache_;
@@ -89,6 +114,7 @@ Status<NvmError> ObjectStore::format() noexcept {
   if (!nvm_.in_transaction()) return fail(NvmError::kNotInTransaction);
   if (nvm_.data_size() < kHeapOffset) return fail(NvmError::kOutOfRange);
   cache_clear();
+  note_freed(0, 0, true);  // whatever the old table held is free now, but comes back on rollback
   // Nvm::fill journals only the bytes that differ: on a fresh image this costs nothing.
   SCWS_TRY(nvm_.fill(kTableOffset, kMaxObjects * kEntrySize, 0));
   u8 h[kHeaderSize] = {};
@@ -186,6 +212,12 @@ Result<ObjectInfo, NvmError> ObjectStore::create(u32 id, u32 size) noexcept {
   if (place > heap_end) return fail(NvmError::kNoSpace);
 
   const ObjectInfo info{id, static_cast<u32>(place), size};
+  if (size >= kFreshThreshold && !freed_in_transaction(info.offset, size)) {
+    // Free when the transaction began: nothing there to restore. A full region list or journal
+    // just means the journalled fill below.
+    auto claimed = nvm_.claim_fresh(info.offset, size);
+    if (!claimed && claimed.error() != NvmError::kCommitCapacityExceeded) return fail(claimed.error());
+  }
   SCWS_TRY(nvm_.fill(info.offset, size, 0));
   SCWS_TRY(write_entry(free_slot, info));
   return info;
@@ -196,7 +228,9 @@ Status<NvmError> ObjectStore::remove(u32 id) noexcept {
   if (!s) return fail(s.error());
   if (!nvm_.in_transaction()) return fail(NvmError::kNotInTransaction);
   // Only the table entry goes: the bytes become free space (create zero-fills before reuse).
-  return write_entry(s->index, ObjectInfo{});
+  SCWS_TRY(write_entry(s->index, ObjectInfo{}));
+  note_freed(s->info.offset, s->info.size, false);
+  return {};
 }
 
 Status<NvmError> ObjectStore::read(u32 id, u32 offset, MutableBytes out) noexcept {

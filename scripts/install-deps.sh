@@ -8,13 +8,17 @@ export DEBIAN_FRONTEND=noninteractive
 PKGS=(
   # build
   build-essential pkg-config meson ninja-build clang-14 libclang-rt-14-dev
+  # mbedTLS source for the card build (scripts/fetch-mbedtls.sh: apt-get source, dpkg-source)
+  dpkg-dev apt
   libpcsclite-dev libcli11-dev doctest-dev libasio-dev libtomlplusplus-dev libsqlite3-dev
+  libssl-dev  # OpenSSL 3 libcrypto: the test PKI of `scws provision` (sim/pki.cpp)
   # the real PC/SC stack
   pcscd vsmartcard-vpcd
   # independent clients used by the tests
   pcsc-tools opensc python3-pyscard python3-pytest tshark curl openssl iproute2 util-linux
+  # the headless browser that loads the demo page through the gateway (issue 3 acceptance)
+  chromium
 )
-if [ "${SCWS_WITH_BROWSER:-0}" = "1" ]; then PKGS+=(chromium); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -25,3 +29,4 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "install-deps: all packages present"
+"$(dirname "$0")/fetch-mbedtls.sh"

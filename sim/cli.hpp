@@ -16,5 +16,8 @@ inline constexpr int kExitUsage = 2;    // arguments CLI11 accepted but the comm
 void add_card_command(CLI::App& app, int& exit_code);
 void add_apdu_command(CLI::App& app, int& exit_code);
 void add_bench_command(CLI::App& app, int& exit_code);
+void add_gateway_command(CLI::App& app, int& exit_code);
+void add_run_command(CLI::App& app, int& exit_code);
+void add_provision_command(CLI::App& app, int& exit_code);
 
 }  // namespace scws::sim::cli

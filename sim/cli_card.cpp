@@ -14,7 +14,10 @@
 #include "card/trace.hpp"
 #include "scws_config.hpp"
 #include "sim/cli.hpp"
+#include "sim/emulated_uicc.hpp"
 #include "sim/file_nvm_device.hpp"
+#include "sim/profile.hpp"
+#include "sim/provision.hpp"
 #include "sim/trace.hpp"
 #include "sim/vpcd_link.hpp"
 
@@ -25,6 +28,7 @@ struct CardArgs {
   std::string image;
   std::string vpcd = "127.0.0.1:35963";
   std::string trace;
+  std::string profile;
   std::size_t ram = SCWS_RAM_SIZE;
   u32 size = SCWS_NVM_SIZE;
   bool quiet = false;
@@ -67,10 +71,6 @@ class StderrTraceSink final : public card::TraceSink {
   void line(const char* text) noexcept override { std::fprintf(stderr, "scws card: card: %s\n", text); }
 };
 
-struct AlignedFree {
-  void operator()(u8* p) const { ::operator delete[](p, std::align_val_t{16}); }
-};
-
 int run_card(const CardArgs& args) {
   auto say = [&](const std::string& line) {
     if (!args.quiet) std::cerr << "scws card: " << line << std::endl;
@@ -89,21 +89,18 @@ int run_card(const CardArgs& args) {
   }
   if (args.ram % 16 != 0) return refuse("--ram must be a multiple of 16 bytes");
 
-  // The card's RAM: one arena, 16-byte aligned, the size a real chip would have.
-  std::unique_ptr<u8[], AlignedFree> ram(new (std::align_val_t{16}) u8[args.ram]);
-  MutableBytes ram_span(ram.get(), args.ram);
-
   std::error_code ec;
   if (!std::filesystem::exists(image, ec)) {
-    FileNvmDevice fresh = FileNvmDevice::create(image, args.size);
-    auto formatted = card::Card::format_image(fresh, card::CardIdentity{});
-    if (!formatted) {
-      std::filesystem::remove(image, ec);  // leave no half-made image behind
-      return refuse("cannot format a new image " + image.string() + ": " + card::describe(formatted.error()) +
-                    (fresh.last_error().empty() ? "" : " (" + fresh.last_error() + ")"));
+    // A missing image is compiled from a profile (the bundled demo unless --profile names one).
+    const std::filesystem::path profile_dir = args.profile.empty() ? bundled_demo_profile() : std::filesystem::path(args.profile);
+    try {
+      const ProvisionReport r = provision_file(load_profile(profile_dir), image, args.size, false);
+      std::cerr << "scws card: " << image.string() << " did not exist: created a new card image of " << args.size
+                << " bytes from the profile " << profile_dir.string() << " (" << r.resources << " resources)"
+                << std::endl;
+    } catch (const std::runtime_error& e) {
+      return refuse("cannot create a new image " + image.string() + ": " + e.what());
     }
-    std::cerr << "scws card: " << image.string() << " did not exist: created a new card image of " << args.size
-              << " bytes" << std::endl;
   }
   std::optional<FileNvmDevice> opened;
   try {
@@ -113,7 +110,9 @@ int run_card(const CardArgs& args) {
   }
   FileNvmDevice& nvm = *opened;
 
-  card::Card card(nvm, ram_span);
+  // The card with its toolkit and SCWS applet; its RAM is one arena of --ram bytes.
+  EmulatedUicc uicc(nvm, args.ram);
+  card::Card& card = uicc.card();
   StderrTraceSink trace_sink;
   if (args.verbose) card.set_trace_sink(&trace_sink);
   // Mount once now, so a damaged image is refused at start rather than at the first power-on.
@@ -156,6 +155,8 @@ void add_card_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--image,-i", args->image, "Card image (NVM) file; created when missing")->required();
   cmd->add_option("--vpcd", args->vpcd, "vpcd address HOST:PORT (slot n of a vpcd reader listens on its base port + n)")
       ->capture_default_str();
+  cmd->add_option("--profile", args->profile,
+                  "Profile folder a missing image is compiled from (default: the bundled demo profile)");
   cmd->add_option("--trace", args->trace, "Write every APDU exchange to this pcap file (GSMTAP SIM, for Wireshark)");
   cmd->add_option("--ram", args->ram, "Bytes of card RAM")->capture_default_str()->check(CLI::Range(2048, 16 * 1024 * 1024));
   cmd->add_option("--size", args->size, "Bytes of a newly created image")

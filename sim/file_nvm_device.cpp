@@ -77,6 +77,16 @@ FileNvmDevice FileNvmDevice::create(const std::filesystem::path& path, u32 size,
   return dev;
 }
 
+FileNvmDevice FileNvmDevice::create_from(const std::filesystem::path& path, Bytes contents, bool overwrite) {
+  if (contents.empty()) throw std::runtime_error("cannot create NVM image " + in_quotes(path) + " of 0 bytes");
+  std::error_code ec;
+  if (!overwrite && std::filesystem::exists(path, ec))
+    throw std::runtime_error("NVM image " + in_quotes(path) + " exists already");
+  FileNvmDevice dev(path, std::vector<u8>(contents.begin(), contents.end()), true);
+  if (!dev.sync()) throw std::runtime_error("cannot create NVM image: " + dev.last_error());
+  return dev;
+}
+
 Status<card::NvmError> FileNvmDevice::read(u32 offset, MutableBytes out) noexcept {
   if (u64{offset} + out.size() > image_.size()) return fail(card::NvmError::kOutOfRange);
   if (!out.empty()) std::memcpy(out.data(), image_.data() + offset, out.size());

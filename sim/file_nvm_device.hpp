@@ -27,6 +27,9 @@ class FileNvmDevice final : public card::NvmDevice {
   // shows up here). Throws std::runtime_error when the file exists (unless overwrite), when size is 0,
   // or when writing fails.
   static FileNvmDevice create(const std::filesystem::path& path, u32 size, bool overwrite = false);
+  // A new image holding `contents` (built elsewhere, e.g. on a RAM device by provisioning), written
+  // atomically like sync(): the file appears whole or not at all. Throws as create.
+  static FileNvmDevice create_from(const std::filesystem::path& path, Bytes contents, bool overwrite = false);
 
   FileNvmDevice(FileNvmDevice&&) noexcept = default;
   FileNvmDevice& operator=(FileNvmDevice&&) noexcept = default;

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   scws::sim::cli::add_card_command(app, exit_code);
   scws::sim::cli::add_apdu_command(app, exit_code);
   scws::sim::cli::add_bench_command(app, exit_code);
+  scws::sim::cli::add_gateway_command(app, exit_code);
+  scws::sim::cli::add_run_command(app, exit_code);
+  scws::sim::cli::add_provision_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -237,3 +238,79 @@ def run(args: list[str], timeout: float = 30, check: bool = False, **kw) -> subp
 
 def temp_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+LISTEN_LINE = re.compile(r"gateway: channel (\d+) listening on ([0-9a-fA-F.:\[\]]+):(\d+) \(card port (\d+)")
+SERVING_LINE = re.compile(r"scws run: serving http://([0-9.]+):(\d+)/")
+
+
+class Gateway:
+    """`scws gateway --reader ...` with the card's ports mapped to ephemeral local ports (kept across
+    card sessions), so parallel runs never collide. local_port() reads the port from its output."""
+
+    def __init__(self, reader: str, workdir: Path, card_ports: tuple[int, ...] = (3516,),
+                 extra: list[str] | None = None):
+        self.reader = reader
+        self.workdir = workdir
+        self.card_ports = card_ports
+        self.extra = extra or []
+        self.process: Process | None = None
+
+    def start(self) -> "Gateway":
+        args = [scws_bin(), "gateway", "--reader", self.reader, "--poll-interval", "200"]
+        for p in self.card_ports:
+            args += ["--map", f"{p}=0"]
+        self.process = Process(args + self.extra, self.workdir / f"gateway-{time.monotonic_ns()}.log")
+        return self
+
+    def listening(self, card_port: int = 3516) -> list[tuple[int, int]]:
+        """(channel, local port) for every 'listening' line seen so far for card_port."""
+        out = self.process.output() if self.process else ""
+        return [(int(m.group(1)), int(m.group(3))) for m in LISTEN_LINE.finditer(out)
+                if int(m.group(4)) == card_port]
+
+    def local_port(self, card_port: int = 3516, channels: int = 1, timeout: float = 20) -> int:
+        def ready():
+            if not self.process.alive():
+                raise RuntimeError("scws gateway exited:\n" + self.process.output())
+            seen = self.listening(card_port)
+            return seen[-1][1] if len(seen) >= channels else None
+        return wait_for(ready, timeout, f"{channels} channel(s) listening for card port {card_port}")
+
+    def stop(self) -> int | None:
+        return self.process.stop() if self.process else None
+
+
+class Run:
+    """`scws run` with a private state folder and an ephemeral HTTP port."""
+
+    def __init__(self, workdir: Path, extra: list[str] | None = None):
+        self.workdir = workdir
+        self.state = workdir / "run-state"
+        self.extra = extra or []
+        self.process: Process | None = None
+
+    def start(self) -> "Run":
+        args = [scws_bin(), "run", "--state", str(self.state), "--http-port", "0"] + self.extra
+        self.process = Process(args, self.workdir / f"run-{time.monotonic_ns()}.log")
+        return self
+
+    def port(self, timeout: float = 20) -> int:
+        def ready():
+            if not self.process.alive():
+                raise RuntimeError("scws run exited:\n" + self.process.output())
+            m = SERVING_LINE.search(self.process.output())
+            return int(m.group(2)) if m else None
+        return wait_for(ready, timeout, "scws run to serve")
+
+    def stop(self) -> int | None:
+        return self.process.stop() if self.process else None
+
+
+def http_get(port: int, path: str = "/", timeout: float = 20) -> bytes:
+    """curl, the independent client: the body, or an exception with curl's error."""
+    out = subprocess.run(["curl", "-sS", "--fail", "--max-time", str(timeout), f"http://127.0.0.1:{port}{path}"],
+                         capture_output=True, timeout=timeout + 5, stdin=subprocess.DEVNULL)
+    if out.returncode != 0:
+        raise RuntimeError(f"curl {path}: exit {out.returncode}: {out.stderr.decode(errors='replace')}")
+    return out.stdout

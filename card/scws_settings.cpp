@@ -1,0 +1,106 @@
+#include "card/scws_settings.hpp"
+
+#include <cstring>
+
+namespace scws::card {
+namespace {
+
+constexpr u8 kMagic[4] = {'S', 'E', 'T', '1'};
+constexpr u16 kVersion = 1;
+
+constexpr u16 load_be16(const u8* p) noexcept { return static_cast<u16>((p[0] << 8) | p[1]); }
+constexpr void store_be16(u8* p, u16 v) noexcept {
+  p[0] = static_cast<u8>(v >> 8);
+  p[1] = static_cast<u8>(v);
+}
+
+bool valid_index(std::string_view name) noexcept {
+  if (name.empty() || name.size() > ScwsSettings::kMaxIndex) return false;
+  if (name == "." || name == "..") return false;
+  for (char ch : name) {
+    const u8 c = static_cast<u8>(ch);
+    if (c <= 0x20 || c >= 0x7F || ch == '/' || ch == '\\' || ch == '%') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* describe(SettingsError e) noexcept {
+  switch (e) {
+    case SettingsError::kInvalid: return "invalid SCWS settings (port 0, channels beyond 7, or a bad index name)";
+    case SettingsError::kCorrupt: return "the stored SCWS settings do not parse";
+    case SettingsError::kNvm: return "NVM failure while reading or writing the SCWS settings";
+  }
+  return "unknown settings error";
+}
+
+bool scws_settings_valid(const ScwsSettings& s) noexcept {
+  if (s.http_port == 0 || s.http_channels == 0 || s.http_channels > ScwsSettings::kMaxChannels) return false;
+  if (s.tls_channels > ScwsSettings::kMaxChannels) return false;
+  if ((s.tls_port == 0) != (s.tls_channels == 0)) return false;  // a TLS port needs channels, and only then
+  if (s.tls_port != 0 && s.tls_port == s.http_port) return false;
+  if (s.index_length > ScwsSettings::kMaxIndex) return false;
+  return valid_index(s.index_name());
+}
+
+Status<SettingsError> scws_settings_put(ObjectStore& store, const ScwsSettings& s) noexcept {
+  if (!scws_settings_valid(s)) return fail(SettingsError::kInvalid);
+  u8 image[ScwsSettings::kObjectSize] = {};
+  std::memcpy(image, kMagic, sizeof kMagic);
+  store_be16(image + 4, kVersion);
+  store_be16(image + 6, s.http_port);
+  image[8] = s.http_channels;
+  image[9] = s.tls_channels;
+  store_be16(image + 10, s.tls_port);
+  image[12] = s.index_length;
+  std::memcpy(image + 13, s.index, s.index_length);
+
+  Nvm& nvm = store.nvm();
+  const bool own = !nvm.in_transaction();  // join the caller's transaction, or open one
+  if (own && !nvm.begin()) return fail(SettingsError::kNvm);
+  auto done = [&](bool ok) noexcept -> Status<SettingsError> {
+    if (!ok) {
+      if (own) (void)nvm.abort();
+      return fail(SettingsError::kNvm);
+    }
+    if (own && !nvm.commit()) return fail(SettingsError::kNvm);
+    return {};
+  };
+  auto found = store.find(kScwsSettingsObject);
+  if (!found && found.error() != NvmError::kNotFound) return done(false);
+  bool exists = found.ok();
+  if (exists && found->size != ScwsSettings::kObjectSize) {  // another layout: replace it
+    if (!store.remove(kScwsSettingsObject)) return done(false);
+    exists = false;
+  }
+  if (!exists && !store.create(kScwsSettingsObject, ScwsSettings::kObjectSize)) return done(false);
+  return done(store.write(kScwsSettingsObject, 0, Bytes(image, sizeof image)).ok());
+}
+
+Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store) noexcept {
+  auto found = store.find(kScwsSettingsObject);
+  if (!found) {
+    if (found.error() == NvmError::kNotFound) return ScwsSettings{};
+    return fail(SettingsError::kNvm);
+  }
+  if (found->size != ScwsSettings::kObjectSize) return fail(SettingsError::kCorrupt);
+  u8 image[ScwsSettings::kObjectSize];
+  if (!store.read(kScwsSettingsObject, 0, MutableBytes(image, sizeof image))) return fail(SettingsError::kNvm);
+  if (std::memcmp(image, kMagic, sizeof kMagic) != 0 || load_be16(image + 4) != kVersion) {
+    return fail(SettingsError::kCorrupt);
+  }
+  ScwsSettings s;
+  s.http_port = load_be16(image + 6);
+  s.http_channels = image[8];
+  s.tls_channels = image[9];
+  s.tls_port = load_be16(image + 10);
+  s.index_length = image[12];
+  if (s.index_length > ScwsSettings::kMaxIndex) return fail(SettingsError::kCorrupt);
+  std::memset(s.index, 0, sizeof s.index);
+  std::memcpy(s.index, image + 13, s.index_length);
+  if (!scws_settings_valid(s)) return fail(SettingsError::kCorrupt);
+  return s;
+}
+
+}  // namespace scws::card

@@ -1,0 +1,26 @@
+#include "sim/emulated_uicc.hpp"
+
+#include <new>
+#include <stdexcept>
+#include <string>
+
+namespace scws::sim {
+
+void EmulatedUicc::AlignedFree::operator()(u8* p) const noexcept { ::operator delete[](p, std::align_val_t{16}); }
+
+EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes) {
+  if (ram_bytes == 0 || ram_bytes % 16 != 0) {
+    throw std::invalid_argument("card RAM must be a positive multiple of 16 bytes, not " + std::to_string(ram_bytes));
+  }
+  ram_.reset(new (std::align_val_t{16}) u8[ram_bytes]);
+  card_ = std::make_unique<card::Card>(nvm, MutableBytes(ram_.get(), ram_bytes));
+  scws_.set_toolkit(toolkit_);
+  if (!card_->set_toolkit(toolkit_)) throw std::logic_error("the card refused the CAT toolkit");
+  if (!card_->add_applet(scws_)) throw std::logic_error("the card refused the SCWS applet");
+}
+
+EmulatedUicc::~EmulatedUicc() {
+  if (card_ && card_->powered()) card_->power_off();
+}
+
+}  // namespace scws::sim

@@ -1,0 +1,161 @@
+// sim/provision: a profile compiled into a card image holds exactly the profile's content, users
+// and protection sets, readable through the card's own lookups; the card's refusals name the culprit.
+#include "sim/provision.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "card/nvm.hpp"
+#include "card/nvm_device.hpp"
+#include "card/scws_settings.hpp"
+#include "card/web_content.hpp"
+#include "card/web_users.hpp"
+#include "scws_config.hpp"
+#include "sim/file_nvm_device.hpp"
+
+namespace fs = std::filesystem;
+using namespace scws;
+using scws::sim::ProvisionError;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "scws-provision-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    dir = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  void write(const std::string& relative, const std::string& text) const {
+    fs::create_directories((dir / relative).parent_path());
+    std::ofstream(dir / relative, std::ios::binary) << text;
+  }
+};
+
+std::string file_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string read_resource(card::ObjectStore& store, const std::string& path) {
+  auto found = card::web_content_find(store, path);
+  REQUIRE(found.ok());
+  std::string body(found.value().length, '\0');
+  auto n = card::web_content_read(store, found.value(), 0,
+                                  MutableBytes(reinterpret_cast<u8*>(body.data()), body.size()));
+  REQUIRE(n.ok());
+  CHECK(n.value() == body.size());
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("the demo profile compiles into an image whose resources and protection the card finds") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  const sim::Profile profile = sim::load_profile(demo);
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  const sim::ProvisionReport report = sim::provision_device(profile, device);
+  CHECK(report.resources == profile.resources.size());
+  CHECK(report.users == 1);
+  CHECK(report.protection_sets == 1);
+  CHECK(report.nvm_free > 0);
+
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  CHECK(card::web_content_count(store) == profile.resources.size());
+  auto settings = card::scws_settings_get(store);
+  REQUIRE(settings.ok());
+  CHECK(settings->http_port == 3516);
+  CHECK(settings->http_channels == profile.http_channels);
+  CHECK(settings->index_name() == "index.html");
+  for (const auto& r : profile.resources) {
+    CAPTURE(r.path);
+    CHECK(read_resource(store, r.path) == file_text(r.file));
+    auto found = card::web_content_find(store, r.path);
+    REQUIRE(found.ok());
+    CHECK(found.value().type() == r.content_type);
+  }
+  auto secure = card::web_protection_for(store, "/secure/index.html");
+  REQUIRE(secure.ok());
+  REQUIRE(secure.value().has_value());
+  CHECK(secure.value()->realm_text() == "scws secure area");
+  auto open = card::web_protection_for(store, "/index.html");
+  REQUIRE(open.ok());
+  CHECK_FALSE(open.value().has_value());
+}
+
+TEST_CASE("a 1 MiB resource is provisioned in one go despite the smaller commit capacity") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "x");
+  std::string big(1024 * 1024, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) ^ (i >> 9));
+  p.write("www/big.bin", big);
+  std::vector<u8> image(4 * 1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  sim::provision_device(sim::load_profile(p.dir), device);
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  CHECK(read_resource(store, "/big.bin") == big);
+}
+
+TEST_CASE("provisioning names the resource the card has no room for") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "x");
+  p.write("www/huge.bin", std::string(200 * 1024, 'h'));
+  std::vector<u8> image(160 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  try {
+    sim::provision_device(sim::load_profile(p.dir), device);
+    FAIL("provisioning should have failed");
+  } catch (const ProvisionError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("/huge.bin") != std::string::npos);
+    CHECK(what.find("larger --size") != std::string::npos);
+  }
+}
+
+TEST_CASE("provisioning names the resource beyond the card's resource count") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "x");
+  for (std::size_t i = 0; i < card::WebContentLimits::kMaxResources; ++i) p.write("www/r" + std::to_string(i) + ".txt", "r");
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  CHECK_THROWS_WITH_AS(sim::provision_device(sim::load_profile(p.dir), device),
+                       doctest::Contains("resources)"), ProvisionError);
+}
+
+TEST_CASE("provision_file writes the image atomically and refuses to overwrite without force") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "hello");
+  const fs::path out = p.dir / "card.img";
+  const sim::Profile profile = sim::load_profile(p.dir);
+  sim::provision_file(profile, out, 256 * 1024, false);
+  CHECK(fs::file_size(out) == 256 * 1024);
+  CHECK_THROWS_AS(sim::provision_file(profile, out, 256 * 1024, false), ProvisionError);
+  sim::provision_file(profile, out, 256 * 1024, true);
+  for (const auto& entry : fs::directory_iterator(p.dir)) {
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);  // no temporary left behind
+  }
+  sim::FileNvmDevice file = sim::FileNvmDevice::open(out);
+  card::Nvm nvm(file);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  CHECK(read_resource(store, "/index.html") == "hello");
+}
