@@ -200,6 +200,34 @@ class Nvm {
   bool mounted_ = false;
 };
 
+// Joins the caller's open transaction, or opens one of its own: what every NVM update function that
+// may run alone or inside a larger update does. commit()/the destructor commit/abort only a
+// transaction this scope opened (an error path just returns: the destructor rolls back).
+class TransactionScope {
+ public:
+  explicit TransactionScope(Nvm& nvm) noexcept : nvm_(nvm) {}
+  TransactionScope(const TransactionScope&) = delete;
+  TransactionScope& operator=(const TransactionScope&) = delete;
+  ~TransactionScope() {
+    if (own_) (void)nvm_.abort();
+  }
+  Status<NvmError> begin() noexcept {
+    if (nvm_.in_transaction()) return {};
+    SCWS_TRY(nvm_.begin());
+    own_ = true;
+    return {};
+  }
+  Status<NvmError> commit() noexcept {
+    if (!own_) return {};
+    own_ = false;
+    return nvm_.commit();
+  }
+
+ private:
+  Nvm& nvm_;
+  bool own_ = false;
+};
+
 // Persistent objects by 32-bit id, stored in the Nvm data area: a fixed object table followed by a
 // heap. Creating, resizing and removing objects changes NVM and so needs an open transaction; an
 // object created in an aborted transaction is gone after the abort (Java Card semantics).

@@ -34,30 +34,6 @@ bool valid_content_type(std::string_view t) noexcept {
   return t.front() != ' ' && t.back() != ' ';
 }
 
-// Opens a transaction unless the caller has one; commits / aborts only its own.
-class Txn {
- public:
-  explicit Txn(Nvm& nvm) noexcept : nvm_(nvm) {}
-  Status<NvmError> begin() noexcept {
-    if (nvm_.in_transaction()) return {};
-    SCWS_TRY(nvm_.begin());
-    own_ = true;
-    return {};
-  }
-  Status<NvmError> commit() noexcept {
-    if (!own_) return {};
-    own_ = false;
-    return nvm_.commit();
-  }
-  ~Txn() {
-    if (own_) (void)nvm_.abort();
-  }
-
- private:
-  Nvm& nvm_;
-  bool own_ = false;
-};
-
 struct EntryHead {
   u8 used = 0;
   u8 path_length = 0;
@@ -246,7 +222,7 @@ std::string_view format_etag(u32 etag, char (&out)[kEtagTextSize]) noexcept {
 
 Status<ContentError> web_content_format(ObjectStore& store) noexcept {
   if (check_index(store)) return {};
-  Txn txn(store.nvm());
+  TransactionScope txn(store.nvm());
   if (auto b = txn.begin(); !b) return fail(to_content_error(b.error()));
   auto existing = store.find(kWebIndexObject);
   if (existing) {
@@ -267,7 +243,7 @@ Status<ContentError> web_content_format(ObjectStore& store) noexcept {
 Status<ContentError> web_content_put(ObjectStore& store, std::string_view path, std::string_view content_type,
                                      Bytes body) noexcept {
   if (body.size() > ObjectStore::kMaxObjectSize) return fail(ContentError::kNoSpace);
-  Txn txn(store.nvm());
+  TransactionScope txn(store.nvm());
   if (auto b = txn.begin(); !b) return fail(to_content_error(b.error()));
   u32 slot = 0;
   auto object = prepare(store, path, content_type, static_cast<u32>(body.size()), slot);
@@ -326,7 +302,7 @@ Status<ContentError> web_content_remove(ObjectStore& store, std::string_view pat
   auto l = lookup(store, path);
   if (!l) return fail(l.error());
   if (!l->found) return fail(ContentError::kNotFound);
-  Txn txn(store.nvm());
+  TransactionScope txn(store.nvm());
   if (auto b = txn.begin(); !b) return fail(to_content_error(b.error()));
   if (auto d = drop_slot(store, l->slot, l->head); !d) return fail(to_content_error(d.error()));
   if (auto r = txn.commit(); !r) return fail(to_content_error(r.error()));

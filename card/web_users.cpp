@@ -27,30 +27,6 @@ bool printable(std::string_view s) noexcept {
   return true;
 }
 
-// Opens a transaction unless the caller has one (as in web_content.cpp).
-class Txn {
- public:
-  explicit Txn(Nvm& nvm) noexcept : nvm_(nvm) {}
-  Status<NvmError> begin() noexcept {
-    if (nvm_.in_transaction()) return {};
-    SCWS_TRY(nvm_.begin());
-    own_ = true;
-    return {};
-  }
-  Status<NvmError> commit() noexcept {
-    if (!own_) return {};
-    own_ = false;
-    return nvm_.commit();
-  }
-  ~Txn() {
-    if (own_) (void)nvm_.abort();
-  }
-
- private:
-  Nvm& nvm_;
-  bool own_ = false;
-};
-
 Status<UsersError> check_store(ObjectStore& store) noexcept {
   auto info = store.find(kWebUsersObject);
   if (!info) return fail(from_nvm(info.error()));
@@ -131,7 +107,7 @@ const char* describe(UsersError e) noexcept {
 
 Status<UsersError> web_users_format(ObjectStore& store) noexcept {
   if (check_store(store)) return {};
-  Txn txn(store.nvm());
+  TransactionScope txn(store.nvm());
   if (!txn.begin()) return fail(UsersError::kNvm);
   if (store.find(kWebUsersObject)) {
     if (!store.remove(kWebUsersObject)) return fail(UsersError::kNvm);
@@ -166,7 +142,7 @@ Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, std::
   e[2] = static_cast<u8>(password.size());
   std::memcpy(e + 4, name.data(), name.size());
   if (!password.empty()) std::memcpy(e + 4 + L::kMaxName, password.data(), password.size());
-  Txn txn(store.nvm());
+  TransactionScope txn(store.nvm());
   if (!txn.begin()) return fail(UsersError::kNvm);
   if (!store.write(kWebUsersObject, user_offset(i), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
   if (!txn.commit()) return fail(UsersError::kNvm);
@@ -209,7 +185,7 @@ Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefi
   store_be32(e + 4, mask);
   std::memcpy(e + 8, prefix.data(), prefix.size());
   std::memcpy(e + 8 + L::kMaxPrefix, realm.data(), realm.size());
-  Txn txn(store.nvm());
+  TransactionScope txn(store.nvm());
   if (!txn.begin()) return fail(UsersError::kNvm);
   if (!store.write(kWebUsersObject, set_offset(target), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
   if (!txn.commit()) return fail(UsersError::kNvm);
