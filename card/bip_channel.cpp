@@ -30,53 +30,56 @@ void BipChannel::set_state(BipState next, const char* why, const Tracer& trace) 
 
 bool BipChannel::connect(Arena& arena, StreamEndpoint& ep) noexcept {
   endpoint = &ep;
-  if (rx_ == nullptr) rx_ = static_cast<u8*>(arena.allocate(kRxAccumulatorSize));
-  if (rx_ == nullptr) return false;
-  rx_len_ = 0;
+  release_accumulator(arena);
   tx_used_ = 0;
   has_lookahead_ = false;
   rx_available = 0;
   drop_requested = false;
-  if (!ep.open(slot)) {
-    arena.deallocate(rx_);
-    rx_ = nullptr;
-    return false;
-  }
+  if (!ep.open(slot)) return false;
   endpoint_open_ = true;
   return true;
+}
+
+void BipChannel::release_accumulator(Arena& arena) noexcept {
+  if (rx_ != nullptr) arena.deallocate(rx_);
+  rx_ = nullptr;
+  rx_len_ = 0;
 }
 
 void BipChannel::disconnect(Arena& arena) noexcept {
   if (endpoint_open_ && endpoint != nullptr) endpoint->close(slot);
   endpoint_open_ = false;
-  if (rx_ != nullptr) arena.deallocate(rx_);
-  rx_ = nullptr;
-  rx_len_ = 0;
+  release_accumulator(arena);
   tx_used_ = 0;
   has_lookahead_ = false;
   rx_available = 0;
   drop_requested = false;
 }
 
-void BipChannel::deliver(Bytes chunk) noexcept {
-  if (!endpoint_open_ || rx_ == nullptr) return;
+bool BipChannel::deliver(Arena& arena, Bytes chunk) noexcept {
+  if (!endpoint_open_) return true;
   std::size_t consumed = endpoint->receive(slot, chunk);
   if (consumed > chunk.size()) consumed = chunk.size();  // an endpoint bug must not overrun us
   const Bytes rest = chunk.subspan(consumed);
+  if (rest.empty()) return true;  // the usual case: no copy, no RAM
   // The toolkit never asks for more than the accumulator holds and only asks when it is empty.
+  if (rx_ == nullptr) rx_ = static_cast<u8*>(arena.allocate(kRxAccumulatorSize));
+  if (rx_ == nullptr) return false;
   const std::size_t room = kRxAccumulatorSize - rx_len_;
   const std::size_t keep = rest.size() < room ? rest.size() : room;
-  if (keep != 0) std::memcpy(rx_ + rx_len_, rest.data(), keep);
+  std::memcpy(rx_ + rx_len_, rest.data(), keep);
   rx_len_ += keep;
+  return true;
 }
 
-bool BipChannel::offer_pending() noexcept {
+bool BipChannel::offer_pending(Arena& arena) noexcept {
   if (!endpoint_open_ || rx_len_ == 0) return false;
   std::size_t consumed = endpoint->receive(slot, Bytes(rx_, rx_len_));
   if (consumed > rx_len_) consumed = rx_len_;
   if (consumed == 0) return false;
   std::memmove(rx_, rx_ + consumed, rx_len_ - consumed);
   rx_len_ -= consumed;
+  if (rx_len_ == 0) release_accumulator(arena);
   return true;
 }
 

@@ -14,8 +14,8 @@
 //
 // Receive side: each RECEIVE DATA chunk (at most 237 bytes, protocol-notes 1.12) is offered to the
 // endpoint straight from the APDU buffer; whatever it does not consume is kept in a fixed accumulator
-// of kRxAccumulatorSize bytes taken from the arena when the client connects and given back when it
-// leaves, and offered again before any further RECEIVE DATA. Never a byte lost.
+// of kRxAccumulatorSize bytes taken from the arena only then and given back once it is empty, and
+// offered again before any further RECEIVE DATA. Never a byte lost.
 // Send side: pull() fills one SEND DATA piece (at most 240 bytes, or what the terminal's Tx buffer
 // still takes) by calling endpoint.send() until the piece is full or the endpoint has nothing more,
 // then pulls one byte ahead to learn whether the burst continues (qualifier 00 store) or ends here
@@ -65,9 +65,8 @@ class BipChannel {
   // The one transition function: records the new state and traces "old -> new (why)".
   void set_state(BipState next, const char* why, const Tracer& trace) noexcept;
 
-  // Client connected (ESTABLISHED): takes the accumulator from the arena and opens the endpoint
-  // connection. false when RAM or the endpoint refuses (the caller drops the client); nothing is
-  // kept then.
+  // Client connected (ESTABLISHED): opens the endpoint connection. false when the endpoint refuses
+  // (e.g. no RAM; the caller drops the client).
   bool connect(Arena& arena, StreamEndpoint& endpoint) noexcept;
   // The client is gone or dropped: closes the endpoint connection if open and gives the accumulator
   // back. Safe to call when not connected.
@@ -75,12 +74,16 @@ class BipChannel {
   [[nodiscard]] bool connected() const noexcept { return endpoint_open_; }
 
   // Receive side -----------------------------------------------------------------------------------
-  // A RECEIVE DATA chunk: offered to the endpoint, the rest kept. Precondition: the accumulator is
-  // empty (no RECEIVE DATA is issued while it holds bytes) and chunk fits it.
-  void deliver(Bytes chunk) noexcept;
+  // A RECEIVE DATA chunk: offered to the endpoint straight from the APDU buffer; only bytes it does
+  // not take are copied into the accumulator, which is taken from the arena then and given back as
+  // soon as it is empty (so a connection whose endpoint takes everything costs no Rx RAM). false =
+  // no RAM for the rest: the caller drops the client. Precondition: the accumulator is empty (no
+  // RECEIVE DATA is issued while it holds bytes) and chunk fits it.
+  bool deliver(Arena& arena, Bytes chunk) noexcept;
   // Offers the kept bytes again; true when the endpoint consumed some.
-  bool offer_pending() noexcept;
+  bool offer_pending(Arena& arena) noexcept;
   [[nodiscard]] std::size_t pending_rx() const noexcept { return rx_len_; }
+  [[nodiscard]] bool holds_accumulator() const noexcept { return rx_ != nullptr; }
 
   // Send side --------------------------------------------------------------------------------------
   // Fills `stage` (at most piece_capacity() bytes are used) with the next piece; returns its size
@@ -109,7 +112,8 @@ class BipChannel {
  private:
   BipState state_ = BipState::kClosed;
   bool endpoint_open_ = false;
-  u8* rx_ = nullptr;          // accumulator, kRxAccumulatorSize bytes from the arena
+  void release_accumulator(Arena& arena) noexcept;
+  u8* rx_ = nullptr;          // accumulator, kRxAccumulatorSize bytes from the arena while it holds bytes
   std::size_t rx_len_ = 0;
   std::size_t tx_used_ = 0;   // bytes stored in the terminal's Tx buffer, not yet sent
   bool has_lookahead_ = false;

@@ -26,7 +26,7 @@ Status<CardError> ScwsApplet::on_power_up(CardContext& ctx) noexcept {
   auth_failures_ = 0;
   // RAM of the previous session is gone (the arena was reset): forget its connections.
   for (std::size_t i = 0; i < http::ServerConfig::kMaxConnections; ++i) (void)server_.close(i);
-  status_.bind(&ctx, this);
+  status_.bind(&ctx, this, port_extension_);
   // The image's settings (card/scws_settings.hpp) override the built-in defaults: the profile chose
   // the port, the channels and the default page.
   settings_ = ScwsSettings{};
@@ -41,6 +41,9 @@ Status<CardError> ScwsApplet::on_power_up(CardContext& ctx) noexcept {
     auto r = toolkit_->add_server_port(settings_.http_port, config_.buffer_size, *this, settings_.http_channels);
     if (!r) ctx.trace()("scws: port %u not registered with the toolkit", static_cast<unsigned>(settings_.http_port));
   }
+  // The same server behind the TLS port: connection numbers are the toolkit's slots, shared by
+  // both ports, so one connection table serves them all.
+  if (port_extension_ != nullptr) return port_extension_->power_up(ctx, settings_, toolkit_, *this, config_.buffer_size);
   return {};
 }
 
@@ -65,6 +68,7 @@ Result<ApduOutcome, CardError> ScwsApplet::process(CardContext& ctx, const ApduR
 
 bool ScwsApplet::open(std::size_t connection) noexcept {
   if (ctx_ == nullptr) return false;
+  current_connection_ = connection;
   void* memory = ctx_->arena().allocate(http::Server::kConnectionSize);
   if (memory == nullptr) {
     ctx_->trace()("scws: connection %zu refused: no RAM", connection);
@@ -78,10 +82,12 @@ bool ScwsApplet::open(std::size_t connection) noexcept {
 }
 
 std::size_t ScwsApplet::receive(std::size_t connection, Bytes data) noexcept {
+  current_connection_ = connection;
   return server_.receive(connection, data);
 }
 
 std::size_t ScwsApplet::send(std::size_t connection, MutableBytes out) noexcept {
+  current_connection_ = connection;
   return server_.send(connection, out);
 }
 

@@ -36,6 +36,17 @@ class AuthObserver {
   [[nodiscard]] virtual bool blocked() const noexcept { return false; }
 };
 
+// A further port through which the applet's HTTP server is reached: the TLS port
+// (tls/tls_port.hpp), whose TLS sessions carry HTTP to this applet as their inner endpoint. The
+// applet powers it up right after registering its HTTP port, with the settings it read from the
+// image; kNotEnoughMemory fails the card's power-up (the RAM cannot hold what the image asks for).
+// It adds its figures to /status as a StatusPart.
+class PortExtension : public StatusPart {
+ public:
+  virtual Status<CardError> power_up(CardContext& ctx, const ScwsSettings& settings, CatToolkit* toolkit,
+                                     StreamEndpoint& inner, u16 buffer_size) noexcept = 0;
+};
+
 // Built-in defaults, used when the image holds no settings object (card/scws_settings.hpp), which
 // provisioning always writes.
 struct ScwsConfig {
@@ -54,6 +65,8 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
   // Before power-up: the toolkit the port is registered with at every power-up.
   void set_toolkit(CatToolkit& toolkit) noexcept { toolkit_ = &toolkit; }
   void set_auth_observer(AuthObserver* observer) noexcept { observer_ = observer; }
+  // Before power-up: the TLS port (or another port extension) powered up with the applet.
+  void set_port_extension(PortExtension* extension) noexcept { port_extension_ = extension; }
   // More extensions (before power-up; they must outlive the applet). false when full.
   bool add_extension(std::string_view prefix, http::Extension& extension) noexcept {
     return server_.add_extension(prefix, extension);
@@ -90,6 +103,7 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
 
   // StatusSource
   [[nodiscard]] std::size_t channels_in_use() const noexcept override { return server_.open_connections(); }
+  [[nodiscard]] std::size_t current_connection() const noexcept override { return current_connection_; }
 
  private:
   ScwsConfig config_;
@@ -97,6 +111,8 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
   CardContext* ctx_ = nullptr;
   CatToolkit* toolkit_ = nullptr;
   AuthObserver* observer_ = nullptr;
+  PortExtension* port_extension_ = nullptr;
+  std::size_t current_connection_ = 0;  // whose bytes the server handles now (for /status)
   http::Server server_;
   StatusExtension status_;
   UploadExtension upload_;

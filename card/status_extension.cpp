@@ -9,12 +9,14 @@ namespace scws::card {
 namespace {
 
 struct StatusSnapshot {
+  const StatusExtension* self;  // for the bound StatusPart
   u32 ram_capacity;
   u32 ram_in_use;
   u32 ram_high_water;
   u32 nvm_free;
   u8 channels;
   u8 iccid_length;
+  u8 connection;
   char iccid[20];
 };
 static_assert(sizeof(StatusSnapshot) <= http::kExtensionStateSize);
@@ -30,12 +32,16 @@ std::string_view render_status(const StatusSnapshot& s, std::span<char> out) noe
   b.text("{\"iccid\":\"").json_escaped(std::string_view(s.iccid, s.iccid_length)).text("\",\"channels_in_use\":");
   b.number(s.channels).text(",\"ram\":{\"capacity\":").number(s.ram_capacity).text(",\"in_use\":");
   b.number(s.ram_in_use).text(",\"high_water\":").number(s.ram_high_water).text("},\"nvm_free\":");
-  b.number(s.nvm_free).text("}");
+  b.number(s.nvm_free);
+  if (s.self != nullptr && s.self->part() != nullptr) s.self->part()->status_render(s.connection, b);
+  b.text("}");
   return b.ok() ? b.view() : std::string_view{};
 }
 
+constexpr std::size_t kStatusJsonRoom = StatusExtension::kMaxJson + StatusExtension::kMaxPartJson;
+
 Result<std::size_t, http::BodyError> status_content(void* state, u32 offset, MutableBytes out) noexcept {
-  char json[StatusExtension::kMaxJson];
+  char json[kStatusJsonRoom];
   const std::string_view text = render_status(*static_cast<const StatusSnapshot*>(state), json);
   return http::copy_slice(http::as_bytes(text), offset, out);
 }
@@ -93,8 +99,13 @@ void StatusExtension::do_get(http::HttpRequest& request, http::HttpResponse& res
     if (ctx_->objects().read(UiccFiles::kObjectEfIccid, 0, MutableBytes(ef, sizeof ef)))
       s->iccid_length = static_cast<u8>(iccid_digits(Bytes(ef, sizeof ef), std::span<char>(s->iccid)));
   }
-  if (source_ != nullptr) s->channels = static_cast<u8>(source_->channels_in_use());
-  char json[kMaxJson];
+  if (source_ != nullptr) {
+    s->channels = static_cast<u8>(source_->channels_in_use());
+    s->connection = static_cast<u8>(source_->current_connection());
+  }
+  s->self = this;
+  if (part_ != nullptr) part_->status_snapshot(s->connection);
+  char json[kStatusJsonRoom];
   const std::string_view text = render_status(*s, json);
   if (text.empty()) return response.send_error(http::HttpStatus::kInternalServerError);
   response.set_content_type("application/json");

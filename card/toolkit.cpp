@@ -486,7 +486,11 @@ void CatToolkit::answered_channel(const cat::TerminalResponse& r, const Outstand
       return;
     }
     ch.set_state(BipState::kEstablished, "RECEIVE DATA done", trace());
-    ch.deliver(data);
+    Arena* a = arena();
+    if (a == nullptr || !ch.deliver(*a, data)) {
+      trace()("toolkit: no RAM to keep input the endpoint did not take on channel %u", unsigned{ch.channel_id});
+      ch.drop_requested = true;
+    }
     return;
   }
   const bool immediately = done.details.qualifier == cat::qualifier::kSendDataImmediately;
@@ -809,7 +813,8 @@ bool CatToolkit::schedule_channel(BipChannel& ch) noexcept {
       ch.set_state(BipState::kSending, immediately ? "SEND DATA, send immediately" : "SEND DATA, store", trace());
       return true;
     }
-    if (!ch.offer_pending()) break;
+    Arena* a = arena();
+    if (a == nullptr || !ch.offer_pending(*a)) break;
   }
   if (ch.endpoint != nullptr && ch.endpoint->wants_close(ch.slot))
     return close(CloseMode::kToListen, "CLOSE CHANNEL 01: endpoint closes the connection");

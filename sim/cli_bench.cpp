@@ -1,13 +1,15 @@
-// `scws bench apdu` (the APDU round-trip benchmark) and the hidden `scws bench refcard` (the
-// benchmark's reference card on a vpcd port).
+// `scws bench apdu` (the APDU round-trip benchmark), `scws bench http` (the SCWS figures of issue 3)
+// and the hidden `scws bench refcard` (the benchmarks' reference card on a vpcd port).
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
 
 #include "sim/bench_apdu.hpp"
+#include "sim/bench_http.hpp"
 #include "sim/cli.hpp"
 #include "sim/vpcd_link.hpp"
 
@@ -44,6 +46,40 @@ int run_bench_apdu(const BenchApduArgs& args) {
   return result.ours.failures == 0 && result.reference.failures == 0 ? kExitOk : kExitFailure;
 }
 
+struct BenchHttpArgs {
+  double duration = 3;
+  std::vector<u32> clients{1, 7};
+  std::size_t ram = 0;
+  std::string json;
+  bool no_stack = false;
+  bool verbose = false;
+  std::string workdir;
+  bool keep = false;
+};
+
+int run_bench_http(const BenchHttpArgs& args) {
+  HttpBenchOptions options;
+  options.duration = std::chrono::milliseconds(static_cast<long>(args.duration * 1000));
+  options.clients = args.clients;
+  options.stack = !args.no_stack;
+  options.ram_bytes = args.ram;
+  options.scws = self_executable();
+  options.workdir = args.workdir;
+  options.keep_workdir = args.keep || !args.workdir.empty();
+  options.verbose = args.verbose;
+  HttpBenchResult result = run_http_bench(options);
+  std::cout << format_human(result) << std::flush;
+  if (!args.json.empty()) {
+    std::ofstream out(args.json);
+    out << format_json(result);
+    if (!out) throw std::runtime_error("cannot write " + args.json);
+  }
+  u64 failures = 0;
+  for (const auto& rows : {result.in_process, result.stack})
+    for (const ThroughputRow& row : rows) failures += row.failures;
+  return failures == 0 ? kExitOk : kExitFailure;
+}
+
 int run_refcard(const std::string& vpcd, bool quiet) {
   StopSignal stop;
   stop_on_signals(stop);
@@ -57,6 +93,8 @@ int run_refcard(const std::string& vpcd, bool quiet) {
 }
 
 }  // namespace
+
+void add_bench_tls_command(CLI::App& bench, int& exit_code);  // sim/cli_bench_tls.cpp
 
 void add_bench_command(CLI::App& app, int& exit_code) {
   CLI::App* bench = app.add_subcommand("bench", "Benchmarks, with figures as ratios against reference peers measured in the same run");
@@ -76,6 +114,31 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       "vpcd slot 0 and a reference card answering 90 00 on slot 1, sends STATUS (80 F2 00 0C) to both in\n"
       "interleaved rounds, and stops everything it started.");
   apdu->callback([args, &exit_code] { exit_code = run_bench_apdu(*args); });
+
+  auto http_args = std::make_shared<BenchHttpArgs>();
+  CLI::App* http = bench->add_subcommand(
+      "http", "The SCWS over BIP: APDUs per GET, card RAM, and requests per second through a private pcscd");
+  http->add_option("--duration", http_args->duration, "Seconds per throughput row (and for the APDU floor)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  http->add_option("--clients", http_args->clients, "Concurrent clients per row (1..7)")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::Range(1, 7));
+  http->add_option("--ram", http_args->ram, "Bytes of card RAM (default: the build's card_ram_size)")
+      ->check(CLI::Range(2048, 16 * 1024 * 1024));
+  http->add_option("--json", http_args->json, "Also write the figures as one JSON object to this file");
+  http->add_flag("--no-stack", http_args->no_stack, "Only the in-process figures (no pcscd)");
+  http->add_flag("--verbose,-v", http_args->verbose, "Progress lines on stderr");
+  http->add_option("--workdir", http_args->workdir, "Keep the profile, card image, logs and pcscd configuration here");
+  http->add_flag("--keep", http_args->keep, "Keep the temporary working directory");
+  http->footer(
+      "APDUs per GET (pages of 100 B, 1 KiB, 16 KiB) and the card's RAM high-water mark are measured in process.\n"
+      "Requests per second for the 1 KiB page go through libpcsclite, a private pcscd (needs root: a private mount\n"
+      "namespace), vpcd and `scws card`, beside the APDU floor of `scws bench apdu` measured in the same run.");
+  http->callback([http_args, &exit_code] { exit_code = run_bench_http(*http_args); });
+
+  add_bench_tls_command(*bench, exit_code);
 
   auto vpcd = std::make_shared<std::string>("127.0.0.1:35963");
   auto quiet = std::make_shared<bool>(false);

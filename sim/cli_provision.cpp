@@ -1,5 +1,7 @@
-// `scws provision --profile DIR --out IMG [--size BYTES] [--force]`: compiles a profile folder
-// (card.toml + content, sim/profile.hpp) into a card image (sim/provision.hpp).
+// `scws provision --profile DIR --out IMG [--size BYTES] [--force] [--credentials DIR]`: compiles a
+// profile folder (card.toml + content, sim/profile.hpp) into a card image (sim/provision.hpp). With
+// [tls] in card.toml it also makes (or reuses) the test PKI: the card's part into the image, the
+// clients' part into the credentials folder (default IMG.credentials).
 #include <iostream>
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@ namespace {
 struct ProvisionArgs {
   std::string profile;
   std::string out;
+  std::string credentials;
   std::uint32_t size = SCWS_NVM_SIZE;
   bool force = false;
 };
@@ -28,11 +31,18 @@ int run_provision(const ProvisionArgs& args) {
     return kExitUsage;
   }
   try {
-    const ProvisionReport r = provision_file(profile, args.out, args.size, args.force);
+    const ProvisionReport r = provision_file(profile, args.out, args.size, args.force, args.credentials);
     std::cout << "scws provision: " << args.out << ": " << r.resources << " resources (" << r.content_bytes
               << " bytes), " << r.users << " users, " << r.protection_sets << " protection sets, ICCID "
               << profile.iccid_digits << ", HTTP port " << profile.http_port << "; image " << r.image_size
               << " bytes, " << r.nvm_free << " bytes of NVM free" << std::endl;
+    if (profile.tls) {
+      const ProfileTls& t = *profile.tls;
+      std::cout << "scws provision: TLS port " << t.port << " (" << to_string(t.mode) << ", " << unsigned{t.channels}
+                << " channels, " << t.ram << " bytes of TLS RAM); credentials " << r.credentials.string()
+                << (r.credentials_reused ? " (existing CA kept)" : " (new test PKI)") << ": " << r.tls_clients
+                << " client certificates, " << r.tls_psks << " PSK identities; see README.txt there" << std::endl;
+    }
   } catch (const ProvisionError& e) {
     std::cerr << "scws provision: " << e.what() << "\n";
     return kExitFailure;
@@ -51,6 +61,9 @@ void add_provision_command(CLI::App& app, int& exit_code) {
       ->capture_default_str()
       ->check(CLI::Range(65536, 64 * 1024 * 1024));
   cmd->add_flag("--force,-f", args->force, "Replace the output image when it exists");
+  cmd->add_option("--credentials", args->credentials,
+                  "With [tls]: folder for the clients' credentials (default: [tls] credentials, else IMG.credentials); "
+                  "an existing folder's CA is reused");
   cmd->footer(
       "Exit code 2 when the profile is invalid (the message names the file, line and problem),\n"
       "1 when the card refuses its content (too many resources, NVM full) or the image cannot be written.");

@@ -1,8 +1,12 @@
 // The emulated UICC as scws ships it: the card OS (card::Card) with the CAT toolkit
-// (card::CatToolkit) and the Smart Card Web Server applet (card::ScwsApplet), over an NVM device and a
-// RAM arena of a chosen size. One place builds this, so `scws card`, `scws run`, the benchmarks and
-// the tests all run the same card. The SCWS serves what the image says (card/scws_settings.hpp:
-// ports, channels, default page; content, users and protection sets).
+// (card::CatToolkit), the Smart Card Web Server applet (card::ScwsApplet) and its TLS port
+// (tls::TlsPort), over an NVM device and a RAM arena of a chosen size. One place builds this, so
+// `scws card`, `scws run`, the benchmarks and the tests all run the same card. The SCWS serves what
+// the image says (card/scws_settings.hpp: ports, channels, default page, the TLS port's mode, RAM
+// and timeout; content, users, protection sets and TLS credentials).
+//
+// Entropy: a real card seeds its DRBG from its TRNG; this one from the host's getrandom(2), once
+// here (personalised with "scws card") and again whenever the DRBG reseeds (tls/card_rng.hpp).
 //
 // Host object: built once, before power-up; the card itself never touches the host heap afterwards.
 #pragma once
@@ -14,6 +18,8 @@
 #include "card/scws_applet.hpp"
 #include "card/toolkit.hpp"
 #include "card/trace.hpp"
+#include "tls/card_rng.hpp"
+#include "tls/tls_port.hpp"
 
 namespace scws::sim {
 
@@ -28,6 +34,7 @@ class EmulatedUicc {
   card::Card& card() noexcept { return *card_; }
   card::CatToolkit& toolkit() noexcept { return toolkit_; }
   card::ScwsApplet& scws() noexcept { return scws_; }
+  tls::TlsPort& tls_port() noexcept { return tls_port_; }
   void set_trace_sink(card::TraceSink* sink) noexcept { card_->set_trace_sink(sink); }
 
  private:
@@ -36,6 +43,8 @@ class EmulatedUicc {
   };
   std::unique_ptr<u8[], AlignedFree> ram_;
   card::CatToolkit toolkit_;
+  tls::CardRng rng_;
+  tls::TlsPort tls_port_{rng_};
   card::ScwsApplet scws_;
   std::unique_ptr<card::Card> card_;
 };

@@ -72,6 +72,29 @@ const std::map<std::string, std::string>& known_types() {
 
 }  // namespace
 
+// Context idle level (parsed server certificate and CA, private key, ticket keys: about 4 KB;
+// PSK only: the ticket keys) plus one session budget per channel (tls/tls_port.hpp).
+std::uint32_t default_tls_ram(ProfileTls::Mode mode, std::uint8_t channels) {
+  constexpr std::uint32_t kCertificateIdle = 5 * 1024, kPskIdle = 1024;
+  constexpr std::uint32_t kCertificateSession = 12 * 1024, kPskSession = 6 * 1024;
+  switch (mode) {
+    case ProfileTls::Mode::kPsk: return kPskIdle + channels * kPskSession;
+    case ProfileTls::Mode::kCertificate:
+    case ProfileTls::Mode::kBoth:
+      return kCertificateIdle + channels * kCertificateSession;
+  }
+  return kCertificateIdle + channels * kCertificateSession;
+}
+
+const char* to_string(ProfileTls::Mode mode) {
+  switch (mode) {
+    case ProfileTls::Mode::kCertificate: return "certificate";
+    case ProfileTls::Mode::kPsk: return "psk";
+    case ProfileTls::Mode::kBoth: return "both";
+  }
+  return "?";
+}
+
 std::string content_type_for(const fs::path& file) {
   std::string ext = file.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
@@ -107,7 +130,7 @@ Profile load_profile(const fs::path& dir) {
   } catch (const toml::parse_error& e) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
-  check_keys(file, root, {"card", "scws", "users", "protection_sets", "content_types"}, "the file");
+  check_keys(file, root, {"card", "scws", "tls", "users", "protection_sets", "content_types"}, "the file");
 
   Profile p;
   p.dir = dir;
@@ -139,6 +162,7 @@ Profile load_profile(const fs::path& dir) {
 
   // [scws]
   std::string content_dir = "www";
+  bool http_channels_given = false;
   if (const toml::node* node = root.get("scws")) {
     const toml::table* scws = node->as_table();
     if (scws == nullptr) refuse(file, &node->source(), "[scws] must be a table");
@@ -154,9 +178,59 @@ Profile load_profile(const fs::path& dir) {
         refuse(file, &channels->source(), "[scws] http_channels must be 1-7 (BIP channels, TS 102 223 8.5)");
       }
       p.http_channels = static_cast<std::uint8_t>(*v);
+      http_channels_given = true;
     }
     if (scws->contains("index")) p.index = required_string(file, *scws, "index", "[scws]");
     if (scws->contains("content")) content_dir = required_string(file, *scws, "content", "[scws]");
+  }
+
+  // [tls]
+  if (const toml::node* node = root.get("tls")) {
+    const toml::table* tls = node->as_table();
+    if (tls == nullptr) refuse(file, &node->source(), "[tls] must be a table");
+    check_keys(file, *tls, {"port", "channels", "mode", "ram", "timeout", "clients", "psk_identities", "credentials"},
+               "[tls]");
+    ProfileTls t;
+    auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi, const char* what) -> std::optional<std::int64_t> {
+      const toml::node* n = tls->get(key);
+      if (n == nullptr) return std::nullopt;
+      auto v = n->value<std::int64_t>();
+      if (!v || *v < lo || *v > hi) refuse(file, &n->source(), std::string("[tls] ") + key + " must be " + what);
+      return v;
+    };
+    if (auto v = integer("port", 1, 65535, "a TCP port 1-65535")) t.port = static_cast<std::uint16_t>(*v);
+    if (auto v = integer("channels", 1, 7, "1-7 (BIP channels, TS 102 223 8.5)")) t.channels = static_cast<std::uint8_t>(*v);
+    if (auto v = integer("ram", 4096, 16 * 1024 * 1024, "4096-16777216 bytes")) t.ram = static_cast<std::uint32_t>(*v);
+    if (auto v = integer("timeout", 1, 255, "1-255 seconds")) t.timeout = static_cast<std::uint8_t>(*v);
+    if (auto v = integer("clients", 0, 64, "0-64")) t.clients = static_cast<std::size_t>(*v);
+    if (auto v = integer("psk_identities", 0, 16, "0-16 (the card's PSK table holds 16)")) t.psk_identities = static_cast<std::size_t>(*v);
+    if (tls->contains("mode")) {
+      const std::string mode = required_string(file, *tls, "mode", "[tls]");
+      if (mode == "certificate") {
+        t.mode = ProfileTls::Mode::kCertificate;
+      } else if (mode == "psk") {
+        t.mode = ProfileTls::Mode::kPsk;
+      } else if (mode == "both") {
+        t.mode = ProfileTls::Mode::kBoth;
+      } else {
+        refuse(file, &tls->get("mode")->source(), "[tls] mode must be \"certificate\", \"psk\" or \"both\", not '" + mode + "'");
+      }
+    }
+    if (tls->contains("credentials")) {
+      const fs::path c = required_string(file, *tls, "credentials", "[tls]");
+      t.credentials = c.is_absolute() ? c : dir / c;
+    }
+    if (t.mode != ProfileTls::Mode::kCertificate && t.psk_identities == 0)
+      refuse(file, &tls->source(), "[tls] mode '" + std::string(to_string(t.mode)) + "' needs psk_identities >= 1");
+    if (t.port == p.http_port) refuse(file, &tls->source(), "[tls] port must differ from [scws] http_port");
+    if (!http_channels_given) p.http_channels = static_cast<std::uint8_t>(t.channels >= 7 ? 1 : 7 - t.channels);
+    if (p.http_channels + t.channels > 7) {
+      refuse(file, &tls->source(), "[scws] http_channels + [tls] channels must be at most 7 (a terminal has 7 BIP "
+                                   "channels, TS 102 223 8.5), got " + std::to_string(p.http_channels) + " + " +
+                                   std::to_string(t.channels));
+    }
+    if (t.ram == 0) t.ram = default_tls_ram(t.mode, t.channels);
+    p.tls = t;
   }
 
   // Content: every regular file under the content folder, its relative path as the URL path.

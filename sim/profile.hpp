@@ -42,6 +42,25 @@ struct ProfileResource {
   std::uintmax_t size = 0;
 };
 
+// [tls]: the SCWS TLS port (issue 4; card/scws_settings.hpp, tls/tls_port.hpp) and the test PKI
+// `scws provision` makes for it (sim/pki.hpp).
+struct ProfileTls {
+  enum class Mode : std::uint8_t { kCertificate = 1, kPsk = 2, kBoth = 3 };  // values as card::TlsPortMode
+  std::uint16_t port = 10443;       // the port of the threat analysis (DESIGN.md section 2)
+  std::uint8_t channels = 3;        // BIP channels on the TLS port; with the HTTP ones at most 7
+  Mode mode = Mode::kCertificate;   // "certificate" | "psk" | "both"
+  std::uint32_t ram = 0;            // bytes of the TLS region; 0 = default_tls_ram(mode, channels)
+  std::uint8_t timeout = 10;        // seconds a connection may stall (handshake, then idle)
+  std::size_t clients = 2;          // client certificates in the test PKI (client-1 .. client-N)
+  std::size_t psk_identities = 2;   // PSK identities in the test PKI (psk-app-1 .. psk-app-N)
+  std::filesystem::path credentials;  // folder for the clients' part; empty = next to the image (IMG.credentials)
+};
+
+// The TLS region a port needs for `channels` sessions at once in `mode` (idle context + one session
+// budget each, tls/tls_port.hpp).
+std::uint32_t default_tls_ram(ProfileTls::Mode mode, std::uint8_t channels);
+const char* to_string(ProfileTls::Mode mode);
+
 struct Profile {
   std::filesystem::path dir;
   std::string iccid_digits;                 // 19 or 20 decimal digits
@@ -52,6 +71,7 @@ struct Profile {
   std::vector<ProfileResource> resources;   // sorted by path
   std::vector<ProfileUser> users;
   std::vector<ProfileProtectionSet> protection_sets;
+  std::optional<ProfileTls> tls;            // no [tls] table: no TLS port
 };
 
 // Reads DIR/card.toml and the content folder it names. Throws ProfileError.

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <vector>
 
 #include "card/card.hpp"
@@ -30,7 +31,17 @@ std::vector<u8> read_whole(const fs::path& file) {
 
 }  // namespace
 
-ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device) {
+ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
+  std::optional<Pki> throwaway;
+  if (profile.tls && pki == nullptr) {
+    // Nobody keeps the clients' part: fine for images that live in memory (tests, benchmarks).
+    try {
+      throwaway = generate_pki(pki_options(*profile.tls));
+    } catch (const PkiError& e) {
+      throw ProvisionError(std::string("TLS credentials: ") + e.what());
+    }
+    pki = &*throwaway;
+  }
   card::CardIdentity identity;
   identity.iccid = Bytes(profile.iccid_bcd);
   if (auto s = card::Card::format_image(device, identity); !s) {
@@ -44,6 +55,13 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
   card::ScwsSettings settings;
   settings.http_port = profile.http_port;
   settings.http_channels = profile.http_channels;
+  if (profile.tls) {
+    settings.tls_port = profile.tls->port;
+    settings.tls_channels = profile.tls->channels;
+    settings.tls_mode = static_cast<card::TlsPortMode>(profile.tls->mode);
+    settings.tls_timeout = profile.tls->timeout;
+    settings.tls_ram = profile.tls->ram;
+  }
   if (profile.index.size() > card::ScwsSettings::kMaxIndex) {
     throw ProvisionError("[scws] index '" + profile.index + "' is longer than the card's " +
                          std::to_string(card::ScwsSettings::kMaxIndex) + " bytes");
@@ -98,9 +116,30 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
     }
     ++report.protection_sets;
   }
+  if (profile.tls) {
+    try {
+      write_card_part(*pki, store);
+    } catch (const PkiError& e) {
+      throw ProvisionError(e.what());
+    }
+    report.tls_clients = pki->clients.size();
+    report.tls_psks = pki->psks.size();
+  }
   report.image_size = device.size();
   report.nvm_free = store.free_bytes();
   return report;
+}
+
+fs::path credentials_folder(const Profile& profile, const fs::path& image) {
+  if (profile.tls && !profile.tls->credentials.empty()) return profile.tls->credentials;
+  return fs::path(image.string() + ".credentials");
+}
+
+PkiOptions pki_options(const ProfileTls& tls) {
+  PkiOptions o;
+  o.clients = tls.clients;
+  o.psk_identities = tls.psk_identities;
+  return o;
 }
 
 fs::path bundled_demo_profile() {
@@ -108,14 +147,29 @@ fs::path bundled_demo_profile() {
   return fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
 }
 
-ProvisionReport provision_file(const Profile& profile, const fs::path& out, std::uint32_t image_size, bool overwrite) {
+ProvisionReport provision_file(const Profile& profile, const fs::path& out, std::uint32_t image_size, bool overwrite,
+                               const fs::path& credentials) {
   std::error_code ec;
   if (!overwrite && fs::exists(out, ec)) {
     throw ProvisionError(out.string() + " exists (give --force to replace it)");
   }
+  std::optional<Pki> pki;
+  fs::path folder;
+  bool reused = false;
+  if (profile.tls) {
+    folder = credentials.empty() ? credentials_folder(profile, out) : credentials;
+    reused = fs::exists(folder / "ca.pem", ec);
+    try {
+      pki = load_or_create_pki(folder, pki_options(*profile.tls), "127.0.0.1", profile.tls->port);
+    } catch (const PkiError& e) {
+      throw ProvisionError(std::string("TLS credentials: ") + e.what());
+    }
+  }
   std::vector<u8> image(image_size);
   card::RamNvmDevice ram(MutableBytes(image.data(), image.size()));
-  ProvisionReport report = provision_device(profile, ram);
+  ProvisionReport report = provision_device(profile, ram, pki ? &*pki : nullptr);
+  report.credentials = folder;
+  report.credentials_reused = reused;
   try {
     FileNvmDevice::create_from(out, Bytes(image.data(), image.size()), overwrite);  // temporary file + rename
   } catch (const std::runtime_error& e) {

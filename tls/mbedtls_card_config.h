@@ -25,8 +25,15 @@
 #define MBEDTLS_HAVE_TIME_DATE
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY
+#ifdef SCWS_TLS_MBEDTLS_BUFFER_ALLOC
+/* Only for the reference peer of `scws bench tls` (sim/bench_tls_peer.cpp), never the card: the same
+ * configuration on mbedTLS's own buffer allocator instead of tls/tls_allocator.hpp, to compare. */
+#define MBEDTLS_MEMORY_BUFFER_ALLOC_C
+#define MBEDTLS_MEMORY_DEBUG /* current and peak use, for the benchmark's figures */
+#else
 #define MBEDTLS_PLATFORM_CALLOC_MACRO scws_tls_calloc
 #define MBEDTLS_PLATFORM_FREE_MACRO scws_tls_free
+#endif
 #define MBEDTLS_PLATFORM_TIME_MACRO scws_tls_time
 
 #ifdef __cplusplus
@@ -34,8 +41,10 @@ extern "C" {
 #endif
 #include <stddef.h>
 #include <time.h>
+#ifndef SCWS_TLS_MBEDTLS_BUFFER_ALLOC
 void *scws_tls_calloc(size_t count, size_t size);
 void scws_tls_free(void *p);
+#endif
 time_t scws_tls_time(time_t *t);
 #ifdef __cplusplus
 }

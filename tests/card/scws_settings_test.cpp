@@ -52,8 +52,12 @@ TEST_CASE("settings round-trip through NVM and survive a remount") {
   ScwsSettings s = with_index("home.htm");
   s.http_port = 8080;
   s.http_channels = 7;
+  s.http_channels = 5;
   s.tls_port = 10443;
   s.tls_channels = 2;
+  s.tls_mode = TlsPortMode::kBoth;
+  s.tls_timeout = 7;
+  s.tls_ram = 70000;
   REQUIRE(scws_settings_put(st.objects, s).ok());
   CHECK_FALSE(st.nvm.in_transaction());
   Nvm again(st.device);
@@ -62,9 +66,12 @@ TEST_CASE("settings round-trip through NVM and survive a remount") {
   auto got = scws_settings_get(objects);
   REQUIRE(got.ok());
   CHECK(got->http_port == 8080);
-  CHECK(got->http_channels == 7);
+  CHECK(got->http_channels == 5);
   CHECK(got->tls_port == 10443);
   CHECK(got->tls_channels == 2);
+  CHECK(got->tls_mode == TlsPortMode::kBoth);
+  CHECK(got->tls_timeout == 7);
+  CHECK(got->tls_ram == 70000);
   CHECK(got->index_name() == "home.htm");
 }
 
@@ -105,4 +112,57 @@ TEST_CASE("a damaged settings object is reported as corrupt, not read as default
   REQUIRE(st.objects.write(kScwsSettingsObject, 0, Bytes(bad, 1)).ok());
   REQUIRE(st.nvm.commit().ok());
   CHECK(scws_settings_get(st.objects).error() == SettingsError::kCorrupt);
+}
+
+namespace {
+
+ScwsSettings tls_settings() {
+  ScwsSettings s;
+  s.http_channels = 4;
+  s.tls_port = 10443;
+  s.tls_channels = 3;
+  s.tls_mode = TlsPortMode::kCertificate;
+  s.tls_ram = 40960;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("settings refuse a TLS port without a mode, RAM or timeout, and TLS fields without a port") {
+  CHECK(scws_settings_valid(tls_settings()));
+  struct Row {
+    const char* what;
+    void (*spoil)(ScwsSettings&);
+  };
+  const Row rows[] = {
+      {"no mode", [](ScwsSettings& s) { s.tls_mode = TlsPortMode::kNone; }},
+      {"mode out of range", [](ScwsSettings& s) { s.tls_mode = static_cast<TlsPortMode>(4); }},
+      {"region below a PSK session", [](ScwsSettings& s) { s.tls_ram = ScwsSettings::kMinTlsRam - 1; }},
+      {"region above the largest card RAM", [](ScwsSettings& s) { s.tls_ram = ScwsSettings::kMaxTlsRam + 1; }},
+      {"timeout 0", [](ScwsSettings& s) { s.tls_timeout = 0; }},
+      {"8 channels in all (TS 102 223 8.5: 7)", [](ScwsSettings& s) { s.http_channels = 5; }},
+      {"TLS on the HTTP port", [](ScwsSettings& s) { s.tls_port = s.http_port; }},
+      {"mode without a port", [](ScwsSettings& s) { s.tls_port = 0; s.tls_channels = 0; s.tls_ram = 0; }},
+      {"RAM without a port", [](ScwsSettings& s) { s.tls_port = 0; s.tls_channels = 0; s.tls_mode = TlsPortMode::kNone; }},
+  };
+  Store st;
+  for (const Row& row : rows) {
+    CAPTURE(row.what);
+    ScwsSettings s = tls_settings();
+    row.spoil(s);
+    CHECK_FALSE(scws_settings_valid(s));
+    CHECK(scws_settings_put(st.objects, s).error() == SettingsError::kInvalid);
+  }
+}
+
+TEST_CASE("settings with a spoilt TLS mode byte in NVM read back as corrupt") {
+  Store st;
+  REQUIRE(scws_settings_put(st.objects, tls_settings()).ok());
+  const u8 bad = 9;  // +12 tls_mode
+  REQUIRE(st.nvm.begin().ok());
+  REQUIRE(st.objects.write(kScwsSettingsObject, 12, Bytes(&bad, 1)).ok());
+  REQUIRE(st.nvm.commit().ok());
+  auto got = scws_settings_get(st.objects);
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.error() == SettingsError::kCorrupt);
 }

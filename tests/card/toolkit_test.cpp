@@ -239,7 +239,7 @@ TEST_CASE("a client leaving with 4n 00 or 4n 05 closes the endpoint and the chan
     t.terminal.connect(1);
     t.terminal.client_sends(1, "GET / HT");  // half a request: the connection stays open
     CHECK(t.toolkit.channel_state(1) == BipState::kEstablished);
-    CHECK(t.rig.card.ram_report().in_use > t.rig.card.ram_report().idle);
+    CHECK(t.endpoint.opens[0] == 1);
     CHECK(t.terminal.client_leaves(1, info) == "9000");
     CHECK(t.toolkit.channel_state(1) == BipState::kListen);
     CHECK(t.endpoint.closes[0] == 1);

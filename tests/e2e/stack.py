@@ -248,7 +248,7 @@ class Gateway:
     """`scws gateway --reader ...` with the card's ports mapped to ephemeral local ports (kept across
     card sessions), so parallel runs never collide. local_port() reads the port from its output."""
 
-    def __init__(self, reader: str, workdir: Path, card_ports: tuple[int, ...] = (3516,),
+    def __init__(self, reader: str, workdir: Path, card_ports: tuple[int, ...] = (3516, 10443),
                  extra: list[str] | None = None):
         self.reader = reader
         self.workdir = workdir
@@ -291,7 +291,7 @@ class Run:
         self.process: Process | None = None
 
     def start(self) -> "Run":
-        args = [scws_bin(), "run", "--state", str(self.state), "--http-port", "0"] + self.extra
+        args = [scws_bin(), "run", "--state", str(self.state), "--http-port", "0", "--tls-port", "0"] + self.extra
         self.process = Process(args, self.workdir / f"run-{time.monotonic_ns()}.log")
         return self
 

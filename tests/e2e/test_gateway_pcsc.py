@@ -2,6 +2,7 @@
 curl / raw sockets as the handset's applications (protocol-notes 1.13, section 8)."""
 import hashlib
 import json
+import re
 import shutil
 import socket
 import zlib
@@ -31,7 +32,11 @@ def image(workdir: Path) -> Path:
     profile = workdir / "profile"
     shutil.copytree(ROOT / "profiles" / "demo", profile)
     toml = (profile / "card.toml").read_text()
-    if "http_channels" not in toml:
+    # HTTP only: the demo's [tls] table goes (its channels count against the 7).
+    toml = re.sub(r"\n\[tls\].*?(?=\n\[\[|\n# Users|\Z)", "\n", toml, flags=re.S)
+    if "http_channels" in toml:
+        toml = re.sub(r"http_channels = \d+", "http_channels = 7", toml)
+    else:
         toml = toml.replace("http_port = 3516", "http_port = 3516\nhttp_channels = 7", 1)
     (profile / "card.toml").write_text(toml)
     (profile / "www" / "big.bin").write_bytes(big_content())

@@ -160,3 +160,54 @@ TEST_CASE("profile errors name the file, the line and the problem") {
     CHECK(load_error(p).find("must start with '/'") != std::string::npos);
   }
 }
+
+TEST_CASE("a [tls] table gives the TLS port, its mode, channels, RAM and PKI counts, with defaults") {
+  TempProfile p;
+  p.write("www/index.html", "hi");
+  p.write("card.toml", std::string(kMinimal) + "[tls]\nmode = \"psk\"\nchannels = 2\ntimeout = 3\npsk_identities = 4\n");
+  Profile loaded = load_profile(p.dir);
+  REQUIRE(loaded.tls.has_value());
+  CHECK(loaded.tls->port == 10443);
+  CHECK(loaded.tls->mode == scws::sim::ProfileTls::Mode::kPsk);
+  CHECK(loaded.tls->channels == 2);
+  CHECK(loaded.tls->timeout == 3);
+  CHECK(loaded.tls->psk_identities == 4);
+  CHECK(loaded.tls->ram == scws::sim::default_tls_ram(scws::sim::ProfileTls::Mode::kPsk, 2));
+  CHECK(loaded.http_channels == 5);  // the rest of the 7 channels (TS 102 223 8.5)
+  CHECK(loaded.tls->credentials.empty());
+}
+
+TEST_CASE("the bundled demo profile has a TLS port within the 7 channels") {
+  Profile p = load_profile(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo");
+  REQUIRE(p.tls.has_value());
+  CHECK(p.tls->port == 10443);
+  CHECK(p.http_channels + p.tls->channels <= 7);
+  CHECK(p.tls->ram >= scws::sim::default_tls_ram(p.tls->mode, p.tls->channels));
+}
+
+TEST_CASE("a [tls] table that the card cannot serve is refused with the reason") {
+  struct Row {
+    const char* tls;
+    const char* why;
+  };
+  const Row rows[] = {
+      {"mode = \"rsa\"\n", "mode must be"},
+      {"channels = 8\n", "channels must be 1-7"},
+      {"ram = 1000\n", "ram must be"},
+      {"port = 3516\n", "must differ"},
+      {"mode = \"psk\"\npsk_identities = 0\n", "needs psk_identities"},
+      {"timeout = 0\n", "timeout must be"},
+      {"colour = 1\n", "unknown key 'colour'"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.tls);
+    TempProfile p;
+    p.write("www/index.html", "hi");
+    p.write("card.toml", std::string(kMinimal) + "[tls]\n" + row.tls);
+    CHECK(load_error(p).find(row.why) != std::string::npos);
+  }
+  TempProfile p;
+  p.write("www/index.html", "hi");
+  p.write("card.toml", std::string(kMinimal) + "[scws]\nhttp_channels = 5\n[tls]\nchannels = 3\n");
+  CHECK(load_error(p).find("at most 7") != std::string::npos);
+}

@@ -17,7 +17,9 @@
 #include "card/web_content.hpp"
 #include "card/web_users.hpp"
 #include "scws_config.hpp"
+#include "sim/emulated_uicc.hpp"
 #include "sim/file_nvm_device.hpp"
+#include "tls/tls_port.hpp"
 
 namespace fs = std::filesystem;
 using namespace scws;
@@ -158,4 +160,47 @@ TEST_CASE("provision_file writes the image atomically and refuses to overwrite w
   REQUIRE(nvm.mount().ok());
   card::ObjectStore store(nvm);
   CHECK(read_resource(store, "/index.html") == "hello");
+}
+
+TEST_CASE("a profile with [tls] gets the card's credentials in the image and the clients' part in a folder") {
+  TempDir t;
+  fs::copy(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo", t.dir / "profile", fs::copy_options::recursive);
+  const sim::Profile profile = sim::load_profile(t.dir / "profile");
+  REQUIRE(profile.tls.has_value());
+  const fs::path image = t.dir / "card.img";
+  const sim::ProvisionReport first = sim::provision_file(profile, image, 1024 * 1024, false);
+  CHECK(first.credentials == fs::path(image.string() + ".credentials"));
+  CHECK_FALSE(first.credentials_reused);
+  CHECK(first.tls_clients == profile.tls->clients);
+  CHECK(first.tls_psks == profile.tls->psk_identities);
+  for (const char* f : {"ca.pem", "ca.key", "client-1.pem", "client-1.key", "psk.txt", "foreign-client.pem",
+                        "expired-client.pem", "README.txt"})
+    CHECK(fs::exists(first.credentials / f));
+  const std::string ca = file_text(first.credentials / "ca.pem");
+
+  // Reprovisioning keeps the CA (client certificates stay valid) and the card powers up serving TLS.
+  const sim::ProvisionReport again = sim::provision_file(profile, image, 1024 * 1024, true);
+  CHECK(again.credentials_reused);
+  CHECK(file_text(again.credentials / "ca.pem") == ca);
+  sim::FileNvmDevice nvm = sim::FileNvmDevice::open(image);
+  sim::EmulatedUicc uicc(nvm, 128 * 1024);
+  REQUIRE(uicc.card().power_on().ok());
+  CHECK(uicc.scws().settings().tls_port == profile.tls->port);
+  CHECK(uicc.scws().settings().tls_ram == profile.tls->ram);
+  CHECK(uicc.tls_port().state() == tls::TlsPort::State::kServing);
+  CHECK(uicc.tls_port().max_sessions() == profile.tls->channels);
+  uicc.card().power_off();
+}
+
+TEST_CASE("a card whose RAM cannot hold the image's TLS region does not power up") {
+  TempDir t;
+  fs::copy(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo", t.dir / "profile", fs::copy_options::recursive);
+  const sim::Profile profile = sim::load_profile(t.dir / "profile");
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  (void)sim::provision_device(profile, device);  // a throwaway PKI: nobody keeps the clients' part
+  sim::EmulatedUicc uicc(device, 32 * 1024);
+  auto up = uicc.card().power_on();
+  REQUIRE_FALSE(up.ok());
+  CHECK(up.error() == card::PowerError::kRamTooSmall);
 }

@@ -1,0 +1,927 @@
+#include "sim/bench_tls.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <thread>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+#include <utility>
+
+#include <asio.hpp>
+
+#include "base/base64.hpp"
+#include "scws_config.hpp"
+#include "sim/card_transport.hpp"
+#include "sim/emulated_uicc.hpp"
+#include "sim/gateway.hpp"
+#include "sim/profile.hpp"
+#include "sim/provision.hpp"
+#include "tls/tls_port.hpp"
+#include "card/nvm.hpp"
+#include "card/nvm_device.hpp"
+#include "card/stream_endpoint.hpp"
+#include "card/trace.hpp"
+#include "sim/pki.hpp"
+#include "tls/card_clock.hpp"
+#include "tls/card_rng.hpp"
+#include "tls/credentials.hpp"
+#include "tls/tls_allocator.hpp"
+#include "tls/tls_context.hpp"
+#include "tls/tls_session.hpp"
+#include "mbedtls/ssl.h"
+
+namespace scws::sim {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+const char* tls_bench_mode_name(TlsBenchMode mode) noexcept {
+  switch (mode) {
+    case TlsBenchMode::kCertificate: return "certificate";
+    case TlsBenchMode::kPsk: return "psk";
+  }
+  return "?";
+}
+
+double tls_ratio(double a, double b) noexcept { return b != 0 ? a / b : 0; }
+
+Bisection bisect_smallest(std::size_t lo, std::size_t hi, std::size_t step, const std::function<bool(std::size_t)>& works) {
+  Bisection b;
+  if (step == 0) step = 1;
+  ++b.probes;
+  if (hi < lo || !works(hi)) return b;
+  // Invariant: works(hi); lo is a failing size or the floor (never probed: its answer does not matter).
+  while (hi - lo > step) {
+    const std::size_t mid = lo + (hi - lo) / 2 / step * step;
+    ++b.probes;
+    if (works(mid)) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  b.smallest = hi;
+  return b;
+}
+
+// ---- credentials -------------------------------------------------------------------------------
+
+std::vector<u8> pem_to_der(const std::string& pem) {
+  const auto begin = pem.find("-----BEGIN ");
+  const auto body = begin == std::string::npos ? std::string::npos : pem.find('\n', begin);
+  const auto end = body == std::string::npos ? std::string::npos : pem.find("-----END ", body);
+  if (end == std::string::npos) throw std::runtime_error("not a PEM block");
+  std::string b64;
+  for (std::size_t i = body; i < end; ++i) {
+    const char c = pem[i];
+    if (c != '\n' && c != '\r' && c != ' ' && c != '\t') b64 += c;
+  }
+  std::vector<u8> der(base64_decoded_size(b64.size()));
+  auto n = base64_decode(b64, MutableBytes(der.data(), der.size()));
+  if (!n.ok()) throw std::runtime_error("PEM block with bad base64");
+  der.resize(*n);
+  return der;
+}
+
+TlsBenchCredentials make_tls_bench_credentials() {
+  PkiOptions options;
+  options.clients = 1;
+  options.psk_identities = 1;
+  const Pki pki = generate_pki(options);
+  TlsBenchCredentials c;
+  c.ca = pki.ca_cert_der;
+  c.server_chain = pki.server_chain_der;
+  c.server_key = pki.server_key_der;
+  c.client = pem_to_der(pki.clients.at(0).cert_pem);
+  c.client_key = pem_to_der(pki.clients.at(0).key_pem);
+  c.psk_identity = pki.psks.at(0).identity;
+  c.psk = pki.psks.at(0).key;
+  return c;
+}
+
+void write_peer_credentials(const TlsBenchCredentials& c, const fs::path& dir) {
+  fs::create_directories(dir);
+  auto put = [&](const char* name, const void* data, std::size_t size) {
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+    if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
+  };
+  put("ca.der", c.ca.data(), c.ca.size());
+  put("server.der", c.server_chain.data(), c.server_chain.size());
+  put("server.key.der", c.server_key.data(), c.server_key.size());
+  put("client.der", c.client.data(), c.client.size());
+  put("client.key.der", c.client_key.data(), c.client_key.size());
+  put("psk.id", c.psk_identity.data(), c.psk_identity.size());
+  put("psk.key", c.psk.data(), c.psk.size());
+}
+
+// ---- the in-process card and client ------------------------------------------------------------
+
+namespace {
+
+Bytes bytes_of(const std::vector<u8>& v) { return Bytes(v.data(), v.size()); }
+Bytes bytes_of(const std::string& s) { return Bytes(reinterpret_cast<const u8*>(s.data()), s.size()); }
+
+int host_entropy(void*, unsigned char* out, std::size_t len) {
+  // Benchmarks need no secrecy, only distinct runs: a xorshift seeded once from the clock.
+  static u64 state = static_cast<u64>(Clock::now().time_since_epoch().count()) | 1;
+  for (std::size_t i = 0; i < len; ++i) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    out[i] = static_cast<unsigned char>(state);
+  }
+  return 0;
+}
+
+constexpr char kRequest[] = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+std::string page_response(std::size_t body) {
+  std::string r = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(body) +
+                  "\r\nConnection: close\r\n\r\n";
+  r.append(body, 'x');
+  return r;
+}
+
+// The card's plaintext side (where the SCWS applet would be): reads a request up to its blank line,
+// answers with the page, then wants the connection closed.
+struct PageServer final : card::StreamEndpoint {
+  const std::string response;
+  struct Connection {
+    std::string tail;  // last bytes seen (finds "\r\n\r\n" across pieces)
+    bool answering = false;
+    std::size_t sent = 0;
+  };
+  std::array<Connection, kMaxConnections> connections{};
+  explicit PageServer(std::string r) : response(std::move(r)) {}
+  bool open(std::size_t c) noexcept override {
+    connections[c] = Connection{};
+    return true;
+  }
+  std::size_t receive(std::size_t c, Bytes data) noexcept override {
+    Connection& k = connections[c];
+    if (!k.answering) {
+      k.tail.append(reinterpret_cast<const char*>(data.data()), data.size());
+      if (k.tail.find("\r\n\r\n") != std::string::npos) k.answering = true;
+      if (k.tail.size() > 8) k.tail.erase(0, k.tail.size() - 8);
+    }
+    return data.size();
+  }
+  std::size_t send(std::size_t c, MutableBytes out) noexcept override {
+    Connection& k = connections[c];
+    if (!k.answering) return 0;
+    const std::size_t n = std::min(out.size(), response.size() - k.sent);
+    std::memcpy(out.data(), response.data() + k.sent, n);
+    k.sent += n;
+    return n;
+  }
+  bool wants_close(std::size_t c) const noexcept override {
+    return connections[c].answering && connections[c].sent == response.size();
+  }
+  void close(std::size_t) noexcept override {}
+};
+
+// The client's plaintext side: sends the request once open, counts the answer.
+struct RequestClient final : card::StreamEndpoint {
+  std::size_t sent = 0, received = 0;
+  bool open(std::size_t) noexcept override { return true; }
+  std::size_t receive(std::size_t, Bytes data) noexcept override {
+    received += data.size();
+    return data.size();
+  }
+  std::size_t send(std::size_t, MutableBytes out) noexcept override {
+    const std::size_t n = std::min(out.size(), sizeof kRequest - 1 - sent);
+    std::memcpy(out.data(), kRequest + sent, n);
+    sent += n;
+    return n;
+  }
+  bool wants_close(std::size_t) const noexcept override { return false; }
+  void close(std::size_t) noexcept override {}
+};
+
+const card::Tracer& silent_tracer() {
+  static const card::Tracer t;
+  return t;
+}
+
+// A card: NVM with the credentials, the TLS region, the server context, the TLS endpoint.
+struct BenchCard {
+  std::vector<u8> nvm_bytes = std::vector<u8>(256 * 1024);
+  card::RamNvmDevice device{MutableBytes(nvm_bytes.data(), nvm_bytes.size())};
+  card::Nvm nvm{device};
+  card::ObjectStore store{nvm};
+  std::vector<u64> region;  // u64: 8-byte aligned
+  std::unique_ptr<tls::TlsAllocator> allocator;
+  tls::CardRng rng;
+  std::unique_ptr<tls::TlsContext> ctx;
+  bool ready = false;
+
+  BenchCard(const TlsBenchCredentials& c, TlsBenchMode mode, std::size_t region_bytes) {
+    if (!nvm.format(16 * 1024).ok() || !nvm.begin().ok() || !store.format().ok() || !nvm.commit().ok())
+      throw std::runtime_error("bench tls: cannot format the card's NVM");
+    bool stored = tls::put_server_chain(store, bytes_of(c.server_chain)).ok() && tls::put_server_key(store, bytes_of(c.server_key)).ok() &&
+                  tls::put_issuer_ca(store, bytes_of(c.ca)).ok() && tls::put_psk(store, bytes_of(c.psk_identity), bytes_of(c.psk)).ok();
+    if (!stored) throw std::runtime_error("bench tls: the card refused the credentials");
+    region.resize((region_bytes + 7) / 8);
+    allocator = std::make_unique<tls::TlsAllocator>(MutableBytes(reinterpret_cast<u8*>(region.data()), region_bytes));
+    if (!rng.seed(host_entropy, nullptr, bytes_of(std::string("bench card"))).ok()) throw std::runtime_error("bench tls: DRBG seed failed");
+    ctx = std::make_unique<tls::TlsContext>(*allocator);
+    ready = ctx->init_server(store, mode == TlsBenchMode::kPsk ? tls::TlsMode::kPsk : tls::TlsMode::kCertificate, rng).ok();
+  }
+};
+
+struct BenchClient {
+  std::vector<u64> region = std::vector<u64>(96 * 1024 / 8);
+  tls::TlsAllocator allocator{MutableBytes(reinterpret_cast<u8*>(region.data()), region.size() * 8)};
+  tls::CardRng rng;
+  tls::TlsContext ctx{allocator};
+  tls::ClientCredentials credentials;
+
+  BenchClient(const TlsBenchCredentials& c, TlsBenchMode mode) {
+    if (mode == TlsBenchMode::kPsk) {
+      credentials.psk_identity = bytes_of(c.psk_identity);
+      credentials.psk_key = bytes_of(c.psk);
+      credentials.psk_only = true;
+    } else {
+      credentials.ca_der = bytes_of(c.ca);
+      credentials.cert_chain_der = bytes_of(c.client);
+      credentials.key_der = bytes_of(c.client_key);
+    }
+    if (!rng.seed(host_entropy, nullptr, bytes_of(std::string("bench client"))).ok() || !ctx.init_client(credentials, rng).ok())
+      throw std::runtime_error("bench tls: the client context did not initialise");
+  }
+};
+
+struct Connection {
+  bool ok = false;
+  bool resumed = false;
+  std::string failure;
+};
+
+std::string describe_failure(const tls::TlsSession* s, const char* side) {
+  std::ostringstream out;
+  out << side << " " << (s != nullptr ? tls::TlsSession::state_name(s->state()) : "refused at open");
+  if (s != nullptr && s->mbedtls_error() != 0) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "-0x%04X", static_cast<unsigned>(-s->mbedtls_error()));
+    out << " (mbedTLS " << hex << ")";
+  }
+  return out.str();
+}
+
+// One connection between the client and the card's TLS endpoint: ciphertext moves in pieces of at
+// most 237 bytes towards the card (RECEIVE DATA, TS 102 223 8.7) and 240 from it (SEND DATA).
+Connection run_connection(BenchClient& client, tls::TlsEndpoint& endpoint, std::size_t expected, const mbedtls_ssl_session* resume,
+                          mbedtls_ssl_session* save) {
+  constexpr std::size_t kConnection = 0;
+  Connection result;
+  RequestClient app;
+  tls::TlsSession session(client.ctx, app, 0, silent_tracer());
+  if (resume != nullptr) session.set_resume(resume);
+  if (!session.start()) throw std::runtime_error("bench tls: the client has no RAM for a session");
+  if (!endpoint.open(kConnection)) {
+    result.failure = describe_failure(nullptr, "card");
+    return result;
+  }
+  std::vector<u8> to_card, to_client;
+  bool saved = false;
+  u8 buf[240];
+  for (int round = 0; round < 100000; ++round) {
+    bool moved = false;
+    for (std::size_t n; (n = session.send(MutableBytes(buf, sizeof buf))) > 0; moved = true) to_card.insert(to_card.end(), buf, buf + n);
+    std::size_t pos = 0;
+    while (pos < to_card.size()) {
+      const std::size_t piece = std::min<std::size_t>(237, to_card.size() - pos);
+      const std::size_t took = endpoint.receive(kConnection, Bytes(to_card.data() + pos, piece));
+      pos += took;
+      if (took == 0) break;
+      moved = true;
+      if (took < piece) break;
+    }
+    to_card.erase(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(pos));
+    for (std::size_t n; (n = endpoint.send(kConnection, MutableBytes(buf, sizeof buf))) > 0; moved = true)
+      to_client.insert(to_client.end(), buf, buf + n);
+    pos = 0;
+    while (pos < to_client.size()) {
+      const std::size_t took = session.receive(Bytes(to_client.data() + pos, to_client.size() - pos));
+      pos += took;
+      if (took == 0) break;
+      moved = true;
+    }
+    to_client.erase(to_client.begin(), to_client.begin() + static_cast<std::ptrdiff_t>(pos));
+    if (save != nullptr && !saved && session.state() == tls::TlsSession::State::kOpen) {
+      // Right after the handshake: the card's close_notify may follow the page in the same pass.
+      if (!session.save_session(*save)) throw std::runtime_error("bench tls: cannot save the session");
+      saved = true;
+    }
+    if (app.received >= expected || !moved) break;
+  }
+  const tls::TlsSession* card_session = endpoint.session(kConnection);
+  result.ok = app.received == expected;
+  result.resumed = card_session != nullptr && card_session->resumed();
+  if (!result.ok) {
+    result.failure = describe_failure(card_session, "card");
+    if (card_session == nullptr || card_session->state() != tls::TlsSession::State::kFailed)
+      result.failure += "; " + describe_failure(&session, "client");
+    if (card_session != nullptr && card_session->failure() == tls::TlsFailure::kArenaExhausted) result.failure += ": arena exhausted";
+  }
+  if (save != nullptr && result.ok && !saved) throw std::runtime_error("bench tls: the session closed before it could be saved");
+  endpoint.close(kConnection);
+  return result;
+}
+
+}  // namespace
+
+CardProbe probe_card_region(const TlsBenchCredentials& credentials, TlsBenchMode mode, std::size_t region_bytes, unsigned runs,
+                            std::size_t response_bytes) {
+  CardProbe p;
+  tls::CardClock::set(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  BenchCard card(credentials, mode, region_bytes);
+  if (!card.ready) {
+    p.failure = "the server context does not fit the region";
+    return p;
+  }
+  BenchClient client(credentials, mode);
+  PageServer page(page_response(response_bytes));
+  const std::string& response = page.response;
+  tls::TlsEndpoint endpoint(*card.ctx, page, silent_tracer());
+  p.idle = card.allocator->in_use();
+  card.allocator->reset_high_water();
+  const u64 allocations_before = card.allocator->allocations();
+  const auto start = Clock::now();
+  for (unsigned i = 0; i < runs; ++i) {
+    const Connection c = run_connection(client, endpoint, response.size(), nullptr, nullptr);
+    if (!c.ok) {
+      p.failure = c.failure;
+      break;
+    }
+    if (card.allocator->in_use() != p.idle || !card.allocator->check_invariants()) {
+      p.failure = "the region did not return to idle";
+      break;
+    }
+    ++p.completed;
+  }
+  p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  p.ok = p.completed == runs;
+  p.peak = card.allocator->high_water() - p.idle;
+  if (p.completed > 0) p.allocations = static_cast<std::size_t>((card.allocator->allocations() - allocations_before) / p.completed);
+  return p;
+}
+
+PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode mode, unsigned runs) {
+  PipeRate rate;
+  rate.handshakes = runs;
+  BenchCard card(credentials, mode, 64 * 1024);
+  if (!card.ready) throw std::runtime_error("bench tls: the server context did not initialise");
+  BenchClient client(credentials, mode);
+  PageServer page(page_response(1024));
+  tls::TlsEndpoint endpoint(*card.ctx, page, silent_tracer());
+  mbedtls_ssl_session saved;
+  mbedtls_ssl_session_init(&saved);
+  {
+    tls::TlsAllocator::Scope scope(client.allocator);  // the saved session's copies live in the client's region
+    auto start = Clock::now();
+    for (unsigned i = 0; i < runs; ++i) {
+      const Connection c = run_connection(client, endpoint, page.response.size(), nullptr, i + 1 == runs ? &saved : nullptr);
+      if (!c.ok) throw std::runtime_error("bench tls: a full handshake failed: " + c.failure);
+    }
+    rate.full_per_second = runs / std::chrono::duration<double>(Clock::now() - start).count();
+    rate.resumed_ok = true;
+    start = Clock::now();
+    for (unsigned i = 0; i < runs; ++i) {
+      const Connection c = run_connection(client, endpoint, page.response.size(), &saved, nullptr);
+      if (!c.ok) throw std::runtime_error("bench tls: a resumed handshake failed: " + c.failure);
+      rate.resumed_ok = rate.resumed_ok && c.resumed;
+    }
+    rate.resumed_per_second = runs / std::chrono::duration<double>(Clock::now() - start).count();
+    mbedtls_ssl_session_free(&saved);
+  }
+  return rate;
+}
+
+// ---- the peers ---------------------------------------------------------------------------------
+
+namespace {
+
+// Runs argv, returns (exit status, stdout). stderr goes to ours.
+std::pair<int, std::string> run_child(const std::vector<std::string>& args, const std::string* input = nullptr) {
+  int out[2], in[2];
+  if (::pipe(out) != 0 || ::pipe(in) != 0) throw std::runtime_error("pipe failed");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::dup2(out[1], 1);
+    if (input != nullptr) {  // a client: its input from us, its chatter on stderr dropped
+      ::dup2(in[0], 0);
+      const int null = ::open("/dev/null", O_WRONLY);
+      ::dup2(null, 2);
+    }
+    ::close(out[0]);
+    ::close(out[1]);
+    ::close(in[0]);
+    ::close(in[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  ::close(in[0]);
+  if (input != nullptr) {
+    std::size_t at = 0;
+    while (at < input->size()) {
+      const ssize_t n = ::write(in[1], input->data() + at, input->size() - at);
+      if (n <= 0) break;
+      at += static_cast<std::size_t>(n);
+    }
+  }
+  ::close(in[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+}
+
+// The number after "key": in a flat JSON line (the peers print nothing nested).
+std::optional<long long> json_number(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\":";
+  const auto at = json.find(k);
+  if (at == std::string::npos) return std::nullopt;
+  try {
+    return std::stoll(json.substr(at + k.size()));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+std::string json_string(const std::string& json, const std::string& key) {
+  const std::string k = "\"" + key + "\":\"";
+  const auto at = json.find(k);
+  if (at == std::string::npos) return {};
+  const auto end = json.find('"', at + k.size());
+  return json.substr(at + k.size(), end - at - k.size());
+}
+
+PeerRegion run_peer(const fs::path& exe, bool stock, TlsBenchMode mode, const fs::path& creds, unsigned runs, std::size_t response) {
+  PeerRegion p;
+  p.peer = stock ? "Debian libmbedtls 2.28 (stock)" : "card config + mbedTLS buffer allocator";
+  p.mode = mode;
+  if (!fs::exists(exe)) {
+    p.error = exe.string() + " not found" + (stock ? " (libmbedtls-dev missing at build time?)" : "");
+    return p;
+  }
+  std::vector<std::string> args = {exe.string(), "--dir", creds.string(), "--mode", mode == TlsBenchMode::kPsk ? "psk" : "cert",
+                                   "--runs", std::to_string(runs), "--response", std::to_string(response)};
+  if (!stock) {
+    args.insert(args.end(), {"--lo", mode == TlsBenchMode::kPsk ? "1024" : "4096", "--hi", "65536"});
+  }
+  auto [status, out] = run_child(args);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  p.raw_json = out;
+  if (status != 0) {
+    p.error = "exit status " + std::to_string(status);
+    const std::string e = json_string(out, "first_error_text");
+    if (!e.empty()) p.error += ", mbedTLS " + e;
+    return p;
+  }
+  if (stock) {
+    p.idle = static_cast<std::size_t>(json_number(out, "idle").value_or(0));
+    p.session = static_cast<std::size_t>(json_number(out, "session_peak").value_or(0));
+    p.total = static_cast<std::size_t>(json_number(out, "peak_total").value_or(0));
+    p.allocations = static_cast<std::size_t>(json_number(out, "allocations_per_connection").value_or(0));
+  } else {
+    p.idle = static_cast<std::size_t>(json_number(out, "idle").value_or(0));
+    p.session = static_cast<std::size_t>(json_number(out, "session").value_or(0));
+    p.total = static_cast<std::size_t>(json_number(out, "smallest").value_or(0));
+  }
+  p.measured = p.total > 0;
+  if (!p.measured) p.error = "no figures in the peer's output";
+  return p;
+}
+
+fs::path default_peer_dir() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path(".") : self.parent_path();
+}
+
+}  // namespace
+
+TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
+  TlsBenchResult r;
+  r.runs = options.runs;
+  r.in_content_len = MBEDTLS_SSL_IN_CONTENT_LEN;
+  r.out_content_len = MBEDTLS_SSL_OUT_CONTENT_LEN;
+  auto progress = [&](const std::string& line) {
+    if (options.verbose) std::cerr << "bench tls: " << line << std::endl;
+  };
+  progress("creating a test PKI");
+  const TlsBenchCredentials creds = make_tls_bench_credentials();
+
+  for (TlsBenchMode mode : {TlsBenchMode::kCertificate, TlsBenchMode::kPsk}) {
+    RegionFigures f;
+    f.mode = mode;
+    f.client = "card mbedTLS client, in-memory pipe";
+    f.runs = options.runs;
+    f.target = mode == TlsBenchMode::kPsk ? kTlsPskTarget : kTlsCertificateTarget;
+    CardProbe last;
+    const Bisection b = bisect_smallest(mode == TlsBenchMode::kPsk ? 1024 : 2048, 64 * 1024, 8, [&](std::size_t size) {
+      CardProbe p = probe_card_region(creds, mode, size, options.runs, options.response_bytes);
+      progress(std::string(tls_bench_mode_name(mode)) + " region " + std::to_string(size) + ": " +
+               (p.ok ? "ok" : "fails after " + std::to_string(p.completed) + " (" + p.failure + ")"));
+      if (p.ok) last = p;
+      return p.ok;
+    });
+    f.probes = b.probes;
+    if (b.smallest) {
+      // `last` is the most recent success: the bisection's last success is its answer.
+      f.smallest = *b.smallest;
+      f.idle = last.idle;
+      f.session = f.smallest - f.idle;
+      f.session_object = tls::TlsAllocator::block_size_for(sizeof(tls::TlsSession));
+      f.peak = last.peak;
+      f.allocations = last.allocations;
+    } else {
+      r.notes.push_back(std::string(tls_bench_mode_name(mode)) + ": no region up to 64 KiB works");
+    }
+    r.regions.push_back(f);
+  }
+
+  const unsigned rate_runs = options.quick ? 10 : 50;
+  for (TlsBenchMode mode : {TlsBenchMode::kCertificate, TlsBenchMode::kPsk}) {
+    progress(std::string("handshake rate over the in-memory pipe, ") + tls_bench_mode_name(mode));
+    r.pipe_rates.emplace_back(mode, measure_pipe_rate(creds, mode, rate_runs));
+  }
+
+  if (options.peers) {
+    const fs::path dir = options.peer_dir.empty() ? default_peer_dir() : options.peer_dir;
+    char tmpl[] = "/tmp/scws-bench-tls-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("bench tls: cannot create a temporary directory");
+    const fs::path creds_dir = tmpl;
+    try {
+      write_peer_credentials(creds, creds_dir);
+      for (bool stock : {true, false}) {
+        for (TlsBenchMode mode : {TlsBenchMode::kCertificate, TlsBenchMode::kPsk}) {
+          progress(std::string(stock ? "stock mbedTLS" : "buffer allocator") + " peer, " + tls_bench_mode_name(mode));
+          r.peers.push_back(run_peer(dir / (stock ? "scws-bench-stock-tls" : "scws-bench-bufalloc-tls"), stock, mode, creds_dir,
+                                     options.runs, options.response_bytes));
+        }
+      }
+    } catch (...) {
+      fs::remove_all(creds_dir);
+      throw;
+    }
+    fs::remove_all(creds_dir);
+  } else {
+    r.notes.push_back("reference peers not run (--no-peers)");
+  }
+  if (options.stack) {
+    try {
+      r.stack = measure_stack(options.quick ? 3 : 20, options.verbose);
+    } catch (const std::exception& e) {
+      r.stack.error = e.what();
+      r.notes.push_back(std::string("through-the-stack rows not measured: ") + e.what());
+    }
+  }
+  return r;
+}
+
+// ---- output ------------------------------------------------------------------------------------
+
+namespace {
+
+std::string kib(std::size_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
+  return text;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\u%04x", c);
+      out += hex;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+const RegionFigures* region_for(const TlsBenchResult& r, TlsBenchMode mode) {
+  for (const auto& f : r.regions)
+    if (f.mode == mode && f.smallest != 0) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+std::string format_human(const TlsBenchResult& r) {
+  std::ostringstream out;
+  out << "scws bench tls: the card's RAM for one TLS session (x86-64, record buffers IN " << r.in_content_len << " / OUT "
+      << r.out_content_len << "; " << r.runs << " full handshakes + GET of a 1 KiB page per probe)\n";
+  for (const auto& f : r.regions) {
+    out << "  " << tls_bench_mode_name(f.mode) << " (" << f.client << "): ";
+    if (f.smallest == 0) {
+      out << "no working region found\n";
+      continue;
+    }
+    out << "smallest region " << f.smallest << " B = context " << f.idle << " B + session " << f.session << " B (" << kib(f.session)
+        << ", of which " << f.session_object << " B the TlsSession object with its mbedtls_ssl_context; target <= " << kib(f.target) << ": " << (f.meets_target() ? "met" : "MISSED") << "); high water " << f.peak
+        << " B; " << f.allocations << " allocations per connection; " << f.probes << " probes\n";
+  }
+  if (!r.peers.empty()) out << "reference peers, same handshakes, same run:\n";
+  for (const auto& p : r.peers) {
+    out << "  " << tls_bench_mode_name(p.mode) << ", " << p.peer << ": ";
+    if (!p.measured) {
+      out << "not measured (" << p.error << ")\n";
+      continue;
+    }
+    const bool stock = p.peer.find("stock") != std::string::npos;
+    out << (stock ? "peak heap " : "smallest buffer ") << p.total << " B = context " << p.idle << " B + session " << p.session
+        << " B (" << kib(p.session) << ")";
+    if (const RegionFigures* ours = region_for(r, p.mode))
+      out << "; " << std::fixed << std::setprecision(2) << tls_ratio(static_cast<double>(p.session), static_cast<double>(ours->session))
+          << std::defaultfloat << "x the card's session";
+    out << "\n";
+  }
+  if (!r.pipe_rates.empty()) out << "handshakes per second, card mbedTLS client and server over the in-memory pipe (both sides' CPU):\n";
+  for (const auto& [mode, rate] : r.pipe_rates) {
+    out << "  " << tls_bench_mode_name(mode) << ": full " << std::fixed << std::setprecision(1) << rate.full_per_second << "/s, resumed "
+        << rate.resumed_per_second << "/s" << std::defaultfloat << (rate.resumed_ok ? "" : " (NOT all resumed)") << " ("
+        << rate.handshakes << " each)\n";
+  }
+  if (r.stack.measured) {
+    out << "through the in-process stack (EmulatedUicc + DirectTransport + Gateway, TLS region " << r.stack.region << " B, context "
+        << r.stack.region_idle << " B, admits " << r.stack.max_sessions << " sessions):\n";
+    for (const auto& row : r.stack.rows)
+      out << "  " << tls_bench_mode_name(row.mode) << ", " << row.client << ": " << row.ok << "/" << row.runs << " GETs, "
+          << std::fixed << std::setprecision(1) << row.apdus_per_connection << std::defaultfloat
+          << " APDUs per connection (handshake + GET + close); region high water beyond the context so far " << row.peak << " B\n";
+    out << "  APDUs per handshake (openssl, certificate, no request, close included): full " << std::fixed << std::setprecision(0)
+        << r.stack.apdus_full << ", resumed (ticket) " << r.stack.apdus_resumed << std::defaultfloat << (r.stack.resumed_ok ? "" : " (NOT resumed)") << "\n";
+  }
+  for (const auto& n : r.notes) out << "note: " << n << "\n";
+  return out.str();
+}
+
+std::string format_json(const TlsBenchResult& r) {
+  std::ostringstream out;
+  out << "{\"in_content_len\":" << r.in_content_len << ",\"out_content_len\":" << r.out_content_len << ",\"runs\":" << r.runs
+      << ",\"regions\":[";
+  bool first = true;
+  for (const auto& f : r.regions) {
+    out << (first ? "" : ",") << "{\"mode\":\"" << tls_bench_mode_name(f.mode) << "\",\"client\":\"" << json_escape(f.client)
+        << "\",\"smallest\":" << f.smallest << ",\"idle\":" << f.idle << ",\"session\":" << f.session << ",\"session_object\":" << f.session_object << ",\"peak\":" << f.peak
+        << ",\"allocations\":" << f.allocations << ",\"probes\":" << f.probes << ",\"target\":" << f.target
+        << ",\"meets_target\":" << (f.meets_target() ? "true" : "false") << "}";
+    first = false;
+  }
+  out << "],\"peers\":[";
+  first = true;
+  for (const auto& p : r.peers) {
+    out << (first ? "" : ",") << "{\"peer\":\"" << json_escape(p.peer) << "\",\"mode\":\"" << tls_bench_mode_name(p.mode)
+        << "\",\"measured\":" << (p.measured ? "true" : "false") << ",\"idle\":" << p.idle << ",\"session\":" << p.session
+        << ",\"total\":" << p.total << ",\"allocations\":" << p.allocations << ",\"error\":\"" << json_escape(p.error) << "\"";
+    if (!p.raw_json.empty() && p.raw_json.front() == '{') out << ",\"raw\":" << p.raw_json;
+    out << "}";
+    first = false;
+  }
+  out << "],\"pipe_rates\":[";
+  first = true;
+  for (const auto& [mode, rate] : r.pipe_rates) {
+    out << (first ? "" : ",") << "{\"mode\":\"" << tls_bench_mode_name(mode) << "\",\"handshakes\":" << rate.handshakes
+        << ",\"full_per_second\":" << rate.full_per_second << ",\"resumed_per_second\":" << rate.resumed_per_second
+        << ",\"resumed_ok\":" << (rate.resumed_ok ? "true" : "false") << "}";
+    first = false;
+  }
+  out << "],\"stack\":{\"measured\":" << (r.stack.measured ? "true" : "false") << ",\"region\":" << r.stack.region
+      << ",\"region_idle\":" << r.stack.region_idle << ",\"max_sessions\":" << r.stack.max_sessions << ",\"apdus_full_handshake\":"
+      << r.stack.apdus_full << ",\"apdus_resumed_handshake\":" << r.stack.apdus_resumed << ",\"resumed_ok\":"
+      << (r.stack.resumed_ok ? "true" : "false") << ",\"rows\":[";
+  first = true;
+  for (const auto& row : r.stack.rows) {
+    out << (first ? "" : ",") << "{\"client\":\"" << json_escape(row.client) << "\",\"mode\":\"" << tls_bench_mode_name(row.mode)
+        << "\",\"runs\":" << row.runs << ",\"ok\":" << row.ok << ",\"apdus_per_connection\":" << row.apdus_per_connection
+        << ",\"peak\":" << row.peak << "}";
+    first = false;
+  }
+  out << "],\"error\":\"" << json_escape(r.stack.error) << "\"}";
+  out << ",\"notes\":[";
+  first = true;
+  for (const auto& n : r.notes) {
+    out << (first ? "" : ",") << "\"" << json_escape(n) << "\"";
+    first = false;
+  }
+  out << "]}\n";
+  return out.str();
+}
+
+}  // namespace scws::sim
+
+// ---- through the in-process stack ----------------------------------------------------------------
+
+namespace scws::sim {
+
+namespace {
+
+// Runs fn on the gateway's io thread and waits for its result (the gateway's observers are for
+// that thread only).
+template <class F>
+auto on_io(asio::io_context& io, F fn) -> decltype(fn()) {
+  std::promise<decltype(fn())> promise;
+  auto future = promise.get_future();
+  asio::post(io, [&] { promise.set_value(fn()); });
+  return future.get();
+}
+
+}  // namespace
+
+StackFigures measure_stack(unsigned runs, bool verbose) {
+  StackFigures fig;
+  ::signal(SIGPIPE, SIG_IGN);
+  auto progress = [&](const std::string& line) {
+    if (verbose) std::cerr << "bench tls: " << line << std::endl;
+  };
+  Profile profile = load_profile(bundled_demo_profile());
+  if (!profile.tls) profile.tls = ProfileTls{};
+  profile.tls->mode = ProfileTls::Mode::kBoth;
+  profile.tls->clients = 1;
+  profile.tls->psk_identities = 1;
+  const Pki pki = generate_pki(pki_options(*profile.tls));
+  std::vector<u8> image(SCWS_NVM_SIZE);
+  card::RamNvmDevice nvm{MutableBytes(image.data(), image.size())};
+  provision_device(profile, nvm, &pki);
+  // The configured card RAM, or enough for the TLS region the profile asks for beside the rest.
+  const std::size_t tls_ram = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
+  const std::size_t ram = std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + tls_ram + 15) / 16 * 16);
+  EmulatedUicc host(nvm, ram);
+  if (!host.card().power_on()) throw std::runtime_error("bench tls: the card did not power up");
+  const u16 tls_card_port = host.scws().settings().tls_port;
+  const u16 http_card_port = host.scws().settings().http_port;
+  const tls::TlsPort& port = host.tls_port();
+  if (tls_card_port == 0 || port.state() != tls::TlsPort::State::kServing)
+    throw std::runtime_error(std::string("bench tls: the card's TLS port is not serving: ") + tls::TlsPort::state_name(port.state()));
+  fig.region = port.allocator()->capacity();
+  fig.region_idle = port.region_idle();
+  fig.max_sessions = port.max_sessions();
+
+  DirectTransport transport(host.card());
+  asio::io_context io;
+  auto work = asio::make_work_guard(io);
+  GatewayOptions options;
+  options.port_map[tls_card_port] = 0;
+  options.port_map[http_card_port] = 0;
+  options.poll_interval = std::chrono::hours(1);  // no idle STATUS: every APDU counted is the client's
+  options.log = [](const std::string&) {};
+  std::optional<Gateway> gateway;
+  gateway.emplace(io, transport, options);
+  gateway->start();
+  std::thread io_thread([&] { io.run(); });
+  struct Stop {
+    asio::io_context& io;
+    std::thread& t;
+    std::optional<Gateway>& g;
+    ~Stop() {
+      asio::post(io, [this] { g->stop(); });
+      io.stop();
+      t.join();
+      g.reset();
+    }
+  } stop{io, io_thread, gateway};
+
+  // Bounded polling until the TLS port's channels all listen again (the previous client is gone).
+  const std::size_t tls_channels = profile.tls->channels;
+  auto settle = [&]() -> bool {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      const bool idle = on_io(io, [&] {
+        std::size_t listening = 0;
+        for (const auto& c : gateway->channels())
+          if (c.card_port == tls_card_port && c.state == apdu::cat::ServerState::kListen) ++listening;
+        return listening >= tls_channels && port.sessions() == 0;
+      });
+      if (idle) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval, not synchronisation
+    }
+    return false;
+  };
+  if (!settle()) throw std::runtime_error("bench tls: the card's TLS channels never listened");
+  const u16 local = *on_io(io, [&] { return gateway->local_port(tls_card_port); });
+  const std::string address = "127.0.0.1:" + std::to_string(local);
+  auto apdus = [&] { return on_io(io, [&] { return gateway->stats().apdus; }); };
+
+  char tmpl[] = "/tmp/scws-bench-tls-stack-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("bench tls: cannot create a temporary directory");
+  const fs::path dir = tmpl;
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove{dir};
+  write_client_folder(pki, dir / "clients", "127.0.0.1", local);
+  const fs::path c = dir / "clients";
+  std::string psk_hex;
+  for (u8 b : pki.psks.at(0).key) {
+    char h[3];
+    std::snprintf(h, sizeof h, "%02x", b);
+    psk_hex += h;
+  }
+  const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  const std::string openssl_base = "openssl";
+
+  struct Client {
+    std::string name;
+    TlsBenchMode mode;
+    std::vector<std::string> argv;
+    bool curl;
+  };
+  const std::vector<Client> clients = {
+      {"openssl s_client", TlsBenchMode::kPsk,
+       {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-quiet", "-psk_identity", pki.psks.at(0).identity, "-psk", psk_hex,
+        "-cipher", "PSK-AES128-CCM"},
+       false},
+      {"curl", TlsBenchMode::kCertificate,
+       {"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", (c / "ca.pem").string(), "--cert",
+        (c / "client-1.pem").string(), "--key", (c / "client-1.key").string(), "https://" + address + "/"},
+       true},
+      {"openssl s_client", TlsBenchMode::kCertificate,
+       {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-quiet", "-CAfile", (c / "ca.pem").string(), "-cert",
+        (c / "client-1.pem").string(), "-key", (c / "client-1.key").string()},
+       false},
+  };
+  for (const Client& client : clients) {
+    StackClientRow row;
+    row.client = client.name;
+    row.mode = client.mode;
+    row.runs = runs;
+    u64 total = 0;
+    progress("through the stack: " + client.name + ", " + tls_bench_mode_name(client.mode));
+    for (unsigned i = 0; i < runs; ++i) {
+      const u64 before = apdus();
+      const std::string empty;
+      auto [status, out] = run_child(client.argv, client.curl ? &empty : &request);
+      const bool ok = status == 0 && (client.curl ? out == "200" : out.find("HTTP/1.1 200") != std::string::npos);
+      if (!settle()) break;
+      if (!ok) continue;
+      ++row.ok;
+      total += apdus() - before;
+    }
+    row.apdus_per_connection = row.ok > 0 ? static_cast<double>(total) / row.ok : 0;
+    row.peak = on_io(io, [&] { return port.allocator()->high_water(); }) - fig.region_idle;
+    fig.rows.push_back(row);
+  }
+
+  // APDUs of a handshake alone: openssl with no request, then the same session resumed by its ticket.
+  const fs::path session = dir / "session.pem";
+  std::vector<std::string> hs = {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-CAfile", (c / "ca.pem").string(),
+                                 "-cert", (c / "client-1.pem").string(), "-key", (c / "client-1.key").string()};
+  const std::string none;
+  auto handshake_apdus = [&](const std::vector<std::string>& extra, bool& reused) -> double {
+    std::vector<std::string> argv = hs;
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const u64 before = apdus();
+    auto [status, out] = run_child(argv, &none);
+    if (!settle()) return 0;
+    reused = out.find("Reused, TLSv1.2") != std::string::npos;
+    return status == 0 ? static_cast<double>(apdus() - before) : 0;
+  };
+  bool reused = false;
+  fig.apdus_full = handshake_apdus({"-sess_out", session.string()}, reused);
+  fig.apdus_resumed = handshake_apdus({"-sess_in", session.string()}, fig.resumed_ok);
+  fig.measured = true;
+  return fig;
+}
+
+}  // namespace scws::sim
