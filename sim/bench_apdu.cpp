@@ -11,9 +11,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "sim/bench_report.hpp"
 #include "sim/pcscd_harness.hpp"
 
 namespace scws::sim {
+
+using report::fixed;
+using report::json_string;
 
 using Clock = std::chrono::steady_clock;
 
@@ -77,29 +81,6 @@ std::string hex_spaced(Bytes data) {
     out += byte;
   }
   return out;
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string peer_json(const PeerFigures& f) {

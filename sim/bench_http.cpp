@@ -27,6 +27,7 @@
 #include "card/card.hpp"
 #include "card/nvm_device.hpp"
 #include "scws_config.hpp"
+#include "sim/bench_report.hpp"
 #include "sim/emulated_uicc.hpp"
 #include "sim/gateway.hpp"
 #include "sim/pcsc_client.hpp"
@@ -35,6 +36,9 @@
 #include "sim/provision.hpp"
 
 namespace scws::sim {
+
+using report::fixed;
+using report::json_string;
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -419,29 +423,6 @@ PageFigures measure_page(u16 port, const std::string& path, std::size_t body_siz
   client.close();
   wait_quiet(counter);
   return f;
-}
-
-std::string fixed(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 std::string row_json(const ThroughputRow& r) {

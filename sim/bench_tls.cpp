@@ -1,5 +1,7 @@
 #include "sim/bench_tls.hpp"
 
+#include "sim/bench_report.hpp"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -45,6 +47,8 @@
 #include "mbedtls/ssl.h"
 
 namespace scws::sim {
+
+using report::json_escape;
 
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
@@ -618,23 +622,6 @@ std::string kib(std::size_t bytes) {
   char text[32];
   std::snprintf(text, sizeof text, "%.1f KiB", static_cast<double>(bytes) / 1024.0);
   return text;
-}
-
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "\\u%04x", c);
-      out += hex;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 const RegionFigures* region_for(const TlsBenchResult& r, TlsBenchMode mode) {
