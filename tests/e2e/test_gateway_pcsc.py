@@ -85,6 +85,38 @@ def test_curl_gets_the_demo_page_through_the_gateway(stack):
     assert f"listening on 127.0.0.1:{port} (card port 3516" in out
 
 
+def curl_status(url: str, *extra: str) -> tuple[int, str]:
+    """curl's HTTP status code and the response head it printed."""
+    out = run(["curl", "-s", "-D", "-", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30", *extra, url],
+              timeout=60)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout[-3:]), out.stdout[:-3]
+
+
+def test_a_protected_page_needs_basic_credentials(stack):
+    card, gw = stack
+    url = f"http://127.0.0.1:{gw.local_port()}/secure/"
+    code, head = curl_status(url)
+    assert code == 401
+    assert 'WWW-Authenticate: Basic realm="scws secure area"' in head
+    assert curl_status(url, "-u", "alice:wonderland")[0] == 200
+    assert curl_status(url, "-u", "alice:wrong")[0] == 401
+    assert curl_status(url, "-u", "mallory:wonderland")[0] == 401
+    # An open page next to it needs nothing.
+    assert curl_status(f"http://127.0.0.1:{gw.local_port()}/about.html")[0] == 200
+
+
+def test_malformed_and_oversized_requests_get_their_status_and_the_port_keeps_serving(stack):
+    card, gw = stack
+    port = gw.local_port()
+    assert raw_request(port, b"GARBAGE\r\n\r\n").startswith(b"HTTP/1.1 400")
+    assert raw_request(port, b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 414")
+    many = b"".join(b"X-%d: y\r\n" % i for i in range(40))
+    assert raw_request(port, b"GET / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n").startswith(b"HTTP/1.1 431")
+    assert raw_request(port, b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n")[:12] in (b"HTTP/1.1 501", b"HTTP/1.1 405")
+    assert http_get(port, "/") == (ROOT / "profiles" / "demo" / "www" / "index.html").read_bytes()
+
+
 def test_a_1_mib_resource_arrives_intact(stack):
     card, gw = stack
     port = gw.local_port()
