@@ -302,9 +302,8 @@ ThroughputRow measure_throughput(u16 port, const std::string& path, u32 clients,
   return row;
 }
 
-namespace {
+// --- the gateway runner (bench_http.hpp) ----------------------------------------------------------
 
-// Waits (bounded) until the counter has not moved for a few polls: the gateway and card are idle.
 void wait_quiet(const CountingTransport& counter) {
   u64 last = counter.count();
   int stable = 0;
@@ -318,54 +317,60 @@ void wait_quiet(const CountingTransport& counter) {
       3000ms, 10ms);
 }
 
-// A Gateway on its own io_context thread over a counting transport, its HTTP port mapped to an
-// ephemeral local port.
-class GatewayRunner {
- public:
-  GatewayRunner(CardTransport& transport, bool verbose, std::string tag) : counter_(transport), tag_(std::move(tag)) {
-    GatewayOptions options;
-    options.port_map[3516] = 0;
-    // Polls only matter when the card is idle for this long; under load they never happen.
-    options.poll_interval = 1000ms;
-    options.card_wait = 1000ms;
-    options.log = [this, verbose](const std::string& line) {
-      if (line.find(" listening on ") != std::string::npos) listening_.fetch_add(1);
-      if (verbose) std::cerr << "bench: " << tag_ << " gateway: " << line << std::endl;
-    };
-    options.on_listen = [this](u16, const std::string&, u16 local) { port_.store(local); };
-    gateway_ = std::make_unique<Gateway>(io_, counter_, std::move(options));
-  }
-  ~GatewayRunner() { stop(); }
-  GatewayRunner(const GatewayRunner&) = delete;
-  GatewayRunner& operator=(const GatewayRunner&) = delete;
-
-  CountingTransport& counter() { return counter_; }
-
-  // Starts the io thread and waits (bounded) for `channels` channels listening.
-  u16 start(u32 channels, std::chrono::milliseconds timeout) {
-    gateway_->start();
-    thread_ = std::thread([this] { io_.run(); });
-    if (!poll_until([&] { return port_.load() != 0 && listening_.load() >= channels; }, timeout, 10ms))
-      throw std::runtime_error(tag_ + ": the card did not open " + std::to_string(channels) +
-                               " HTTP channels in time (" + std::to_string(listening_.load()) + " listening)");
-    return port_.load();
-  }
-
-  void stop() {
-    if (!thread_.joinable()) return;
-    asio::post(io_, [this] { gateway_->stop(); });
-    thread_.join();
-  }
-
- private:
-  CountingTransport counter_;
-  std::string tag_;
-  asio::io_context io_;
-  std::unique_ptr<Gateway> gateway_;
-  std::thread thread_;
-  std::atomic<u16> port_{0};
-  std::atomic<u32> listening_{0};
+struct GatewayRunner::Impl {
+  Impl(CardTransport& transport, std::string t, u16 port) : counter(transport), tag(std::move(t)), card_port(port) {}
+  CountingTransport counter;
+  std::string tag;
+  u16 card_port;
+  asio::io_context io;
+  std::unique_ptr<Gateway> gateway;
+  std::thread thread;
+  std::atomic<u16> port{0};
+  std::atomic<u32> listening{0};
 };
+
+GatewayRunner::GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports) {
+  if (card_ports.empty()) throw std::invalid_argument("GatewayRunner: no card port");
+  impl_ = std::make_unique<Impl>(transport, std::move(tag), card_ports.front());
+  Impl& im = *impl_;
+  GatewayOptions options;
+  for (u16 p : card_ports) options.port_map[p] = 0;
+  // Polls only matter when the card is idle for this long; under load they never happen.
+  options.poll_interval = 1000ms;
+  options.card_wait = 1000ms;
+  const std::string measured = "(card port " + std::to_string(im.card_port) + ",";
+  options.log = [&im, verbose, measured](const std::string& line) {
+    if (line.find(" listening on ") != std::string::npos && line.find(measured) != std::string::npos) im.listening.fetch_add(1);
+    if (verbose) std::cerr << "bench: " << im.tag << " gateway: " << line << std::endl;
+  };
+  options.on_listen = [&im](u16 card_port, const std::string&, u16 local) {
+    if (card_port == im.card_port) im.port.store(local);
+  };
+  im.gateway = std::make_unique<Gateway>(im.io, im.counter, std::move(options));
+}
+
+GatewayRunner::~GatewayRunner() { stop(); }
+
+CountingTransport& GatewayRunner::counter() { return impl_->counter; }
+
+u16 GatewayRunner::start(u32 channels, std::chrono::milliseconds timeout) {
+  Impl& im = *impl_;
+  im.gateway->start();
+  im.thread = std::thread([&im] { im.io.run(); });
+  if (!poll_until([&] { return im.port.load() != 0 && im.listening.load() >= channels; }, timeout, 10ms))
+    throw std::runtime_error(im.tag + ": the card did not open " + std::to_string(channels) + " channels on port " +
+                             std::to_string(im.card_port) + " in time (" + std::to_string(im.listening.load()) + " listening)");
+  return im.port.load();
+}
+
+void GatewayRunner::stop() {
+  Impl& im = *impl_;
+  if (!im.thread.joinable()) return;
+  asio::post(im.io, [&im] { im.gateway->stop(); });
+  im.thread.join();
+}
+
+namespace {
 
 struct BenchPage {
   const char* file;

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -163,6 +164,30 @@ class BenchHttpClient {
 // `clients` threads GET `path` for `duration` (after one warm-up request each); APDUs from counter.
 ThroughputRow measure_throughput(u16 port, const std::string& path, u32 clients, bool keep_alive,
                                  std::chrono::milliseconds duration, const CountingTransport& counter);
+
+// Waits (bounded, 3 s) until the counter has not moved for a few polls: the gateway and card are idle.
+void wait_quiet(const CountingTransport& counter);
+
+// A Gateway on its own io_context thread over a CountingTransport, each of card_ports mapped to an
+// ephemeral local port on loopback. The first card port is the measured one: start() waits
+// (bounded) for `channels` of the card's channels listening on it and returns its local port.
+// Also used by `scws bench tls` (the TLS port through pcscd).
+class GatewayRunner {
+ public:
+  GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports = {3516});
+  ~GatewayRunner();  // stop()
+  GatewayRunner(const GatewayRunner&) = delete;
+  GatewayRunner& operator=(const GatewayRunner&) = delete;
+
+  CountingTransport& counter();
+  // Throws std::runtime_error when the channels do not listen within timeout.
+  u16 start(u32 channels, std::chrono::milliseconds timeout);
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 struct HttpBenchOptions {
   std::chrono::milliseconds duration{3000};  // per throughput row (the APDU floor before each: half of it)

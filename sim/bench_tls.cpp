@@ -27,7 +27,10 @@
 
 #include "base/base64.hpp"
 #include "scws_config.hpp"
+#include "sim/bench_http.hpp"
 #include "sim/card_transport.hpp"
+#include "sim/pcsc_client.hpp"
+#include "sim/pcscd_harness.hpp"
 #include "sim/emulated_uicc.hpp"
 #include "sim/gateway.hpp"
 #include "sim/profile.hpp"
@@ -533,10 +536,24 @@ fs::path default_peer_dir() {
   return ec ? fs::path(".") : self.parent_path();
 }
 
+PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector<std::pair<TlsBenchMode, PipeRate>>& pipe,
+                               const std::function<void(const std::string&)>& progress);
+
 }  // namespace
 
 TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
   TlsBenchResult r;
+  // First, while the process has no threads: a private /run/pcscd for the rates through pcscd.
+  bool pcscd = options.pcscd;
+  if (!pcscd) {
+    r.pcscd.note = "not asked for (--no-pcscd)";
+  } else if (::geteuid() != 0) {
+    pcscd = false;
+    r.pcscd.note = "needs root (a private pcscd in a private mount namespace); run as root for these figures";
+  } else if (std::string why; !enter_private_pcscd_namespace(why)) {
+    pcscd = false;
+    r.pcscd.note = "no private mount namespace for pcscd: " + why;
+  }
   r.runs = options.runs;
   r.in_content_len = MBEDTLS_SSL_IN_CONTENT_LEN;
   r.out_content_len = MBEDTLS_SSL_OUT_CONTENT_LEN;
@@ -579,6 +596,14 @@ TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
   for (TlsBenchMode mode : {TlsBenchMode::kCertificate, TlsBenchMode::kPsk}) {
     progress(std::string("handshake rate over the in-memory pipe, ") + tls_bench_mode_name(mode));
     r.pipe_rates.emplace_back(mode, measure_pipe_rate(creds, mode, rate_runs));
+  }
+
+  if (pcscd) {
+    try {
+      r.pcscd = measure_pcscd_rates(options, r.pipe_rates, progress);
+    } catch (const std::exception& e) {
+      r.pcscd.note = e.what();
+    }
   }
 
   if (options.peers) {
@@ -667,6 +692,19 @@ std::string format_human(const TlsBenchResult& r) {
         << rate.resumed_per_second << "/s" << std::defaultfloat << (rate.resumed_ok ? "" : " (NOT all resumed)") << " ("
         << rate.handshakes << " each)\n";
   }
+  if (r.pcscd.measured) {
+    out << "handshakes per second through the real stack (openssl -> gateway -> libpcsclite -> pcscd -> vpcd -> `scws card`),\n"
+           "beside the in-memory pipe rate of the same kind (pipe / stack = how many times slower the stack is):\n";
+    for (const auto& row : r.pcscd.rows) {
+      out << "  " << tls_bench_mode_name(row.mode) << (row.resumed ? " resumed" : " full") << ", " << row.client << ": " << std::fixed
+          << std::setprecision(2) << row.per_second << "/s (" << row.connections << " in " << std::setprecision(1) << row.seconds
+          << " s); pipe " << row.pipe_per_second << "/s; pipe / stack " << row.pipe_ratio << "x" << std::defaultfloat;
+      if (!row.note.empty()) out << " [" << row.note << "]";
+      out << "\n";
+    }
+  } else {
+    out << "handshakes per second through the real pcscd stack: not measured: " << r.pcscd.note << "\n";
+  }
   if (r.stack.measured) {
     out << "through the in-process stack (EmulatedUicc + DirectTransport + Gateway, TLS region " << r.stack.region << " B, context "
         << r.stack.region_idle << " B, admits " << r.stack.max_sessions << " sessions):\n";
@@ -723,6 +761,18 @@ std::string format_json(const TlsBenchResult& r) {
     first = false;
   }
   out << "],\"error\":\"" << json_escape(r.stack.error) << "\"}";
+  out << ",\"pcscd_rates\":{\"measured\":" << (r.pcscd.measured ? "true" : "false") << ",\"note\":\"" << json_escape(r.pcscd.note)
+      << "\",\"rows\":[";
+  first = true;
+  for (const auto& row : r.pcscd.rows) {
+    out << (first ? "" : ",") << "{\"mode\":\"" << tls_bench_mode_name(row.mode) << "\",\"resumed\":" << (row.resumed ? "true" : "false")
+        << ",\"client\":\"" << json_escape(row.client) << "\",\"connections\":" << row.connections << ",\"resumed_count\":"
+        << row.resumed_count << ",\"seconds\":" << row.seconds << ",\"per_second\":" << row.per_second
+        << ",\"pipe_per_second\":" << row.pipe_per_second << ",\"pipe_ratio\":" << row.pipe_ratio << ",\"note\":\""
+        << json_escape(row.note) << "\"}";
+    first = false;
+  }
+  out << "]}";
   out << ",\"notes\":[";
   first = true;
   for (const auto& n : r.notes) {
@@ -910,5 +960,173 @@ StackFigures measure_stack(unsigned runs, bool verbose) {
   fig.measured = true;
   return fig;
 }
+
+}  // namespace scws::sim
+
+// ---- handshake rates through the real pcscd stack ----------------------------------------------
+
+namespace scws::sim {
+
+double handshake_rate(unsigned connections, double seconds) noexcept {
+  return seconds > 0 ? static_cast<double>(connections) / seconds : 0;
+}
+
+namespace {
+
+// openssl s_time's summary "N connections in S real seconds" and its per-connection marks ('r' for a
+// resumed session, '*' or a version letter otherwise, on lines of their own).
+struct STime {
+  bool parsed = false;
+  unsigned connections = 0, resumed = 0;
+  long real_seconds = 0;
+};
+STime parse_s_time(const std::string& out) {
+  STime t;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    unsigned n = 0;
+    long s = 0;
+    if (std::sscanf(line.c_str(), "%u connections in %ld real seconds", &n, &s) == 2) {
+      t.parsed = true;
+      t.connections = n;
+      t.real_seconds = s;
+    } else if (!line.empty() && line.find_first_not_of("*rt3") == std::string::npos) {
+      for (char ch : line) t.resumed += ch == 'r' ? 1 : 0;
+    }
+  }
+  return t;
+}
+
+PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector<std::pair<TlsBenchMode, PipeRate>>& pipe,
+                               const std::function<void(const std::string&)>& progress) {
+  using namespace std::chrono_literals;
+  ::signal(SIGPIPE, SIG_IGN);
+  PcscdRates rates;
+  char tmpl[] = "/tmp/scws-bench-tls-pcscd-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("bench tls: cannot create a temporary directory");
+  const fs::path dir = tmpl;
+  struct Remove {
+    fs::path p;
+    ~Remove() {
+      std::error_code ec;
+      fs::remove_all(p, ec);
+    }
+  } remove{dir};
+
+  // The card image: the demo profile with a TLS port serving certificates and PSKs.
+  Profile profile = load_profile(bundled_demo_profile());
+  if (!profile.tls) profile.tls = ProfileTls{};
+  profile.tls->mode = ProfileTls::Mode::kBoth;
+  profile.tls->clients = 1;
+  profile.tls->psk_identities = 1;
+  const fs::path creds = dir / "clients";
+  const fs::path image = dir / "card.img";
+  provision_file(profile, image, SCWS_NVM_SIZE, true, creds);
+  const std::size_t tls_ram = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
+  const std::size_t ram = std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + tls_ram + 15) / 16 * 16);
+
+  fs::create_directories(dir / "pcscd");
+  PcscdHarness pcscd({dir / "pcscd", "scws bench tls", 0, false, 10000ms});
+  pcscd.start();
+  std::error_code ec;
+  const fs::path scws = options.scws.empty() ? fs::read_symlink("/proc/self/exe", ec) : options.scws;
+  ChildProcess card({scws.string(), "card", "--quiet", "--image", image.string(), "--vpcd", pcscd.vpcd_address(0), "--ram",
+                     std::to_string(ram)},
+                    dir / "card.log");
+  PcscTransport transport(pcscd.reader(0));
+  GatewayRunner runner(transport, options.verbose, "pcscd", {profile.tls->port, profile.http_port});
+  u16 port = 0;
+  try {
+    port = runner.start(profile.tls->channels, 20000ms);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + "\n scws card log:\n" + tail_of_file(card.log()) + " pcscd log:\n" +
+                             tail_of_file(pcscd.log_path()));
+  }
+  progress("through pcscd: gateway over " + pcscd.reader(0) + ", TLS on 127.0.0.1:" + std::to_string(port));
+
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  const unsigned seconds = options.pcscd_seconds != 0 ? options.pcscd_seconds : (options.quick ? 3 : 10);
+  const std::vector<std::string> cert = {"-cert", (creds / "client-1.pem").string(), "-key", (creds / "client-1.key").string(),
+                                         "-CAfile", (creds / "ca.pem").string()};
+  auto finish = [&](PcscdRateRow& row) {
+    row.per_second = handshake_rate(row.connections, row.seconds);
+    for (const auto& [mode, rate] : pipe)
+      if (mode == row.mode) row.pipe_per_second = row.resumed ? rate.resumed_per_second : rate.full_per_second;
+    row.pipe_ratio = tls_ratio(row.pipe_per_second, row.per_second);
+    rates.rows.push_back(row);
+    wait_quiet(runner.counter());
+  };
+
+  // Certificate, full and resumed: openssl s_time for `seconds` seconds each.
+  for (bool reuse : {false, true}) {
+    PcscdRateRow row;
+    row.mode = TlsBenchMode::kCertificate;
+    row.resumed = reuse;
+    row.client = reuse ? "openssl s_time -reuse" : "openssl s_time -new";
+    progress("through pcscd: " + row.client);
+    std::vector<std::string> argv = {"/usr/bin/openssl", "s_time", "-connect", address, "-tls1_2", reuse ? "-reuse" : "-new",
+                                     "-time", std::to_string(seconds)};
+    argv.insert(argv.end(), cert.begin(), cert.end());
+    const std::string none;
+    const auto t0 = Clock::now();
+    const auto [status, out] = run_child(argv, &none);
+    row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const STime t = parse_s_time(out);
+    if (!t.parsed) {
+      row.note = "s_time printed no summary (exit " + std::to_string(status) + ")";
+    } else {
+      row.connections = t.connections;
+      row.resumed_count = t.resumed;
+      row.note = "s_time: " + std::to_string(t.connections) + " connections in " + std::to_string(t.real_seconds) +
+                 " real seconds; rate over the child's wall time, process start included";
+      if (reuse && t.resumed < t.connections)
+        row.note += "; only " + std::to_string(t.resumed) + " of " + std::to_string(t.connections) + " resumed";
+      if (reuse) row.note += "; plus one full handshake first";
+    }
+    finish(row);
+  }
+
+  // PSK (s_time has no -psk) and, beside it, certificate: one `openssl s_client` per handshake.
+  std::string psk_identity, psk_hex;
+  {
+    std::ifstream in(creds / "psk.txt");
+    in >> psk_identity >> psk_hex;
+    if (psk_identity.empty() || psk_hex.empty()) throw std::runtime_error("bench tls: no PSK in " + (creds / "psk.txt").string());
+  }
+  for (TlsBenchMode mode : {TlsBenchMode::kPsk, TlsBenchMode::kCertificate}) {
+    PcscdRateRow row;
+    row.mode = mode;
+    row.client = "openssl s_client loop";
+    progress(std::string("through pcscd: openssl s_client loop, ") + tls_bench_mode_name(mode));
+    std::vector<std::string> argv = {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2"};
+    if (mode == TlsBenchMode::kPsk) {
+      for (const char* a : {"-psk_identity", psk_identity.c_str(), "-psk", psk_hex.c_str(), "-cipher", "PSK-AES128-CCM"}) argv.emplace_back(a);
+    } else {
+      argv.insert(argv.end(), cert.begin(), cert.end());
+    }
+    const std::string none;  // stdin at its end: handshake, close_notify, exit
+    unsigned failures = 0;
+    const auto t0 = Clock::now();
+    while (Clock::now() - t0 < std::chrono::seconds(seconds)) {
+      const auto [status, out] = run_child(argv, &none);
+      if (status == 0 && out.find("New, TLSv1.2") != std::string::npos) {
+        ++row.connections;
+      } else if (++failures >= 3 && row.connections == 0) {
+        break;
+      }
+    }
+    row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    row.note = "one process per handshake (process start included)";
+    if (failures > 0) row.note += "; " + std::to_string(failures) + " failed";
+    finish(row);
+  }
+  runner.stop();
+  card.stop();
+  pcscd.stop();
+  rates.measured = true;
+  return rates;
+}
+
+}  // namespace
 
 }  // namespace scws::sim

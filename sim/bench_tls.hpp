@@ -130,11 +130,38 @@ struct StackFigures {
   std::size_t region = 0, region_idle = 0, max_sessions = 0;
 };
 
+// Handshakes per second through the real PC/SC stack, beside the in-memory pipe rate of the same
+// kind from the same run: a private pcscd in a private mount namespace (sim/pcscd_harness.hpp, needs
+// root), `scws card` as a child process through vpcd on an image provisioned with [tls] mode "both"
+// (sim/provision.hpp, credentials in a temporary folder), and the Gateway over PcscTransport
+// (GatewayRunner, sim/bench_http.hpp). Clients: `openssl s_time -new` (full certificate handshakes)
+// and `-reuse` (resumed), and for PSK (s_time has no -psk) a loop of `openssl s_client`, one process
+// per handshake, with a certificate row of the same loop beside it to show what the process costs.
+// The openssl clients handshake and close without a request; the pipe rows include a GET of 1 KiB.
+struct PcscdRateRow {
+  TlsBenchMode mode = TlsBenchMode::kCertificate;
+  bool resumed = false;
+  std::string client;          // "openssl s_time -new", "openssl s_client loop", ...
+  unsigned connections = 0;    // completed handshakes
+  unsigned resumed_count = 0;  // of which resumed (s_time's 'r' marks; s_client's "Reused")
+  double seconds = 0;          // wall time of the client(s), process start included
+  double per_second = 0;
+  double pipe_per_second = 0;  // the in-memory pipe rate of the same kind (0: not measured)
+  double pipe_ratio = 0;       // pipe_per_second / per_second: how much slower the stack is
+  std::string note;
+};
+struct PcscdRates {
+  bool measured = false;
+  std::string note;  // why not measured ("needs root ...")
+  std::vector<PcscdRateRow> rows;
+};
+
 struct TlsBenchResult {
   std::vector<RegionFigures> regions;
   std::vector<PeerRegion> peers;
   std::vector<std::pair<TlsBenchMode, PipeRate>> pipe_rates;
   StackFigures stack;
+  PcscdRates pcscd;
   std::vector<std::string> notes;  // rows not measured and why
   int in_content_len = 0, out_content_len = 0;
   unsigned runs = 0;
@@ -147,6 +174,9 @@ struct TlsBenchOptions {
   std::filesystem::path peer_dir;  // where scws-bench-*-tls live (default: next to scws)
   bool peers = true;
   bool stack = true;               // the curl / openssl rows through the in-process stack
+  bool pcscd = true;               // handshake rates through a private pcscd (needs root)
+  unsigned pcscd_seconds = 0;      // per rate row; 0: 10, or 3 with quick
+  std::filesystem::path scws;      // the scws executable for `scws card` (default: this process's)
   bool verbose = false;            // progress on stderr
 };
 
@@ -155,7 +185,11 @@ double tls_ratio(double a, double b) noexcept;
 
 StackFigures measure_stack(unsigned runs, bool verbose);
 
-// The in-process figures and the peers.
+// Connections per second (0 when seconds is not positive).
+double handshake_rate(unsigned connections, double seconds) noexcept;
+
+// The in-process figures, the peers and the pcscd rates. Call it before the process starts any
+// thread: as root it first enters a private mount namespace for its pcscd.
 TlsBenchResult run_tls_bench(const TlsBenchOptions& options);
 std::string format_human(const TlsBenchResult& result);
 std::string format_json(const TlsBenchResult& result);

@@ -17,6 +17,8 @@ struct BenchTlsArgs {
   bool quick = false;
   std::string json;
   bool no_peers = false;
+  bool no_pcscd = false;
+  unsigned pcscd_seconds = 0;
   std::string peer_dir;
   bool verbose = false;
 };
@@ -26,6 +28,8 @@ int run_bench_tls(const BenchTlsArgs& args) {
   options.quick = args.quick;
   options.runs = args.runs != 0 ? args.runs : (args.quick ? 10 : 100);
   options.peers = !args.no_peers;
+  options.pcscd = !args.no_pcscd;
+  options.pcscd_seconds = args.pcscd_seconds;
   options.peer_dir = args.peer_dir;
   options.verbose = args.verbose;
   const TlsBenchResult result = run_tls_bench(options);
@@ -51,6 +55,9 @@ void add_bench_tls_command(CLI::App& bench, int& exit_code) {
   tls->add_flag("--quick", args->quick, "Fewer runs per probe and per rate");
   tls->add_option("--json", args->json, "Also write the figures as one JSON object to this file");
   tls->add_flag("--no-peers", args->no_peers, "Skip the reference peers (scws-bench-stock-tls, scws-bench-bufalloc-tls)");
+  tls->add_flag("--no-pcscd", args->no_pcscd, "Skip the handshake rates through a private pcscd (they need root)");
+  tls->add_option("--pcscd-seconds", args->pcscd_seconds, "Seconds per handshake-rate row through pcscd (default 10; 3 with --quick)")
+      ->check(CLI::Range(1u, 3600u));
   tls->add_option("--peer-dir", args->peer_dir, "Where the reference peers live (default: next to scws)");
   tls->add_flag("--verbose,-v", args->verbose, "Progress lines on stderr");
   tls->footer(
@@ -58,7 +65,9 @@ void add_bench_tls_command(CLI::App& bench, int& exit_code) {
       "in a row (bisection, 8-byte steps), card mbedTLS client against the card's TLS endpoint over an in-memory\n"
       "pipe; minus the server context's idle level it is the session's RAM (issue 4 targets on x86-64: 12 KiB with\n"
       "a client certificate, 6.5 KiB PSK). The peers run the same handshakes on Debian's libmbedtls (peak heap) and\n"
-      "on the card configuration with mbedTLS's own buffer allocator (smallest buffer).");
+      "on the card configuration with mbedTLS's own buffer allocator (smallest buffer).\n"
+      "Handshakes per second through the real stack (as root: a private pcscd, `scws card` through vpcd, the gateway\n"
+      "over PC/SC; openssl s_time -new / -reuse, and an openssl s_client loop for PSK), beside the in-memory pipe rate.");
   tls->callback([args, &exit_code] { exit_code = run_bench_tls(*args); });
 }
 

@@ -53,6 +53,10 @@ TEST_CASE("bench tls ratios and targets follow the issue 4 figures") {
   CHECK(f.meets_target());
   f.session = 12289;
   CHECK_FALSE(f.meets_target());
+  // Handshakes per second through pcscd, and how many times slower than the pipe.
+  CHECK(handshake_rate(268, 5.0) == doctest::Approx(53.6));
+  CHECK(handshake_rate(10, 0) == 0);
+  CHECK(tls_ratio(6125.0, 455.0) == doctest::Approx(13.4615).epsilon(0.001));
   f.smallest = 0;  // not measured: never "met"
   f.session = 0;
   CHECK_FALSE(f.meets_target());
@@ -99,6 +103,7 @@ TEST_CASE("bench tls quick run reports the card rows, smaller than stock mbedTLS
   options.runs = 2;
   options.quick = true;
   options.stack = false;  // in-process only: no sockets, no curl/openssl children
+  options.pcscd = false;  // no private pcscd either (it would need root and the scws executable)
   options.peers = std::getenv("SCWS_BENCH_TLS_PEERS") != nullptr;
   if (options.peers) options.peer_dir = std::getenv("SCWS_BENCH_TLS_PEERS");
   const TlsBenchResult r = run_tls_bench(options);
@@ -130,4 +135,7 @@ TEST_CASE("bench tls quick run reports the card rows, smaller than stock mbedTLS
   CHECK(json.front() == '{');
   CHECK(json.find("\"regions\":[{\"mode\":\"certificate\"") != std::string::npos);
   CHECK(json.find("\"pipe_rates\":[") != std::string::npos);
+  CHECK_FALSE(r.pcscd.measured);
+  CHECK(human.find("through the real pcscd stack: not measured") != std::string::npos);
+  CHECK(json.find("\"pcscd_rates\":{\"measured\":false") != std::string::npos);
 }
