@@ -33,8 +33,8 @@ std::optional<std::size_t> hex_decode(const char* text, std::size_t len, Mutable
   return n;
 }
 
-void hex_encode(Bytes data, char* out) noexcept {
-  static constexpr char kDigits[] = "0123456789ABCDEF";
+void hex_encode(Bytes data, char* out, HexCase letters) noexcept {
+  const char* kDigits = letters == HexCase::kUpper ? "0123456789ABCDEF" : "0123456789abcdef";
   for (u8 b : data) {
     *out++ = kDigits[b >> 4];
     *out++ = kDigits[b & 0x0F];

@@ -29,14 +29,12 @@ Status<CardError> ScwsApplet::on_power_up(CardContext& ctx) noexcept {
   status_.bind(&ctx, this, port_extension_);
   // The image's settings (card/scws_settings.hpp) override the built-in defaults: the profile chose
   // the port, the channels and the default page.
-  settings_ = ScwsSettings{};
-  settings_.http_port = config_.http_port;
-  settings_.http_channels = config_.max_channels;
-  if (auto stored = scws_settings_get(ctx.objects()); stored) {
-    if (ctx.objects().find(kScwsSettingsObject)) settings_ = *stored;
-  } else {
-    ctx.trace()("scws: %s; serving with the built-in defaults", describe(stored.error()));
-  }
+  ScwsSettings defaults;
+  defaults.http_port = config_.http_port;
+  defaults.http_channels = config_.max_channels;
+  auto stored = scws_settings_get(ctx.objects(), defaults);
+  if (!stored) ctx.trace()("scws: %s; serving with the built-in defaults", describe(stored.error()));
+  settings_ = stored ? *stored : defaults;
   if (toolkit_ != nullptr) {
     auto r = toolkit_->add_server_port(settings_.http_port, config_.buffer_size, *this, settings_.http_channels);
     if (!r) ctx.trace()("scws: port %u not registered with the toolkit", static_cast<unsigned>(settings_.http_port));
@@ -103,8 +101,6 @@ void ScwsApplet::close(std::size_t connection) noexcept {
 Result<http::StaticResource, http::HttpStatus> ScwsApplet::find(std::string_view path,
                                                                  std::string_view suffix) noexcept {
   if (ctx_ == nullptr) return fail(http::HttpStatus::kServiceUnavailable);
-  // The server asks for a directory's default page by its generic name; the settings name it here.
-  if (!suffix.empty()) suffix = settings_.index_name();
   char joined[WebContentLimits::kMaxPath];
   if (path.size() + suffix.size() > sizeof joined) return fail(http::HttpStatus::kNotFound);
   std::memcpy(joined, path.data(), path.size());

@@ -96,6 +96,8 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
 
   // http::Site
   Result<http::StaticResource, http::HttpStatus> find(std::string_view path, std::string_view suffix) noexcept override;
+  // The image's default page (card/scws_settings.hpp).
+  [[nodiscard]] std::string_view index_name() const noexcept override { return settings_.index_name(); }
   Result<std::size_t, http::BodyError> read(const http::StaticResource& resource, u32 offset,
                                            MutableBytes out) noexcept override;
   http::AccessDecision check_access(std::string_view path, std::optional<std::string_view> authorization,

@@ -116,10 +116,10 @@ Status<SettingsError> scws_settings_put(ObjectStore& store, const ScwsSettings& 
   return done(store.write(kScwsSettingsObject, 0, Bytes(image, sizeof image)).ok());
 }
 
-Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store) noexcept {
+Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store, const ScwsSettings& absent) noexcept {
   auto found = store.find(kScwsSettingsObject);
   if (!found) {
-    if (found.error() == NvmError::kNotFound) return ScwsSettings{};
+    if (found.error() == NvmError::kNotFound) return absent;
     return fail(SettingsError::kNvm);
   }
   if (found->size != ScwsSettings::kObjectSize) return fail(SettingsError::kCorrupt);

@@ -61,8 +61,8 @@ const char* describe(SettingsError e) noexcept;
 
 // Checks and stores (creates or replaces) the settings, inside the caller's transaction or its own.
 Status<SettingsError> scws_settings_put(ObjectStore& store, const ScwsSettings& settings) noexcept;
-// The stored settings, the defaults when there is no object, kCorrupt / kNvm otherwise.
-Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store) noexcept;
+// The stored settings, `absent` when there is no object, kCorrupt / kNvm otherwise.
+Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store, const ScwsSettings& absent = {}) noexcept;
 // The checks scws_settings_put applies.
 bool scws_settings_valid(const ScwsSettings& settings) noexcept;
 

@@ -608,7 +608,7 @@ void Server::start_response(Connection& c) noexcept {
 void Server::start_static(Connection& c) noexcept {
   const RequestHead& head = c.parser.head();
   const bool directory = !c.path.empty() && c.path.back() == '/';
-  auto found = site_.find(c.path, directory ? ServerConfig::kIndexName : std::string_view{});
+  auto found = site_.find(c.path, directory ? site_.index_name() : std::string_view{});
   if (!found) return start_error(c, found.error(), found.error() != HttpStatus::kNotFound);
   c.resource = *found;
   c.static_route = true;

@@ -11,7 +11,7 @@
 // - the head is parsed by RequestParser into the connection buffer; malformed -> 400 and close,
 //   oversized parts -> 413 / 414 / 431 and close, unknown method -> 501 and close;
 // - the path is percent-decoded in place (dot segments, NUL, "\" -> 400); "/" and any path ending
-//   in "/" are served from "<path>index.html";
+//   in "/" are served from "<path>" + the Site's index_name() ("index.html" unless it names another);
 // - the Site's protection check: 401 with WWW-Authenticate (no or wrong Basic credentials),
 //   403 (the Site refuses, e.g. after too many failures);
 // - extension (longest registered prefix) or static resource; static resources allow GET, HEAD and
@@ -56,13 +56,18 @@ struct AccessDecision {
   std::string_view challenge;  // kChallenge: the WWW-Authenticate value, in the challenge buffer
 };
 
+// The default page of a directory unless the Site names another.
+inline constexpr std::string_view kDefaultIndexName = "index.html";
+
 class Site {
  public:
   virtual ~Site() = default;
-  // Looks up the decoded path `path` followed by `suffix` (empty, or the index name for a path
+  // Looks up the decoded path `path` followed by `suffix` (empty, or index_name() for a path
   // ending in "/"). Errors: kNotFound (404), kServiceUnavailable (503: no content store),
   // kInternalServerError (500: NVM failure).
   virtual Result<StaticResource, HttpStatus> find(std::string_view path, std::string_view suffix) noexcept = 0;
+  // The default page of a directory (a path ending in "/").
+  [[nodiscard]] virtual std::string_view index_name() const noexcept { return kDefaultIndexName; }
   // Body bytes [offset, ...) of a found resource; 0 at its end.
   virtual Result<std::size_t, BodyError> read(const StaticResource& resource, u32 offset, MutableBytes out) noexcept = 0;
   // Protection check for a decoded path with the request's Authorization value. kChallenge writes
@@ -83,7 +88,6 @@ struct ServerConfig {
   static constexpr std::size_t kMaxConnections = 7;  // BIP channel identifiers 1..7 (TS 102 223)
   static constexpr std::size_t kMaxRequestsPerConnection = 100;
   static constexpr u32 kMaxBody = 16U * 1024 * 1024;  // largest request body (Content-Length or decoded chunked)
-  static constexpr std::string_view kIndexName = "index.html";
   static constexpr std::string_view kStaticAllow = "GET, HEAD, OPTIONS";
   static constexpr RequestLimits kLimits{256, 16, kHeadBuffer, kMaxHeaders, kMaxBody};
   static_assert(kLimits.max_head <= kHeadBuffer);

@@ -11,8 +11,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "base/hex_text.hpp"
 #include "sim/bench_report.hpp"
 #include "sim/pcscd_harness.hpp"
+#include "sim/scratch_dir.hpp"
 
 namespace scws::sim {
 
@@ -71,16 +73,6 @@ void run_round(PcscCard& card, Bytes command, MutableBytes response, u32 count, 
     series->round_trips_us.push_back(std::chrono::duration<double, std::micro>(end - start).count());
     if (!success_sw(Bytes(response.data(), n))) ++series->failures;
   }
-}
-
-std::string hex_spaced(Bytes data) {
-  std::string out;
-  char byte[4];
-  for (u8 b : data) {
-    std::snprintf(byte, sizeof byte, out.empty() ? "%02X" : " %02X", b);
-    out += byte;
-  }
-  return out;
 }
 
 std::string peer_json(const PeerFigures& f) {
@@ -173,26 +165,8 @@ ApduBenchResult run_apdu_bench(const ApduBenchSetup& setup, const ApduBenchOptio
     progress("no private namespace (" + why + "); using /run/pcscd as it is");
   }
 
-  std::filesystem::path workdir = setup.workdir;
-  bool remove_workdir = false;
-  if (workdir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "scws-bench-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    workdir = tmpl;
-    remove_workdir = !setup.keep_workdir;
-  }
-  std::filesystem::create_directories(workdir);
-
-  struct Cleanup {
-    std::filesystem::path dir;
-    bool remove;
-    ~Cleanup() {
-      if (remove) {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-      }
-    }
-  } cleanup{workdir, remove_workdir};
+  const ScratchDir scratch("scws-bench", setup.workdir, setup.keep_workdir);
+  const std::filesystem::path& workdir = scratch.path();
 
   PcscdHarness pcscd({workdir / "pcscd", "scws bench", 0, false, std::chrono::milliseconds(10000)});
   std::filesystem::create_directories(workdir / "pcscd");

@@ -30,6 +30,7 @@
 #include "sim/bench_report.hpp"
 #include "sim/emulated_uicc.hpp"
 #include "sim/gateway.hpp"
+#include "sim/scratch_dir.hpp"
 #include "sim/pcsc_client.hpp"
 #include "sim/pcscd_harness.hpp"
 #include "sim/profile.hpp"
@@ -715,25 +716,8 @@ HttpBenchResult run_http_bench(const HttpBenchOptions& options) {
     progress("private mount namespace with a tmpfs on /run/pcscd");
   }
 
-  std::filesystem::path workdir = options.workdir;
-  bool remove_workdir = false;
-  if (workdir.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "scws-bench-http-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    workdir = tmpl;
-    remove_workdir = !options.keep_workdir;
-  }
-  std::filesystem::create_directories(workdir);
-  struct Cleanup {
-    std::filesystem::path dir;
-    bool remove;
-    ~Cleanup() {
-      if (remove) {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-      }
-    }
-  } cleanup{workdir, remove_workdir};
+  const ScratchDir scratch("scws-bench-http", options.workdir, options.keep_workdir);
+  const std::filesystem::path& workdir = scratch.path();
 
   const std::vector<std::string> paths = write_bench_profile(workdir / "profile");
   const Profile profile = load_profile(workdir / "profile");

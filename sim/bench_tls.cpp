@@ -1,6 +1,8 @@
 #include "sim/bench_tls.hpp"
 
+#include "base/hex_text.hpp"
 #include "sim/bench_report.hpp"
+#include "sim/scratch_dir.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -608,23 +610,16 @@ TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
 
   if (options.peers) {
     const fs::path dir = options.peer_dir.empty() ? default_peer_dir() : options.peer_dir;
-    char tmpl[] = "/tmp/scws-bench-tls-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("bench tls: cannot create a temporary directory");
-    const fs::path creds_dir = tmpl;
-    try {
-      write_peer_credentials(creds, creds_dir);
-      for (bool stock : {true, false}) {
-        for (TlsBenchMode mode : {TlsBenchMode::kCertificate, TlsBenchMode::kPsk}) {
-          progress(std::string(stock ? "stock mbedTLS" : "buffer allocator") + " peer, " + tls_bench_mode_name(mode));
-          r.peers.push_back(run_peer(dir / (stock ? "scws-bench-stock-tls" : "scws-bench-bufalloc-tls"), stock, mode, creds_dir,
-                                     options.runs, options.response_bytes));
-        }
+    const ScratchDir scratch("scws-bench-tls");
+    const fs::path& creds_dir = scratch.path();
+    write_peer_credentials(creds, creds_dir);
+    for (bool stock : {true, false}) {
+      for (TlsBenchMode mode : {TlsBenchMode::kCertificate, TlsBenchMode::kPsk}) {
+        progress(std::string(stock ? "stock mbedTLS" : "buffer allocator") + " peer, " + tls_bench_mode_name(mode));
+        r.peers.push_back(run_peer(dir / (stock ? "scws-bench-stock-tls" : "scws-bench-bufalloc-tls"), stock, mode, creds_dir,
+                                   options.runs, options.response_bytes));
       }
-    } catch (...) {
-      fs::remove_all(creds_dir);
-      throw;
     }
-    fs::remove_all(creds_dir);
   } else {
     r.notes.push_back("reference peers not run (--no-peers)");
   }
@@ -877,24 +872,12 @@ StackFigures measure_stack(unsigned runs, bool verbose) {
   const std::string address = "127.0.0.1:" + std::to_string(local);
   auto apdus = [&] { return on_io(io, [&] { return gateway->stats().apdus; }); };
 
-  char tmpl[] = "/tmp/scws-bench-tls-stack-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("bench tls: cannot create a temporary directory");
-  const fs::path dir = tmpl;
-  struct Remove {
-    fs::path p;
-    ~Remove() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } remove{dir};
+  const ScratchDir scratch("scws-bench-tls-stack");
+  const fs::path& dir = scratch.path();
   write_client_folder(pki, dir / "clients", "127.0.0.1", local);
   const fs::path c = dir / "clients";
-  std::string psk_hex;
-  for (u8 b : pki.psks.at(0).key) {
-    char h[3];
-    std::snprintf(h, sizeof h, "%02x", b);
-    psk_hex += h;
-  }
+  const std::vector<u8>& psk_key = pki.psks.at(0).key;
+  const std::string psk_hex = hex_text(Bytes(psk_key.data(), psk_key.size()), HexCase::kLower);
   const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
   const std::string openssl_base = "openssl";
 
@@ -1002,16 +985,8 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
   using namespace std::chrono_literals;
   ::signal(SIGPIPE, SIG_IGN);
   PcscdRates rates;
-  char tmpl[] = "/tmp/scws-bench-tls-pcscd-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("bench tls: cannot create a temporary directory");
-  const fs::path dir = tmpl;
-  struct Remove {
-    fs::path p;
-    ~Remove() {
-      std::error_code ec;
-      fs::remove_all(p, ec);
-    }
-  } remove{dir};
+  const ScratchDir scratch("scws-bench-tls-pcscd");
+  const fs::path& dir = scratch.path();
 
   // The card image: the demo profile with a TLS port serving certificates and PSKs.
   Profile profile = load_profile(bundled_demo_profile());

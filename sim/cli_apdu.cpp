@@ -9,6 +9,7 @@
 
 #include "apdu/status_word.hpp"
 #include "base/hex.hpp"
+#include "base/hex_text.hpp"
 #include "sim/cli.hpp"
 #include "sim/pcsc_client.hpp"
 #include "sim/trace.hpp"
@@ -23,16 +24,6 @@ struct ApduArgs {
   int wait_ms = 5000;
   std::vector<std::string> apdus;
 };
-
-std::string spaced_hex(Bytes data) {
-  std::string out;
-  char byte[4];
-  for (u8 b : data) {
-    std::snprintf(byte, sizeof byte, out.empty() ? "%02X" : " %02X", b);
-    out += byte;
-  }
-  return out;
-}
 
 // The reader to use: the one named, else the only reader, else the only reader holding a card.
 std::string pick_reader(const PcscContext& ctx, const std::string& wanted) {
@@ -83,15 +74,15 @@ int run_apdu(const ApduArgs& args) {
     }
     for (const auto& command : commands) {
       std::vector<u8> response = card.transmit(command);
-      std::cout << "> " << spaced_hex(command) << "\n";
+      std::cout << "> " << hex_spaced(command) << "\n";
       if (response.size() < 2) {
-        std::cout << "< " << spaced_hex(response) << " (no status word)\n";
+        std::cout << "< " << hex_spaced(response) << " (no status word)\n";
         continue;
       }
       u16 sw = static_cast<u16>((response[response.size() - 2] << 8) | response.back());
       char sw_text[8];
       std::snprintf(sw_text, sizeof sw_text, "%04X", sw);
-      std::cout << "< " << spaced_hex(response) << " (" << sw_text << " " << apdu::describe(sw) << ")\n";
+      std::cout << "< " << hex_spaced(response) << " (" << sw_text << " " << apdu::describe(sw) << ")\n";
     }
     std::cout.flush();
     return kExitOk;

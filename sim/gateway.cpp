@@ -14,6 +14,7 @@
 #include "apdu/proactive_command.hpp"
 #include "apdu/terminal_response.hpp"
 #include "base/hex.hpp"
+#include "base/hex_text.hpp"
 
 namespace scws::sim {
 
@@ -53,13 +54,6 @@ constexpr std::size_t kTxOverflowAllowance = 1 << 20;
 constexpr std::size_t kTxHighWater = 64 * 1024;
 constexpr u8 kMaxReceivePerResponse = static_cast<u8>(cat::kMaxReceiveDataPayload);  // 237
 static_assert(cat::kMaxReceiveDataPayload == 237);
-
-std::string hex_of(Bytes b) {
-  std::string s(b.size() * 2 + 1, '\0');
-  hex_encode(b, s.data());
-  s.resize(b.size() * 2);
-  return s;
-}
 
 u8 length_byte(std::size_t n) {
   return n > 255 ? cat::kChannelDataLengthMany : static_cast<u8>(n);
@@ -256,14 +250,14 @@ struct Gateway::Impl {
       ++stats.sessions;
       note_sw(r);
       log("card session " + std::to_string(stats.sessions) + " on " + card.describe() + ": TERMINAL PROFILE " +
-          hex_of(Bytes(profile, *n)) + " -> " + sw_text(r.sw));
+          hex_text(Bytes(profile, *n)) + " -> " + sw_text(r.sw));
     });
     schedule_pump();
   }
 
   static std::string sw_text(u16 sw) {
     u8 b[2] = {static_cast<u8>(sw >> 8), static_cast<u8>(sw)};
-    return hex_of(Bytes(b, 2));
+    return hex_text(Bytes(b, 2));
   }
 
   // Runs f; a lost card ends the session and starts waiting for the card again.
@@ -493,13 +487,13 @@ struct Gateway::Impl {
     }
     std::vector<u8> apdu{0x80, 0xC2, 0x00, 0x00, static_cast<u8>(*n)};
     apdu.insert(apdu.end(), buf, buf + *n);
-    debug("ENVELOPE " + hex_of(Bytes(buf, *n)));
+    debug("ENVELOPE " + hex_text(Bytes(buf, *n)));
     Rapdu r = exchange(apdu);
     if (r.sw == 0x9300) {
       // Toolkit busy (TS 102 221 10.2.1.1): retry later, keeping the order of events.
       ++stats.envelope_busy;
       if (++e.attempts > options.envelope_retry_limit) {
-        log("card stayed busy: dropping ENVELOPE " + hex_of(Bytes(buf, *n)));
+        log("card stayed busy: dropping ENVELOPE " + hex_text(Bytes(buf, *n)));
         envelopes.pop_front();
         return;
       }
@@ -510,7 +504,7 @@ struct Gateway::Impl {
     ++stats.envelopes;
     envelopes.pop_front();
     envelope_retry_at = Clock::time_point{};
-    if (r.sw != 0x9000 && r.sw1() != 0x91) log("ENVELOPE " + hex_of(Bytes(buf, *n)) + " answered " + sw_text(r.sw));
+    if (r.sw != 0x9000 && r.sw1() != 0x91) log("ENVELOPE " + hex_text(Bytes(buf, *n)) + " answered " + sw_text(r.sw));
     note_sw(r);
   }
 
@@ -533,7 +527,7 @@ struct Gateway::Impl {
     if (!parsed) {
       auto details = cat::peek_command_details(d0);
       cat::GeneralResult g = cat::general_result_for(parsed.error());
-      log(std::string("proactive command not understood (") + cat::describe(parsed.error()) + "): " + hex_of(d0));
+      log(std::string("proactive command not understood (") + cat::describe(parsed.error()) + "): " + hex_text(d0));
       if (!details) {
         // Not even the command details: answer with what TS 102 223 6.8 allows (details zero).
         // A TR the card may refuse is better than leaving it waiting for one.
@@ -543,7 +537,7 @@ struct Gateway::Impl {
       return encode(response(*details, cat::make_result(g)));
     }
     cat::ProactiveCommand& c = *parsed;
-    debug(std::string(command_name(c.details.type)) + " " + hex_of(d0));
+    debug(std::string(command_name(c.details.type)) + " " + hex_text(d0));
     switch (c.details.type) {
       case cat::CommandType::kSetUpEventList: return set_up_event_list(c);
       case cat::CommandType::kOpenChannel: return open_channel(c);
@@ -573,14 +567,14 @@ struct Gateway::Impl {
     std::set<u8> wanted;
     for (u8 e : c.events) {
       if (e != static_cast<u8>(cat::Event::kDataAvailable) && e != static_cast<u8>(cat::Event::kChannelStatus)) {
-        log("SET UP EVENT LIST: event " + hex_of(Bytes(&e, 1)) + " is not supported");
+        log("SET UP EVENT LIST: event " + hex_text(Bytes(&e, 1)) + " is not supported");
         return encode(response(c.details, cat::make_result(cat::GeneralResult::kBeyondTerminalCapabilities)));
       }
       wanted.insert(e);
     }
     events = std::move(wanted);
     std::string list;
-    for (u8 e : events) list += (list.empty() ? "" : " ") + hex_of(Bytes(&e, 1));
+    for (u8 e : events) list += (list.empty() ? "" : " ") + hex_text(Bytes(&e, 1));
     log("events subscribed: " + (list.empty() ? std::string("none") : list));
     return encode(response(c.details, cat::make_result(cat::GeneralResult::kOk)));
   }
@@ -837,7 +831,7 @@ struct Gateway::Impl {
     if (!s.empty() && (s[0] == 0x04 || s[0] == 0xF4)) {  // 8-bit data (TS 23.038)
       for (u8 b : s.subspan(1)) text.push_back(b >= 0x20 && b < 0x7F ? static_cast<char>(b) : '.');
     } else {
-      text = "(coded) " + hex_of(s);
+      text = "(coded) " + hex_text(s);
     }
     log("DISPLAY TEXT: " + text);
     return encode(response(c.details, cat::make_result(cat::GeneralResult::kOk)));

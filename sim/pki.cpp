@@ -22,6 +22,8 @@
 #include <sstream>
 
 #include "base/bytes.hpp"
+#include "base/hex.hpp"
+#include "base/hex_text.hpp"
 #include "card/nvm.hpp"
 #include "tls/credentials.hpp"
 
@@ -310,21 +312,8 @@ std::string read_file(const fs::path& path) {
 constexpr mode_t kPublicMode = 0644;
 constexpr mode_t kSecretMode = 0600;
 
-std::string hex(const std::vector<uint8_t>& bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : bytes) {
-    out += kDigits[b >> 4];
-    out += kDigits[b & 0x0F];
-  }
-  return out;
-}
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Lower-case hex, as openssl s_client -psk takes it.
+std::string hex(const std::vector<uint8_t>& bytes) { return hex_text(Bytes(bytes.data(), bytes.size()), HexCase::kLower); }
 
 // psk.txt: "identity hexkey" per line; blank lines and '#' comments skipped.
 std::vector<PskCredential> parse_psk_file(const std::string& text, const fs::path& path) {
@@ -342,12 +331,9 @@ std::vector<PskCredential> parse_psk_file(const std::string& text, const fs::pat
     if (identity.size() > tls::kMaxPskIdentity) throw PkiError("pki: " + where + ": identity longer than the card takes");
     if (key_hex.size() % 2 != 0 || key_hex.empty() || key_hex.size() / 2 > tls::kMaxPskKey)
       throw PkiError("pki: " + where + ": key is not 1.." + std::to_string(tls::kMaxPskKey) + " bytes of hex");
-    PskCredential psk{identity, {}};
-    for (std::size_t i = 0; i < key_hex.size(); i += 2) {
-      const int hi = hex_digit(key_hex[i]), lo = hex_digit(key_hex[i + 1]);
-      if (hi < 0 || lo < 0) throw PkiError("pki: " + where + ": key is not hex");
-      psk.key.push_back(static_cast<uint8_t>(hi << 4 | lo));
-    }
+    PskCredential psk{identity, std::vector<uint8_t>(key_hex.size() / 2)};
+    const auto n = hex_decode(key_hex.data(), key_hex.size(), MutableBytes(psk.key.data(), psk.key.size()));
+    if (!n || *n != psk.key.size()) throw PkiError("pki: " + where + ": key is not hex");
     out.push_back(std::move(psk));
   }
   return out;

@@ -11,6 +11,7 @@
 
 #include "base/bytes.hpp"
 #include "base/hex.hpp"
+#include "base/hex_text.hpp"
 
 namespace scws::test {
 
@@ -49,12 +50,5 @@ inline std::vector<u8> counting(std::size_t n, u8 first = 0) {
 }
 
 inline std::vector<u8> to_vector(Bytes b) { return std::vector<u8>(b.begin(), b.end()); }
-
-inline std::string to_hex(Bytes b) {
-  std::string s(b.size() * 2 + 1, '\0');
-  hex_encode(b, s.data());
-  s.resize(b.size() * 2);
-  return s;
-}
 
 }  // namespace scws::test

@@ -202,7 +202,6 @@ TEST_CASE("data object readers check sizes and ranges") {
 TEST_CASE("the scws exchange of protocol-notes 1.13 decodes and re-encodes apdu by apdu") {
   using scws::test::ascii;
   using scws::test::join;
-  using scws::test::to_hex;
   const auto get = ascii("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
   const auto http = ascii("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
   const u8 events[] = {0x09, 0x0A};
@@ -238,11 +237,11 @@ TEST_CASE("the scws exchange of protocol-notes 1.13 decodes and re-encodes apdu 
   const auto receive = built_command(make_receive_data(2, 1, 0x23));
   const auto send = built_command(make_send_data(3, 1, true, http));
   const auto close = built_command(make_close_channel(4, 1, true));
-  CHECK(to_hex(set_up) == "D00D8103010500820281829902090A");
-  CHECK(to_hex(open) == "D012810301400082028182390205783C03030DBC");
-  CHECK(to_hex(receive) == "D00C810302420082028121B70123");
-  CHECK(to_hex(send) == to_hex(join({hex("D033810303430182028121B628"), http})));
-  CHECK(to_hex(close) == "D009810304410182028121");
+  CHECK(hex_text(set_up) == "D00D8103010500820281829902090A");
+  CHECK(hex_text(open) == "D012810301400082028182390205783C03030DBC");
+  CHECK(hex_text(receive) == "D00C810302420082028121B70123");
+  CHECK(hex_text(send) == hex_text(join({hex("D033810303430182028121B628"), http})));
+  CHECK(hex_text(close) == "D009810304410182028121");
   // 91 XX announces each: XX is the command size, the FETCH Le.
   CHECK(set_up.size() == 0x0F);
   CHECK(open.size() == 0x14);
@@ -296,7 +295,7 @@ TEST_CASE("the scws exchange of protocol-notes 1.13 decodes and re-encodes apdu 
   for (std::size_t i = 0; i < std::size(steps); ++i) {
     CAPTURE(i);
     const Step& s = steps[i];
-    if (expected[i] != nullptr) CHECK(to_hex(s.apdu) == expected[i]);
+    if (expected[i] != nullptr) CHECK(hex_text(s.apdu) == expected[i]);
     auto apdu = parse_command_apdu(s.apdu);
     REQUIRE(apdu.ok());
     switch (apdu->ins) {
@@ -320,6 +319,6 @@ TEST_CASE("the scws exchange of protocol-notes 1.13 decodes and re-encodes apdu 
         FAIL("unexpected INS");
     }
   }
-  CHECK(to_hex(steps[7].apdu) ==
-        to_hex(join({hex("8014000034810302420082028281830100B623"), get, hex("B70100")})));
+  CHECK(hex_text(steps[7].apdu) ==
+        hex_text(join({hex("8014000034810302420082028281830100B623"), get, hex("B70100")})));
 }

@@ -11,7 +11,6 @@ using namespace scws;
 using namespace scws::apdu;
 using namespace scws::apdu::cat;
 using scws::test::hex;
-using scws::test::to_hex;
 using scws::test::to_vector;
 
 namespace {
@@ -58,7 +57,7 @@ TEST_CASE("envelope parser decodes and re-encodes every reference vector byte fo
     REQUIRE_MESSAGE(e.ok(), describe(e.error()));
     CHECK_FALSE(e->skipped_unknown);
     CHECK(e->devices.destination == device::kUicc);
-    CHECK(to_hex(build(*e)) == to_hex(bytes));
+    CHECK(hex_text(build(*e)) == hex_text(bytes));
     for (std::size_t cut = 0; cut < bytes.size(); ++cut)
       CHECK_FALSE(parse_envelope(Bytes(bytes).first(cut)).ok());
   }
@@ -72,9 +71,9 @@ TEST_CASE("data available tells the card which channel has how many bytes (proto
   CHECK(e->devices.source == device::kTerminal);
   CHECK(e->channel_status.channel_id() == 1);
   CHECK(e->channel_data_length == kChannelDataLengthMany);
-  CHECK(to_hex(build(make_data_available(client_channel_status(1, true), 0xFF))) ==
+  CHECK(hex_text(build(make_data_available(client_channel_status(1, true), 0xFF))) ==
         "D60E99010982028281B8028100B701FF");
-  CHECK(to_hex(build(make_data_available(server_channel_status(1, ServerState::kEstablished), 0x23))) ==
+  CHECK(hex_text(build(make_data_available(server_channel_status(1, ServerState::kEstablished), 0x23))) ==
         "D60E99010982028281B8028100B70123");
 }
 
@@ -93,7 +92,7 @@ TEST_CASE("channel status events carry the server-mode state") {
   for (const auto& row : rows) {
     CAPTURE(row.source);
     const Envelope e = make_channel_status_event(server_channel_status(1, row.state, row.info));
-    CHECK(to_hex(build(e)) == row.bytes);
+    CHECK(hex_text(build(e)) == row.bytes);
     auto back = parse(hex(row.bytes));
     REQUIRE(back.ok());
     CHECK(back->event == Event::kChannelStatus);
@@ -108,7 +107,7 @@ TEST_CASE("timer expiration names the timer and its value (oFono timer_expiratio
   CHECK(e->type == EnvelopeType::kTimerExpiration);
   CHECK(e->timer_id == 1);
   CHECK(timer_seconds(e->timer_value) == 10);
-  CHECK(to_hex(build(make_timer_expiration(1, TimerValue{0, 0, 30}))) == "D70C82028281A40101A503000003");
+  CHECK(hex_text(build(make_timer_expiration(1, TimerValue{0, 0, 30}))) == "D70C82028281A40101A503000003");
 }
 
 TEST_CASE("sms-pp download gives the address and the tpdu as views for the OTA layer") {
@@ -118,12 +117,12 @@ TEST_CASE("sms-pp download gives the address and the tpdu as views for the OTA l
   CHECK(e->type == EnvelopeType::kSmsPpDownload);
   CHECK(e->devices.source == device::kNetwork);
   REQUIRE(e->address.present);
-  CHECK(to_hex(e->address.value) == "91112233445566" "77F8");
+  CHECK(hex_text(e->address.value) == "91112233445566" "77F8");
   CHECK(e->sms_tpdu.size() == 0x1C);
   CHECK(e->sms_tpdu[0] == 0x04);  // SMS-DELIVER
   CHECK(e->sms_tpdu.data() >= e->address.value.data());  // views into the input
   const Envelope b = make_sms_pp_download(e->address, e->sms_tpdu);
-  CHECK(to_hex(build(b)) == to_hex(bytes));
+  CHECK(hex_text(build(b)) == hex_text(bytes));
   // Without an address (TS 31.111 7.1.1.2: the address is optional).
   const auto tpdu = hex("0400");
   auto back = parse(build(make_sms_pp_download(OptionalBytes{}, tpdu)));

@@ -14,7 +14,6 @@ using scws::test::ascii;
 using scws::test::counting;
 using scws::test::hex;
 using scws::test::join;
-using scws::test::to_hex;
 using scws::test::to_vector;
 
 namespace {
@@ -86,7 +85,7 @@ TEST_CASE("proactive command parser decodes and re-encodes every reference vecto
     auto c = parse(v.bytes);
     REQUIRE_MESSAGE(c.ok(), describe(c.error()));
     CHECK_FALSE(c->partial_comprehension);
-    CHECK(to_hex(build(*c)) == to_hex(v.bytes));
+    CHECK(hex_text(build(*c)) == hex_text(v.bytes));
     auto details = peek_command_details(v.bytes);
     REQUIRE(details.ok());
     CHECK(details->type == c->details.type);
@@ -112,7 +111,7 @@ TEST_CASE("set up event list carries the events to register (protocol-notes 1.13
   CHECK(c->devices.destination == device::kTerminal);
   CHECK(to_vector(c->events) == std::vector<u8>{0x09, 0x0A});
   const u8 events[] = {static_cast<u8>(Event::kDataAvailable), static_cast<u8>(Event::kChannelStatus)};
-  CHECK(to_hex(build(make_set_up_event_list(1, events))) == "D00D8103010500820281829902090A");
+  CHECK(hex_text(build(make_set_up_event_list(1, events))) == "D00D8103010500820281829902090A");
 }
 
 TEST_CASE("open channel in uicc server mode gives buffer size and port (protocol-notes 1.12)") {
@@ -124,8 +123,8 @@ TEST_CASE("open channel in uicc server mode gives buffer size and port (protocol
   CHECK(o.transport_level.port == 3516);
   CHECK_FALSE(o.bearer_description.present);
   CHECK_FALSE(o.destination.present);
-  CHECK(to_hex(build(make_open_channel_server(1, 1400, 3516))) == "D012810301400082028182390205783C03030DBC");
-  CHECK(to_hex(build(make_open_channel_server(1, 1400, 10443))) == "D012810301400082028182390205783C030328CB");
+  CHECK(hex_text(build(make_open_channel_server(1, 1400, 3516))) == "D012810301400082028182390205783C03030DBC");
+  CHECK(hex_text(build(make_open_channel_server(1, 1400, 10443))) == "D012810301400082028182390205783C030328CB");
 }
 
 TEST_CASE("open channel in client mode gives bearer, login, password, port and destination") {
@@ -135,7 +134,7 @@ TEST_CASE("open channel in client mode gives bearer, login, password, port and d
   const OpenChannelParams& o = c->open_channel;
   CHECK_FALSE(o.server_mode());
   CHECK(c->details.qualifier == qualifier::kOpenChannelImmediate);
-  CHECK(to_hex(o.bearer_description.value) == "02030403041F02");
+  CHECK(hex_text(o.bearer_description.value) == "02030403041F02");
   CHECK(o.buffer_size == 1400);
   CHECK(to_vector(o.login.value) == join({hex("F4"), ascii("UserLog")}));
   CHECK(to_vector(o.password.value) == join({hex("F4"), ascii("UserPwd")}));
@@ -144,7 +143,7 @@ TEST_CASE("open channel in client mode gives bearer, login, password, port and d
   CHECK_FALSE(o.local_address.present);
   REQUIRE(o.destination.present);
   CHECK(o.destination.type == address_type::kIpv4);
-  CHECK(to_hex(o.destination.address) == "01010101");
+  CHECK(hex_text(o.destination.address) == "01010101");
 
   // Built from parts: same bytes, CR flags as in the vector.
   const auto bearer = hex("02030403041F02");
@@ -155,7 +154,7 @@ TEST_CASE("open channel in client mode gives bearer, login, password, port and d
   b.open_channel.transport_level.protocol = TransportProtocol::kUdpClientRemote;
   b.open_channel.login = some(login);
   b.open_channel.password = some(password);
-  CHECK(to_hex(build(b)) ==
+  CHECK(hex_text(build(b)) ==
         "D03681030140018202818235070203040304" "1F02390205780D08F4557365724C6F670D08F455736572507764"
         "3C0301AD9C3E052101010101");
 }
@@ -167,7 +166,7 @@ TEST_CASE("open channel keeps alpha, network access name and text attribute (oFo
   CHECK(to_vector(c->alpha_identifier.value) == ascii("Open ID 1"));
   CHECK_FALSE(c->cr.has(tag::kAlphaIdentifier));
   CHECK(to_vector(c->open_channel.network_access_name.value) == join({hex("06"), ascii("TestGp"), hex("02"), ascii("rs")}));
-  CHECK(to_hex(c->text_attribute.value) == "000900B4");
+  CHECK(hex_text(c->text_attribute.value) == "000900B4");
 }
 
 TEST_CASE("open channel tcp client with the default bearer and an IPv6 destination round-trips") {
@@ -176,7 +175,7 @@ TEST_CASE("open channel tcp client with the default bearer and an IPv6 destinati
   const ProactiveCommand c =
       make_open_channel_tcp_client(7, bearer, 1500, 443, OtherAddress{true, address_type::kIpv6, ip6});
   const auto bytes = build(c);
-  CHECK(to_hex(bytes) == "D028810307400182028182350103390205DC3C030201BB3E115720010DB8000000000000000000000001");
+  CHECK(hex_text(bytes) == "D028810307400182028182350103390205DC3C030201BB3E115720010DB8000000000000000000000001");
   auto back = parse(bytes);
   REQUIRE(back.ok());
   CHECK(back->open_channel.transport_level.protocol == TransportProtocol::kTcpClientRemote);
@@ -190,8 +189,8 @@ TEST_CASE("an other address before the transport level is the local address") {
   REQUIRE(c.ok());
   CHECK(c->open_channel.local_address.present);
   CHECK(c->open_channel.local_address.address.empty());
-  CHECK(to_hex(c->open_channel.destination.address) == "7F000001");
-  CHECK(to_hex(build(*c)) == "D01E810301400182028182350103390205783E003C03020050" "3E05217F000001");
+  CHECK(hex_text(c->open_channel.destination.address) == "7F000001");
+  CHECK(hex_text(build(*c)) == "D01E810301400182028182350103390205783E003C03020050" "3E05217F000001");
 }
 
 TEST_CASE("close channel names the channel and the server-mode qualifier (protocol-notes 1.8)") {
@@ -201,8 +200,8 @@ TEST_CASE("close channel names the channel and the server-mode qualifier (protoc
   CHECK(c->details.number == 4);
   CHECK(c->details.qualifier == qualifier::kCloseChannelToListen);
   CHECK(c->channel_id() == 1);
-  CHECK(to_hex(build(make_close_channel(4, 1, true))) == "D009810304410182028121");
-  CHECK(to_hex(build(make_close_channel(1, 1, false))) == "D009810301410082028121");
+  CHECK(hex_text(build(make_close_channel(4, 1, true))) == "D009810304410182028121");
+  CHECK(hex_text(build(make_close_channel(1, 1, false))) == "D009810301410082028121");
   auto alpha = parse(hex("D01B810301410082028121850A436C6F73652049442031D004000A00B4"));
   REQUIRE(alpha.ok());
   CHECK(to_vector(alpha->alpha_identifier.value) == ascii("Close ID 1"));
@@ -213,8 +212,8 @@ TEST_CASE("receive data asks for a number of bytes on a channel") {
   REQUIRE(c.ok());
   CHECK(c->channel_data_length == 200);
   CHECK(c->channel_id() == 1);
-  CHECK(to_hex(build(make_receive_data(1, 1, 200))) == "D00C810301420082028121B701C8");
-  CHECK(to_hex(build(make_receive_data(2, 1, 0x23))) == "D00C810302420082028121B70123");
+  CHECK(hex_text(build(make_receive_data(1, 1, 200))) == "D00C810301420082028121B701C8");
+  CHECK(hex_text(build(make_receive_data(2, 1, 0x23))) == "D00C810302420082028121B70123");
 }
 
 TEST_CASE("send data carries the channel data and the store or send-now qualifier") {
@@ -224,11 +223,11 @@ TEST_CASE("send data carries the channel data and the store or send-now qualifie
   REQUIRE(c.ok());
   CHECK(c->details.qualifier == qualifier::kSendDataImmediately);
   CHECK(to_vector(c->channel_data) == http);
-  CHECK(to_hex(build(make_send_data(3, 1, true, http))) == to_hex(expected));
+  CHECK(hex_text(build(make_send_data(3, 1, true, http))) == hex_text(expected));
 
   const auto data200 = counting(200);
   const auto send121 = join({hex("D081D4810301430082028121B681C8"), data200});
-  CHECK(to_hex(build(make_send_data(1, 1, false, data200))) == to_hex(send121));
+  CHECK(hex_text(build(make_send_data(1, 1, false, data200))) == hex_text(send121));
 }
 
 TEST_CASE("send data fits 240 bytes in a 255-byte command and refuses 241") {
@@ -250,7 +249,7 @@ TEST_CASE("send data fits 240 bytes in a 255-byte command and refuses 241") {
 }
 
 TEST_CASE("get channel status goes from the uicc to the terminal") {
-  CHECK(to_hex(build(make_get_channel_status(1))) == "D009810301440082028182");
+  CHECK(hex_text(build(make_get_channel_status(1))) == "D009810301440082028182");
 }
 
 TEST_CASE("timer management starts, deactivates and reads timers (TS 102 223 6.6.21)") {
@@ -260,10 +259,10 @@ TEST_CASE("timer management starts, deactivates and reads timers (TS 102 223 6.6
   CHECK(start->timer_id == 1);
   REQUIRE(start->has_timer_value);
   CHECK(start->timer_value.minutes == 5);
-  CHECK(to_hex(build(make_timer_start(1, 1, TimerValue{0, 5, 0}))) == "D011810301270082028182A40101A503005000");
-  CHECK(to_hex(build(make_timer_start(1, 2, TimerValue{23, 59, 59}))) == "D011810301270082028182A40102A503329595");
-  CHECK(to_hex(build(make_timer_get_value(1, 1))) == "D00C810301270282028182A40101");
-  CHECK(to_hex(build(make_timer_deactivate(1, 1))) == "D00C810301270182028182A40101");
+  CHECK(hex_text(build(make_timer_start(1, 1, TimerValue{0, 5, 0}))) == "D011810301270082028182A40101A503005000");
+  CHECK(hex_text(build(make_timer_start(1, 2, TimerValue{23, 59, 59}))) == "D011810301270082028182A40102A503329595");
+  CHECK(hex_text(build(make_timer_get_value(1, 1))) == "D00C810301270282028182A40101");
+  CHECK(hex_text(build(make_timer_deactivate(1, 1))) == "D00C810301270182028182A40101");
   std::vector<u8> out(64);
   CHECK(build_proactive_command(make_timer_start(1, 1, TimerValue{0, 61, 0}), out).error() ==
         CatError::kInvalidArgument);
@@ -276,7 +275,7 @@ TEST_CASE("display text carries a text string with its coding scheme (oFono disp
   CHECK(c->devices.destination == device::kDisplay);
   CHECK(to_vector(c->text_string) == join({hex("04"), ascii("Toolkit Test 1")}));
   const auto text = join({hex("04"), ascii("Toolkit Test 1")});
-  CHECK(to_hex(build(make_display_text(1, 0x80, text))) == "D01A8103012180820281028D0F04546F6F6C6B697420546573742031");
+  CHECK(hex_text(build(make_display_text(1, 0x80, text))) == "D01A8103012180820281028D0F04546F6F6C6B697420546573742031");
   // Immediate response and duration, in TS 102 223 6.6.1 order.
   ProactiveCommand d = make_display_text(2, 0x00, text);
   d.immediate_response = true;
@@ -285,14 +284,14 @@ TEST_CASE("display text carries a text string with its coding scheme (oFono disp
   auto back = parse(build(d));
   REQUIRE(back.ok());
   CHECK(back->immediate_response);
-  CHECK(to_hex(back->duration.value) == "0105");
+  CHECK(hex_text(back->duration.value) == "0105");
 }
 
 TEST_CASE("send short message gives the address and tpdu as views") {
   auto c = parse(hex("D0158103011300820281838B0A010005912143F4000400"));
   REQUIRE(c.ok());
   CHECK(c->devices.destination == device::kNetwork);
-  CHECK(to_hex(c->sms_tpdu) == "010005912143F4000400");
+  CHECK(hex_text(c->sms_tpdu) == "010005912143F4000400");
   CHECK_FALSE(c->address.present);
 }
 

@@ -10,7 +10,6 @@ using namespace scws;
 using namespace scws::apdu;
 using namespace scws::apdu::cat;
 using scws::test::hex;
-using scws::test::to_hex;
 
 namespace {
 std::vector<u8> build(const TerminalProfile& p) {
@@ -31,7 +30,7 @@ TEST_CASE("the minimal scws gateway profile sets the bits of protocol-notes 1.11
   p.channel_count = 7;             // byte 13 b8..b6: E0
   p.tcp_server = true;             // byte 17 b3: 04
   // [D] protocol-notes 1.11 example, padded to 17 bytes.
-  CHECK(to_hex(build(p)) == "00000000010C00000000001FE000000004");
+  CHECK(hex_text(build(p)) == "00000000010C00000000001FE000000004");
   CHECK(supports_bip_server_mode(p));
   CHECK(channels(p) == 7);
 }
@@ -80,7 +79,7 @@ TEST_CASE("every named bit round-trips through build and parse") {
   const auto bytes = build(g);
   CHECK(bytes.size() == kTerminalProfileSize);
   const TerminalProfile back = parse_terminal_profile(bytes);
-  CHECK(to_hex(build(back)) == to_hex(bytes));
+  CHECK(hex_text(build(back)) == hex_text(bytes));
 
   TerminalProfile all;
   for (bool* b : {&all.profile_download, &all.sms_pp_data_download, &all.timer_expiration, &all.display_text,
@@ -96,9 +95,9 @@ TEST_CASE("every named bit round-trips through build and parse") {
   all.channel_count = 5;
   const auto all_bytes = build(all);
   CHECK(all_bytes.size() == kTerminalProfileMaxSize);
-  CHECK(to_hex(all_bytes) == "23" "00" "69" "02" "01" "5C" "00" "03" "00" "00" "00" "1F" "A3" "00" "00" "00"
+  CHECK(hex_text(all_bytes) == "23" "00" "69" "02" "01" "5C" "00" "03" "00" "00" "00" "1F" "A3" "00" "00" "00"
                              "FF" "04");
-  CHECK(to_hex(build(parse_terminal_profile(all_bytes))) == to_hex(all_bytes));
+  CHECK(hex_text(build(parse_terminal_profile(all_bytes))) == hex_text(all_bytes));
 }
 
 TEST_CASE("the terminal profile builder refuses impossible channel counts and short buffers") {

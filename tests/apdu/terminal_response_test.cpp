@@ -14,7 +14,6 @@ using scws::test::ascii;
 using scws::test::counting;
 using scws::test::hex;
 using scws::test::join;
-using scws::test::to_hex;
 using scws::test::to_vector;
 
 namespace {
@@ -79,7 +78,7 @@ TEST_CASE("terminal response parser decodes and re-encodes every reference vecto
     CHECK_FALSE(r->skipped_unknown);
     CHECK(r->devices.source == device::kTerminal);
     CHECK(r->devices.destination == device::kUicc);
-    CHECK(to_hex(build(*r)) == to_hex(v.bytes));
+    CHECK(hex_text(build(*r)) == hex_text(v.bytes));
   }
 }
 
@@ -100,7 +99,7 @@ TEST_CASE("open channel response reports the listening channel and the granted b
   b.add_channel_status(server_channel_status(1, ServerState::kListen));
   b.has_buffer_size = true;
   b.buffer_size = 1400;
-  CHECK(to_hex(build(b)) == "8103014000820282818301003802410039020578");
+  CHECK(hex_text(build(b)) == "8103014000820282818301003802410039020578");
 }
 
 TEST_CASE("channel status parses the same with and without the CR flag (38 vs B8)") {
@@ -128,7 +127,7 @@ TEST_CASE("receive data response carries the data and the bytes left (protocol-n
   b.channel_data = some(get);
   b.has_channel_data_length = true;
   b.channel_data_length = 0;
-  CHECK(to_hex(build(b)) == to_hex(join({hex("810302420082028281830100B623"), get, hex("B70100")})));
+  CHECK(hex_text(build(b)) == hex_text(join({hex("810302420082028281830100B623"), get, hex("B70100")})));
 }
 
 TEST_CASE("receive data response fits 237 bytes of channel data in 255 and refuses 238") {
@@ -154,7 +153,7 @@ TEST_CASE("get channel status response lists one channel status per channel") {
   b.add_channel_status(server_channel_status(2, ServerState::kEstablished));
   b.add_channel_status(server_channel_status(3, ServerState::kClosed));
   const auto bytes = build(b);
-  CHECK(to_hex(bytes) == "810301440082028281830100B8024100B8028200B8020300");
+  CHECK(hex_text(bytes) == "810301440082028281830100B8024100B8028200B8020300");
   auto back = parse(bytes);
   REQUIRE(back.ok());
   REQUIRE(back->channel_status_count == 3);
@@ -165,7 +164,7 @@ TEST_CASE("get channel status response lists one channel status per channel") {
 TEST_CASE("bip errors carry their cause (oFono close_channel_response_121)") {
   const TerminalResponse b = make_terminal_response(CommandDetails{1, CommandType::kCloseChannel, 0},
                                                     make_bip_error(BipCause::kChannelIdNotValid));
-  CHECK(to_hex(build(b)) == "81030141008202828183023A03");
+  CHECK(hex_text(build(b)) == "81030141008202828183023A03");
   auto r = parse(hex("81030141008202828183023A02"));
   REQUIRE(r.ok());
   CHECK(r->result.general == GeneralResult::kBipError);
@@ -178,7 +177,7 @@ TEST_CASE("send data response reports the free Tx space (oFono send_data_respons
                                               make_result(GeneralResult::kOk));
   b.has_channel_data_length = true;
   b.channel_data_length = kChannelDataLengthMany;
-  CHECK(to_hex(build(b)) == "810301430182028281830100B701FF");
+  CHECK(hex_text(build(b)) == "810301430182028281830100B701FF");
 }
 
 TEST_CASE("timer management response echoes the timer and its value") {
@@ -186,7 +185,7 @@ TEST_CASE("timer management response echoes the timer and its value") {
                                               make_result(GeneralResult::kOk));
   b.has_timer_id = true;
   b.timer_id = 3;
-  CHECK(to_hex(build(b)) == "810301270082028281830100A40103");  // oFono timer_mgmt_response_163
+  CHECK(hex_text(build(b)) == "810301270082028281830100A40103");  // oFono timer_mgmt_response_163
   auto r = parse(hex("810301270282028281830100A40101A503005000"));
   REQUIRE(r.ok());
   CHECK(r->timer_id == 1);
@@ -199,7 +198,7 @@ TEST_CASE("unknown objects in a terminal response are skipped whatever their CR 
   auto r = parse(hex("810301220082028281830100 8D02042B"));
   REQUIRE(r.ok());
   CHECK(r->skipped_unknown);
-  CHECK(to_hex(build(*r)) == "810301220082028281830100");
+  CHECK(hex_text(build(*r)) == "810301220082028281830100");
 }
 
 TEST_CASE("malformed terminal responses are refused with the error that names the problem") {

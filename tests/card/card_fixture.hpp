@@ -13,6 +13,7 @@
 
 #include "base/bytes.hpp"
 #include "base/hex.hpp"
+#include "base/hex_text.hpp"
 #include "card/card.hpp"
 #include "card/card_context.hpp"
 #include "card/toolkit_hook.hpp"
@@ -29,13 +30,6 @@ inline std::vector<u8> hex(std::string_view text) {
   REQUIRE_MESSAGE(n.has_value(), "bad hex: ", std::string(text));
   out.resize(*n);
   return out;
-}
-
-inline std::string to_hex(Bytes b) {
-  std::string s(b.size() * 2 + 1, '\0');
-  hex_encode(b, s.data());
-  s.resize(b.size() * 2);
-  return s;
 }
 
 // Behaviour of TestApplet::process by INS (class 80 or 00):
@@ -255,7 +249,7 @@ struct CardRig {
     const std::size_t n = card.process(c, response);
     REQUIRE(n >= 2);
     REQUIRE(n <= response.size());
-    return to_hex(Bytes(response.data(), n));
+    return hex_text(Bytes(response.data(), n));
   }
   // Only the status word, as 4 hex digits.
   std::string sw(std::string_view command_hex) {

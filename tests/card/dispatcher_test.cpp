@@ -87,10 +87,10 @@ TEST_CASE("dispatcher answers malformed and unknown commands with the ISO status
   std::vector<u8> response(SCWS_APDU_BUFFER_SIZE + 2);
   std::size_t n = rig.card.process(too_long, response);
   REQUIRE(n == 2);
-  CHECK(to_hex(Bytes(response.data(), 2)) == "6700");  // longer than the APDU buffer
+  CHECK(hex_text(Bytes(response.data(), 2)) == "6700");  // longer than the APDU buffer
   n = rig.card.process(Bytes{}, response);
   REQUIRE(n == 2);
-  CHECK(to_hex(Bytes(response.data(), 2)) == "6700");  // empty
+  CHECK(hex_text(Bytes(response.data(), 2)) == "6700");  // empty
 
   check_rows(rig, {
       {"00A400", "6700", "shorter than a header (ISO 7816-4 5.1)"},

@@ -157,7 +157,7 @@ class MiniTerminal {
     std::vector<u8> response(SCWS_APDU_BUFFER_SIZE + 2);
     const std::size_t n = rig.card.process(c, response);
     REQUIRE(n >= 2);
-    last = to_hex(Bytes(response.data(), n));
+    last = hex_text(Bytes(response.data(), n));
     return last;
   }
   static std::vector<u8> with_header(u8 ins, const std::vector<u8>& data) {

@@ -18,7 +18,7 @@ const std::string kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK"; 
 
 Bytes as_bytes(const std::string& s) { return Bytes(reinterpret_cast<const u8*>(s.data()), s.size()); }
 
-std::string hex_of(const std::string& s) { return to_hex(as_bytes(s)); }
+std::string hex_of(const std::string& s) { return hex_text(as_bytes(s)); }
 
 // The minimal SCWS gateway profile of protocol-notes 1.11: byte 1 b1, byte 5 b1, byte 6 b3+b4,
 // byte 12 = 1F, byte 13 = E0 (7 channels), byte 17 = 04; no timers, no GET CHANNEL STATUS bit needed.

@@ -161,17 +161,17 @@ TEST_CASE("uicc files answer 6581 when the NVM write of UPDATE BINARY fails") {
   std::vector<u8> response(SCWS_APDU_BUFFER_SIZE + 2);
   const std::vector<u8> select = hex("00A4000C022FE2");
   std::size_t n = card.process(select, response);
-  REQUIRE(to_hex(Bytes(response.data(), n)) == "9000");
+  REQUIRE(hex_text(Bytes(response.data(), n)) == "9000");
   const std::vector<u8> update = hex("00D60000021122");
   n = card.process(update, response);
-  CHECK(to_hex(Bytes(response.data(), n)) == "6581");
+  CHECK(hex_text(Bytes(response.data(), n)) == "6581");
   // After the failure the image still holds the old ICCID.
   card.power_off();
   Card fresh(ram_device, ram);
   REQUIRE(fresh.power_on().ok());
   const std::vector<u8> read = hex("00B082000A");
   n = fresh.process(read, response);
-  CHECK(to_hex(Bytes(response.data(), n)) == std::string(kDefaultIccid) + "9000");
+  CHECK(hex_text(Bytes(response.data(), n)) == std::string(kDefaultIccid) + "9000");
 }
 
 TEST_CASE("selecting a file leaves the selection unchanged on error and deselects the applet on success") {
@@ -194,9 +194,9 @@ TEST_CASE("uicc files build FCP and FCI templates for ADFs") {
   std::array<u8, 64> out{};
   const std::vector<u8> aid = hex("A0000000871002FF01");
   std::size_t n = UiccFiles::write_fci(aid, out);
-  CHECK(to_hex(Bytes(out.data(), n)) == "6F0B8409A0000000871002FF01");
+  CHECK(hex_text(Bytes(out.data(), n)) == "6F0B8409A0000000871002FF01");
   n = UiccFiles::write_adf_fcp(aid, out);
-  CHECK(to_hex(Bytes(out.data(), n)) == "621E8202782183027FFF8409A0000000871002FF018A01058C0100C603900100");
+  CHECK(hex_text(Bytes(out.data(), n)) == "621E8202782183027FFF8409A0000000871002FF018A01058C0100C603900100");
   CHECK(UiccFiles::write_adf_fcp(aid, MutableBytes(out.data(), 10)) == 0);  // too small
   CHECK(UiccFiles::write_fcp(0x1234, out) == 0);
 }

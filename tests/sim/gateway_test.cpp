@@ -18,6 +18,7 @@
 #include "apdu/terminal_profile.hpp"
 #include "apdu/terminal_response.hpp"
 #include "base/hex.hpp"
+#include "base/hex_text.hpp"
 #include "sim/card_transport.hpp"
 #include "sim/gateway.hpp"
 
@@ -37,13 +38,6 @@ std::vector<u8> hex(std::string_view text) {
   REQUIRE_MESSAGE(n.has_value(), "bad hex: ", std::string(text));
   out.resize(*n);
   return out;
-}
-
-std::string to_hex(Bytes b) {
-  std::string s(b.size() * 2 + 1, '\0');
-  hex_encode(b, s.data());
-  s.resize(b.size() * 2);
-  return s;
 }
 
 std::vector<u8> build(const cat::ProactiveCommand& c) {
@@ -104,7 +98,7 @@ class ScriptedCard final : public CardTransport {
       case 0x14: {
         responses.emplace_back(data.begin(), data.end());
         auto r = cat::parse_terminal_response(data);
-        REQUIRE_MESSAGE(r.ok(), "terminal response does not parse: ", to_hex(data));
+        REQUIRE_MESSAGE(r.ok(), "terminal response does not parse: ", hex_text(data));
         if (on_response) on_response(*r);
         return sw();
       }
@@ -116,7 +110,7 @@ class ScriptedCard final : public CardTransport {
         }
         envelopes.emplace_back(data.begin(), data.end());
         auto e = cat::parse_envelope(data);
-        REQUIRE_MESSAGE(e.ok(), "envelope does not parse: ", to_hex(data));
+        REQUIRE_MESSAGE(e.ok(), "envelope does not parse: ", hex_text(data));
         if (on_envelope) on_envelope(*e);
         return sw();
       }
@@ -225,7 +219,7 @@ struct Rig {
     const std::size_t before = card.responses.size();
     card.queue(c);
     run_until(io, [&] { return card.responses.size() > before; }, 5s, "the terminal response");
-    return to_hex(card.responses[before]);
+    return hex_text(card.responses[before]);
   }
   std::string subscribe() { return command(cat::make_set_up_event_list(1, Bytes(kEvents))); }
   u16 open(u8 number, u16 buffer = 1400, u16 port = 3516) {
@@ -241,7 +235,7 @@ struct Rig {
     return *p;
   }
   std::size_t envelopes() const { return card.envelopes.size(); }
-  std::string envelope(std::size_t i) const { return to_hex(card.envelopes.at(i)); }
+  std::string envelope(std::size_t i) const { return hex_text(card.envelopes.at(i)); }
   bool logged(std::string_view part) const {
     for (const auto& l : lines)
       if (l.find(part) != std::string::npos) return true;
@@ -305,7 +299,7 @@ TEST_CASE("gateway sends its terminal profile first and answers SET UP EVENT LIS
   u8 expected[cat::kTerminalProfileMaxSize];
   auto n = cat::build_terminal_profile(gateway_terminal_profile(), MutableBytes(expected));
   REQUIRE(n.ok());
-  CHECK(to_hex(rig.card.profiles[0]) == to_hex(Bytes(expected, *n)));
+  CHECK(hex_text(rig.card.profiles[0]) == hex_text(Bytes(expected, *n)));
   // protocol-notes 1.13: D0 0D 81 03 01 05 00 82 02 81 82 99 02 09 0A -> TR 81 03 01 05 00 82 02 82 81 83 01 00
   CHECK(rig.subscribe() == "810301050082028281830100");
   CHECK(rig.gateway->events() == std::vector<cat::Event>{cat::Event::kDataAvailable, cat::Event::kChannelStatus});
@@ -363,7 +357,7 @@ TEST_CASE("gateway relays one HTTP exchange exactly as protocol-notes 1.13 shows
   CHECK(rig.envelope(1) == "D60E99010982028281B8028100B70123");  // 1.13: 35 bytes waiting
 
   std::string tr = rig.command(cat::make_receive_data(2, 1, 35));
-  CHECK(tr == "810302420082028281830100B623" + to_hex(Bytes(reinterpret_cast<const u8*>(request.data()), 35)) +
+  CHECK(tr == "810302420082028281830100B623" + hex_text(Bytes(reinterpret_cast<const u8*>(request.data()), 35)) +
                   "B70100");
 
   const std::string reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";
@@ -492,7 +486,7 @@ TEST_CASE("gateway shares one listening socket between channels and holds an ext
   CHECK(rig.envelope(3) == "D60B99010A82028281B8028100");  // channel 1 established again (client c)
   CHECK(rig.envelope(4) == "D60E99010982028281B8028100B70106");  // c's bytes, not a's
   std::string tr = rig.command(cat::make_receive_data(5, 1, 6));
-  CHECK(tr.find(to_hex(Bytes(reinterpret_cast<const u8*>("from c"), 6))) != std::string::npos);
+  CHECK(tr.find(hex_text(Bytes(reinterpret_cast<const u8*>("from c"), 6))) != std::string::npos);
 }
 
 TEST_CASE("gateway stops listening when CLOSE CHANNEL 00 closes the last channel of a port") {
@@ -554,13 +548,13 @@ TEST_CASE("gateway answers commands it cannot perform with 30, 31 and 32") {
     // TS 102 223 6.6.6: D0 0D 81 03 01 03 00 82 02 81 82 84 02 01 14
     rig.card.proactive.push_back(hex("D00D81030103008202818284020114"));
     run_until(rig.io, [&] { return !rig.card.responses.empty(); });
-    CHECK(to_hex(rig.card.responses[0]) == "810301030082028281830131");
+    CHECK(hex_text(rig.card.responses[0]) == "810301030082028281830131");
   }
   SUBCASE("a required object with CR set that the command does not define: data not understood (32)") {
     // GET CHANNEL STATUS with a comprehension-required Text string (8D).
     rig.card.proactive.push_back(hex("D00D810301440082028182 8D020441"));
     run_until(rig.io, [&] { return !rig.card.responses.empty(); });
-    CHECK(to_hex(rig.card.responses[0]) == "810301440082028281830132");
+    CHECK(hex_text(rig.card.responses[0]) == "810301440082028281830132");
   }
 }
 
@@ -648,7 +642,7 @@ TEST_CASE("gateway polls an idle card with STATUS and picks up its proactive com
   const u8 text[] = {0x04, 'h', 'i'};
   rig.card.queue(cat::make_display_text(7, 0x80, Bytes(text)));  // no 91 XX announced: found by STATUS
   run_until(rig.io, [&] { return !rig.card.responses.empty(); }, 3s, "the polled command");
-  CHECK(to_hex(rig.card.responses[0]) == "810307218082028281830100");
+  CHECK(hex_text(rig.card.responses[0]) == "810307218082028281830100");
   CHECK(rig.logged("DISPLAY TEXT: hi"));
 }
 
