@@ -300,8 +300,7 @@ Connection run_connection(BenchClient& client, tls::TlsEndpoint& endpoint, std::
   Connection result;
   RequestClient app;
   tls::TlsSession session(client.ctx, app, 0, silent_tracer());
-  if (resume != nullptr) session.set_resume(resume);
-  if (!session.start()) throw std::runtime_error("bench tls: the client has no RAM for a session");
+  if (!session.start(resume)) throw std::runtime_error("bench tls: the client has no RAM for a session");
   if (!endpoint.open(kConnection)) {
     result.failure = describe_failure(nullptr, "card");
     return result;

@@ -8,6 +8,8 @@
 
 #include <toml++/toml.h>
 
+#include "tls/tls_port.hpp"
+
 namespace scws::sim {
 namespace {
 
@@ -72,11 +74,12 @@ const std::map<std::string, std::string>& known_types() {
 
 }  // namespace
 
-// Context idle level (parsed server certificate and CA, private key, ticket keys: about 4 KB;
-// PSK only: the ticket keys) plus one session budget per channel (tls/tls_port.hpp).
+// Context idle level (parsed server certificate and CA, private key, ticket keys: about 3 KB;
+// PSK only: the ticket keys, under 1 KB) plus one admission budget per channel (tls/tls_port.hpp).
 std::uint32_t default_tls_ram(ProfileTls::Mode mode, std::uint8_t channels) {
   constexpr std::uint32_t kCertificateIdle = 5 * 1024, kPskIdle = 1024;
-  constexpr std::uint32_t kCertificateSession = 12 * 1024, kPskSession = 6 * 1024;
+  constexpr auto kCertificateSession = static_cast<std::uint32_t>(tls::TlsPort::kCertificateBudget);
+  constexpr auto kPskSession = static_cast<std::uint32_t>(tls::TlsPort::kPskBudget);
   switch (mode) {
     case ProfileTls::Mode::kPsk: return kPskIdle + channels * kPskSession;
     case ProfileTls::Mode::kCertificate:

@@ -63,7 +63,9 @@ time_t scws_tls_time(time_t *t);
 #define MBEDTLS_SSL_MAX_FRAGMENT_LENGTH /* RFC 6066 section 4: lets a client shrink our records */
 #define MBEDTLS_SSL_PROTO_TLS1_2
 #define MBEDTLS_SSL_SESSION_TICKETS /* RFC 5077: resumption without server-side state */
-#define MBEDTLS_SSL_SERVER_NAME_INDICATION /* accepted and ignored: clients send it */
+/* Server Name Indication (RFC 6066 section 3) is not compiled in: the card has one certificate for
+ * every name, a client's server_name extension is skipped like any unknown one, and each session's
+ * handshake state is 32 bytes smaller. */
 /* Renegotiation is not compiled in: a ClientHello after the handshake is refused (RFC 5746). */
 /* MBEDTLS_SSL_KEEP_PEER_CERTIFICATE off: the peer certificate is freed after the handshake and only
  * its digest kept, which returns its RAM early. */

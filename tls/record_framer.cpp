@@ -8,7 +8,7 @@ Result<RecordFramer::Step, RecordError> RecordFramer::feed(Bytes data) noexcept 
   while (pos < data.size()) {
     if (body_left_ > 0) {
       const std::size_t n = data.size() - pos < body_left_ ? data.size() - pos : body_left_;
-      body_left_ -= n;
+      body_left_ = static_cast<u16>(body_left_ - n);
       pos += n;
       continue;
     }

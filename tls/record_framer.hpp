@@ -27,7 +27,10 @@ class RecordFramer {
   static constexpr u8 kHandshake = 22;
   static constexpr u8 kApplicationData = 23;
 
-  explicit constexpr RecordFramer(std::size_t max_length) noexcept : max_length_(max_length) {}
+  // max_length: the longest record body accepted; 0xFFFF or more accepts every length the 16-bit
+  // field can carry.
+  explicit constexpr RecordFramer(std::size_t max_length) noexcept
+      : max_length_(static_cast<u16>(max_length < 0xFFFF ? max_length : 0xFFFF)) {}
 
   struct Step {
     std::size_t consumed;  // bytes of the input accepted
@@ -45,13 +48,15 @@ class RecordFramer {
   [[nodiscard]] u32 records() const noexcept { return records_; }
 
  private:
-  std::size_t max_length_;
+  // Compact: two framers sit in every TLS session, and a session's RAM is the card's (issue 4).
+  u16 max_length_;
   u8 header_[kHeaderSize] = {};
-  std::size_t header_got_ = 0;
-  std::size_t body_left_ = 0;
-  u32 records_ = 0;
+  u8 header_got_ = 0;
+  u16 body_left_ = 0;
   bool failed_ = false;
   RecordError error_ = RecordError::kBadType;
+  u32 records_ = 0;
 };
+static_assert(sizeof(RecordFramer) <= 16, "a RecordFramer is part of every TLS session's RAM");
 
 }  // namespace scws::tls

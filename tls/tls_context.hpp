@@ -70,6 +70,28 @@ class TlsContext {
   // Bytes of the TLS region the context itself holds (its idle level).
   [[nodiscard]] std::size_t idle_in_use() const noexcept { return idle_in_use_; }
 
+  // The ciphertext windows of the TlsSession::receive() or send() call in progress. One card, one
+  // CPU: only one session of a context moves bytes at a time, so the windows live here once rather
+  // than in every session's RAM. IoScope installs them for a call and restores the previous ones.
+  struct IoWindow {
+    Bytes in;                 // ciphertext offered to the session
+    std::size_t in_pos = 0;   // of it, taken by mbedTLS
+    MutableBytes out;         // room for the session's ciphertext
+    std::size_t out_pos = 0;  // of it, filled by mbedTLS
+  };
+  class IoScope {
+   public:
+    IoScope(TlsContext& ctx, Bytes in, MutableBytes out) noexcept : ctx_(ctx), saved_(ctx.io_) { ctx.io_ = IoWindow{in, 0, out, 0}; }
+    ~IoScope() { ctx_.io_ = saved_; }
+    IoScope(const IoScope&) = delete;
+    IoScope& operator=(const IoScope&) = delete;
+
+   private:
+    TlsContext& ctx_;
+    IoWindow saved_;
+  };
+  IoWindow& io() noexcept { return io_; }
+
  private:
   static int psk_lookup(void* self, mbedtls_ssl_context* ssl, const unsigned char* identity, std::size_t len);
   Status<TlsError> load_certs(card::ObjectStore& store, u32 id, mbedtls_x509_crt& into, u8*& buffer) noexcept;
@@ -87,6 +109,7 @@ class TlsContext {
   u8* chain_der_ = nullptr;  // DER the parsed certificates point into (parsed without copies)
   u8* ca_der_ = nullptr;
   std::size_t idle_in_use_ = 0;
+  IoWindow io_;  // empty outside receive() / send(): mbedTLS then sees want-read / want-write
   TlsMode mode_ = TlsMode::kCertificate;
   bool server_ = true;
   bool ready_ = false;

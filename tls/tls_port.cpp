@@ -88,7 +88,8 @@ Status<card::CardError> TlsPort::power_up(card::CardContext& ctx, const card::Sc
   endpoint_ = new (endpoint_storage_) TlsEndpoint(*context_, inner, ctx.trace());
   const std::size_t idle = context_->idle_in_use();
   const std::size_t usable = allocator_->usable();
-  max_sessions_ = usable > idle ? (usable - idle) / budget_for(mode_) : 0;
+  const std::size_t budget = budget_override_ != 0 ? budget_override_ : budget_for(mode_);
+  max_sessions_ = usable > idle ? (usable - idle) / budget : 0;
   if (max_sessions_ > settings.tls_channels) max_sessions_ = settings.tls_channels;
   toolkit_ = toolkit;
   state_ = State::kServing;

@@ -35,20 +35,23 @@ const char* TlsSession::state_name(State s) noexcept {
 }
 
 TlsSession::TlsSession(TlsContext& ctx, card::StreamEndpoint& inner, std::size_t connection, const card::Tracer& trace) noexcept
-    : ctx_(ctx), inner_(inner), connection_(connection), trace_(trace), in_framer_(kMaxRecordBody), out_framer_(0xFFFF) {
+    : ctx_(ctx),
+      inner_(inner),
+      trace_(trace),
+      in_framer_(kMaxRecordBody),
+      connection_(static_cast<u8>(connection)) {
   mbedtls_ssl_init(&ssl_);
 }
 
 TlsSession::~TlsSession() {
   TlsAllocator::Scope scope(ctx_.allocator());
   close_inner();
-  mbedtls_ssl_free(&ssl_);
-  mbedtls_platform_zeroize(plain_, sizeof plain_);
+  mbedtls_ssl_free(&ssl_);  // zeroizes the record buffers, plaintext included
 }
 
-bool TlsSession::start() noexcept {
+bool TlsSession::start(const mbedtls_ssl_session* resume) noexcept {
   TlsAllocator::Scope scope(ctx_.allocator());
-  failed_allocations_at_start_ = ctx_.allocator().failed_allocations();
+  failed_allocations_at_start_ = static_cast<u32>(ctx_.allocator().failed_allocations());
   if (!ctx_.ready()) {
     fail_with(TlsFailure::kInternal, 0);
     return false;
@@ -60,14 +63,14 @@ bool TlsSession::start() noexcept {
   }
   started_ = true;
   mbedtls_ssl_set_bio(&ssl_, this, bio_send, bio_recv, nullptr);
-  if (resume_ != nullptr && !ctx_.is_server()) (void)mbedtls_ssl_set_session(&ssl_, resume_);
-  trace_("tls[%zu] start (%s)", connection_, ctx_.is_server() ? "server" : "client");
+  if (resume != nullptr && !ctx_.is_server()) (void)mbedtls_ssl_set_session(&ssl_, resume);
+  trace_("tls[%u] start (%s)", connection_, ctx_.is_server() ? "server" : "client");
   pump();  // a client sends its ClientHello as soon as there is a window
   return true;
 }
 
 void TlsSession::set_state(State next, const char* why) noexcept {
-  trace_("tls[%zu] %s -> %s (%s)", connection_, state_name(state_), state_name(next), why);
+  trace_("tls[%u] %s -> %s (%s)", connection_, state_name(state_), state_name(next), why);
   state_ = next;
 }
 
@@ -82,25 +85,17 @@ std::size_t TlsSession::receive(Bytes ciphertext) noexcept {
       return ciphertext.size();  // nobody listens any more: drop
   }
   TlsAllocator::Scope scope(ctx_.allocator());
-  in_view_ = ciphertext;
-  in_pos_ = 0;
+  const TlsContext::IoScope io(ctx_, ciphertext, {});
   pump();
-  const std::size_t consumed = state_ == State::kFailed ? ciphertext.size() : in_pos_;
-  in_view_ = {};
-  in_pos_ = 0;
-  return consumed;
+  return state_ == State::kFailed ? ciphertext.size() : ctx_.io().in_pos;
 }
 
 std::size_t TlsSession::send(MutableBytes out) noexcept {
   if (!started_) return 0;
   TlsAllocator::Scope scope(ctx_.allocator());
-  out_view_ = out;
-  out_pos_ = 0;
+  const TlsContext::IoScope io(ctx_, {}, out);
   pump();
-  const std::size_t written = out_pos_;
-  out_view_ = {};
-  out_pos_ = 0;
-  return written;
+  return ctx_.io().out_pos;
 }
 
 bool TlsSession::wants_close() const noexcept {
@@ -134,6 +129,12 @@ void TlsSession::timeout() noexcept {
   }
 }
 
+u32 TlsSession::verify_flags() const noexcept {
+  if (!started_) return 0;
+  const u32 flags = mbedtls_ssl_get_verify_result(&ssl_);
+  return flags == 0xFFFFFFFFU ? 0 : flags;  // all ones: no verification took place
+}
+
 const char* TlsSession::ciphersuite() const noexcept {
   return started_ ? mbedtls_ssl_get_ciphersuite(&ssl_) : nullptr;
 }
@@ -148,10 +149,11 @@ bool TlsSession::save_session(mbedtls_ssl_session& into) noexcept {
 
 int TlsSession::bio_recv(void* p, unsigned char* buf, std::size_t len) {
   auto* self = static_cast<TlsSession*>(p);
-  const std::size_t available = self->in_view_.size() - self->in_pos_;
+  TlsContext::IoWindow& io = self->ctx_.io();
+  const std::size_t available = io.in.size() - io.in_pos;
   if (available == 0) return MBEDTLS_ERR_SSL_WANT_READ;
   const std::size_t n = len < available ? len : available;
-  const Bytes piece = self->in_view_.subspan(self->in_pos_, n);
+  const Bytes piece = io.in.subspan(io.in_pos, n);
   std::size_t passed = 0;
   while (passed < n) {
     auto step = self->in_framer_.feed(piece.subspan(passed));
@@ -167,24 +169,18 @@ int TlsSession::bio_recv(void* p, unsigned char* buf, std::size_t len) {
     }
   }
   std::memcpy(buf, piece.data(), n);
-  self->in_pos_ += n;
+  io.in_pos += n;
   return static_cast<int>(n);
 }
 
 int TlsSession::bio_send(void* p, const unsigned char* buf, std::size_t len) {
   auto* self = static_cast<TlsSession*>(p);
-  const std::size_t room = self->out_view_.size() - self->out_pos_;
+  TlsContext::IoWindow& io = self->ctx_.io();
+  const std::size_t room = io.out.size() - io.out_pos;
   if (room == 0) return MBEDTLS_ERR_SSL_WANT_WRITE;
   const std::size_t n = len < room ? len : room;
-  std::size_t seen = 0;
-  while (seen < n) {
-    auto step = self->out_framer_.feed(Bytes(buf + seen, n - seen));
-    if (!step.ok()) break;  // cannot happen for mbedTLS's own records; only alert tracking is lost
-    seen += step->consumed;
-    if (step->header_done && self->out_framer_.type() == RecordFramer::kAlert) self->alert_sent_ = true;
-  }
-  std::memcpy(self->out_view_.data() + self->out_pos_, buf, n);
-  self->out_pos_ += n;
+  std::memcpy(io.out.data() + io.out_pos, buf, n);
+  io.out_pos += n;
   return static_cast<int>(n);
 }
 
@@ -233,7 +229,6 @@ void TlsSession::pump_handshake() noexcept {
     fail_with(classify(r), r);
     return;
   }
-  verify_flags_ = mbedtls_ssl_get_verify_result(&ssl_);
   if (!inner_.open(connection_)) {
     fail_with(TlsFailure::kArenaExhausted, 0);  // the inner endpoint had no RAM for the connection
     return;
@@ -245,22 +240,22 @@ void TlsSession::pump_handshake() noexcept {
 void TlsSession::pump_open() noexcept {
   flush();
   if (state_ != State::kOpen) return;
-  // Inbound: decrypted bytes go to the inner endpoint as fast as it takes them.
+  // Inbound: the plaintext of the current record is handed to the inner endpoint where mbedTLS
+  // decrypted it, in its input buffer (read with length 0 decrypts the next record and consumes
+  // nothing); what the inner endpoint takes is then consumed. A busy inner endpoint leaves the
+  // record there, and mbedTLS reads no further record until it is consumed.
   for (;;) {
-    while (plain_pos_ < plain_len_) {
-      const std::size_t n = inner_.receive(connection_, Bytes(plain_ + plain_pos_, plain_len_ - plain_pos_));
-      if (n == 0) break;
-      plain_pos_ += n;
-    }
-    if (plain_pos_ < plain_len_) break;  // the inner endpoint is busy: leave the rest in mbedTLS
-    plain_pos_ = plain_len_ = 0;
-    const int r = mbedtls_ssl_read(&ssl_, plain_, sizeof plain_);
-    if (r > 0) {
-      plain_len_ = static_cast<std::size_t>(r);
+    u8 none = 0;
+    const int r = mbedtls_ssl_read(&ssl_, &none, 0);
+    const std::size_t available = mbedtls_ssl_get_bytes_avail(&ssl_);
+    if (r == 0 && available > 0) {
+      const std::size_t n = inner_.receive(connection_, Bytes(ssl_.in_offt, available));
+      if (n == 0) break;  // the inner endpoint is busy
+      consume_plaintext(n < available ? n : available);
       continue;
     }
     if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) break;
-    if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {
+    if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {  // 0 with nothing to read: end of stream
       (void)mbedtls_ssl_close_notify(&ssl_);
       set_state(State::kClosing, "peer sent close_notify");
       return;
@@ -270,7 +265,8 @@ void TlsSession::pump_open() noexcept {
   }
   // Outbound: only into a window, and only when no earlier record waits (mbedtls_ssl_write with
   // output pending would only flush and drop the new bytes).
-  while (out_pos_ < out_view_.size() && ssl_.out_left == 0) {
+  const TlsContext::IoWindow& io = ctx_.io();
+  while (io.out_pos < io.out.size() && ssl_.out_left == 0) {
     const int max_payload = mbedtls_ssl_get_max_out_record_payload(&ssl_);
     if (max_payload <= 0) break;
     std::size_t chunk_size = static_cast<std::size_t>(max_payload);
@@ -288,10 +284,22 @@ void TlsSession::pump_open() noexcept {
   }
   flush();
   if (state_ != State::kOpen) return;
-  if (ssl_.out_left == 0 && plain_pos_ == plain_len_ && inner_.wants_close(connection_)) {
+  if (ssl_.out_left == 0 && mbedtls_ssl_get_bytes_avail(&ssl_) == 0 && inner_.wants_close(connection_)) {
     (void)mbedtls_ssl_close_notify(&ssl_);
     set_state(State::kClosing, "inner endpoint closes");
   }
+}
+
+void TlsSession::consume_plaintext(std::size_t n) noexcept {
+  // mbedtls_ssl_read is the public way to advance past plaintext (and zeroizes it in the buffer);
+  // with a record pending it only copies, into this small sink.
+  u8 sink[64];
+  while (n > 0) {
+    const int r = mbedtls_ssl_read(&ssl_, sink, n < sizeof sink ? n : sizeof sink);
+    if (r <= 0) break;  // cannot happen while the record holds n more bytes
+    n -= static_cast<std::size_t>(r);
+  }
+  mbedtls_platform_zeroize(sink, sizeof sink);
 }
 
 TlsFailure TlsSession::classify(int e) const noexcept {
@@ -343,22 +351,13 @@ void TlsSession::fail_with(TlsFailure reason, int e) noexcept {
   if (state_ == State::kFailed) return;
   // Exhaustion wins: mbedTLS reports an allocation failure inside chain verification as a bad
   // certificate and one in Finished as a decrypt error (environment.md).
-  if (ctx_.allocator().failed_allocations() != failed_allocations_at_start_) reason = TlsFailure::kArenaExhausted;
+  if (static_cast<u32>(ctx_.allocator().failed_allocations()) != failed_allocations_at_start_) reason = TlsFailure::kArenaExhausted;
   failure_ = reason;
   error_ = e;
   if (started_) {
-    const u32 flags = mbedtls_ssl_get_verify_result(&ssl_);
-    verify_flags_ = flags == 0xFFFFFFFFU ? 0 : flags;
-    // Did mbedTLS already send or queue an alert? Its queued records start at out_hdr - out_left.
-    bool alerted = alert_sent_;
-    if (!alerted && ssl_.out_left > 0 && out_framer_.at_record_boundary()) {
-      const u8* p = ssl_.out_hdr - ssl_.out_left;
-      const u8* end = ssl_.out_hdr;
-      while (!alerted && end - p >= 5) {
-        alerted = p[0] == RecordFramer::kAlert;
-        p += 5 + ((p[3] << 8) | p[4]);
-      }
-    }
+    // Did mbedTLS already send or queue an alert? Then it is the last record it wrote (it writes
+    // nothing after a fatal one), whether or not it left the output buffer yet.
+    const bool alerted = ssl_.out_msgtype == MBEDTLS_SSL_MSG_ALERT;
     unsigned char level = MBEDTLS_SSL_ALERT_LEVEL_FATAL;
     unsigned char description = MBEDTLS_SSL_ALERT_MSG_INTERNAL_ERROR;
     bool send = !alerted;

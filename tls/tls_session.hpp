@@ -36,8 +36,6 @@ namespace scws::tls {
 class TlsSession {
  public:
   enum class State : u8 { kHandshake, kOpen, kClosing, kClosed, kFailed };
-  static constexpr std::size_t kPlainChunk = 256;  // decrypted bytes held for a slow inner endpoint
-
   // ctx must be ready(); inner and trace outlive the session. connection is passed to inner.
   TlsSession(TlsContext& ctx, card::StreamEndpoint& inner, std::size_t connection, const card::Tracer& trace) noexcept;
   ~TlsSession();
@@ -46,9 +44,8 @@ class TlsSession {
 
   // Allocates mbedTLS's per-connection state (record buffers: most of a session's RAM). false =
   // the TLS region cannot hold it (failure() == kArenaExhausted, state kFailed, nothing queued).
-  bool start() noexcept;
-  // Client only, before start(): resume this session (from saved_session() of an earlier one).
-  void set_resume(const mbedtls_ssl_session* session) noexcept { resume_ = session; }
+  // resume (client only): a session from save_session() of an earlier connection, to resume.
+  bool start(const mbedtls_ssl_session* resume = nullptr) noexcept;
 
   std::size_t receive(Bytes ciphertext) noexcept;
   std::size_t send(MutableBytes out) noexcept;
@@ -59,7 +56,7 @@ class TlsSession {
   [[nodiscard]] State state() const noexcept { return state_; }
   [[nodiscard]] TlsFailure failure() const noexcept { return failure_; }
   [[nodiscard]] int mbedtls_error() const noexcept { return error_; }        // last mbedTLS error, 0 if none
-  [[nodiscard]] u32 verify_flags() const noexcept { return verify_flags_; }  // MBEDTLS_X509_BADCERT_* of the peer
+  [[nodiscard]] u32 verify_flags() const noexcept;  // MBEDTLS_X509_BADCERT_* of the peer, 0 if none
   [[nodiscard]] bool resumed() const noexcept { return resumed_; }
   [[nodiscard]] bool inner_opened() const noexcept { return inner_open_; }
   [[nodiscard]] const char* ciphersuite() const noexcept;
@@ -76,39 +73,34 @@ class TlsSession {
   void pump() noexcept;
   void pump_handshake() noexcept;
   void pump_open() noexcept;
+  void consume_plaintext(std::size_t n) noexcept;
   void flush() noexcept;
   void fail_with(TlsFailure reason, int mbedtls_error) noexcept;
   TlsFailure classify(int mbedtls_error) const noexcept;
   void close_inner() noexcept;
 
+  // RAM: every byte here is in each session's share of the TLS region (issue 4 targets), so the
+  // plaintext is read in place from mbedTLS's input buffer (no copy held here), the ciphertext
+  // windows live in the context (TlsContext::IoWindow) and the flags are bits.
   TlsContext& ctx_;
   card::StreamEndpoint& inner_;
-  std::size_t connection_;
   const card::Tracer& trace_;
   mbedtls_ssl_context ssl_;
-  const mbedtls_ssl_session* resume_ = nullptr;
   RecordFramer in_framer_;
-  RecordFramer out_framer_;
-  Bytes in_view_;
-  std::size_t in_pos_ = 0;
-  MutableBytes out_view_;
-  std::size_t out_pos_ = 0;
-  u8 plain_[kPlainChunk];
-  std::size_t plain_len_ = 0;
-  std::size_t plain_pos_ = 0;
   int error_ = 0;
-  u32 verify_flags_ = 0;
-  u64 failed_allocations_at_start_ = 0;
+  u32 failed_allocations_at_start_ = 0;  // low 32 bits of the allocator's count (only compared)
+  u8 connection_;
   State state_ = State::kHandshake;
   TlsFailure failure_ = TlsFailure::kNone;
   RecordError framing_error_ = RecordError::kBadType;
-  bool framing_failed_ = false;
-  bool renegotiation_ = false;
-  bool alert_sent_ = false;
-  bool started_ = false;
-  bool resumed_ = false;
-  bool inner_open_ = false;
+  bool framing_failed_ : 1 = false;
+  bool renegotiation_ : 1 = false;
+  bool started_ : 1 = false;
+  bool resumed_ : 1 = false;
+  bool inner_open_ : 1 = false;
 };
+
+static_assert(sizeof(TlsSession) <= sizeof(mbedtls_ssl_context) + 80, "a TlsSession is mostly its mbedTLS context");
 
 // The StreamEndpoint for a TLS port: one TlsSession per connection, allocated in open() from the
 // context's TlsAllocator and released in close(). Failures are counted per reason for the card's

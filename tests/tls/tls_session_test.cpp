@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "tests/tls/tls_harness.hpp"
+#include "tls/tls_port.hpp"
 #include "mbedtls/x509.h"
 
 using namespace scws;
@@ -46,9 +47,8 @@ Run connect_with(Card& card, Client& client, const char* request = "GET / HTTP/1
   Run run{};
   {
     TlsSession client_session(client.ctx, client_app, 0, card.trace);
-    if (resume != nullptr) client_session.set_resume(resume);
     TlsSession server(*card.ctx, server_app, kConnection, card.trace);
-    REQUIRE(client_session.start());
+    REQUIRE(client_session.start(resume));
     if (server.start()) {
       Pipe pipe;
       if (piece) pipe.piece = piece;
@@ -92,6 +92,7 @@ TEST_CASE("tls server completes ECDHE-ECDSA with a client certificate from the i
   CHECK(r.client_got == "GET / HTTP/1.1\r\n\r\n");
   CHECK(r.idle_after);
   MESSAGE("ECDHE-ECDSA + client cert: session peak ", r.server_peak, " B, ", r.server_allocations, " allocations");
+  CHECK(r.server_peak + TlsAllocator::block_size_for(sizeof(TlsSession)) < TlsPort::kCertificateBudget);
   // A figure, not a limit: client and server in this process, both card builds.
   const auto t0 = std::chrono::steady_clock::now();
   constexpr int kRounds = 10;
@@ -158,6 +159,9 @@ TEST_CASE("tls server completes each PSK suite with an identity from the card's 
     CHECK(r.client_got == "GET / HTTP/1.1\r\n\r\n");
     CHECK(r.idle_after);
     MESSAGE(name, ": session peak ", r.server_peak, " B, ", r.server_allocations, " allocations");
+    // The port admits PSK sessions by this budget: every PSK suite's session must fit it (the session
+    // object lives in the region on the card; here it is on the stack).
+    CHECK(r.server_peak + TlsAllocator::block_size_for(sizeof(TlsSession)) < TlsPort::kPskBudget);
   }
 }
 
@@ -178,6 +182,36 @@ TEST_CASE("tls session completes when every record arrives in 1-byte pieces") {
   const Run psk = connect(card, Client::with_psk(kPskIdentity), "ping", [](std::size_t i) { return i % 7 + 1; });
   CHECK(psk.client_got == "ping");
   CHECK(psk.idle_after);
+}
+
+TEST_CASE("tls session hands plaintext to a slow inner endpoint in order, holding the rest where mbedTLS decrypted it") {
+  Card card(kBigRegion);
+  const std::size_t idle = card.allocator->in_use();
+  Client client(Client::with_psk(kPskIdentity));
+  REQUIRE(client.ok);
+  std::string request;
+  for (int i = 0; i < 3000; ++i) request += static_cast<char>('a' + i % 26);  // several records
+  App client_app, server_app;
+  client_app.to_send = request;
+  server_app.echo = true;
+  server_app.accept_at_most = 0;  // busy: takes nothing
+  {
+    TlsSession c(client.ctx, client_app, 0, card.trace);
+    TlsSession s(*card.ctx, server_app, 1, card.trace);
+    REQUIRE(c.start());
+    REQUIRE(s.start());
+    Pipe pipe;
+    pipe.run(c, s);
+    CHECK(s.state() == TlsSession::State::kOpen);
+    CHECK(server_app.received.empty());
+    CHECK_FALSE(pipe.to_server.empty());  // one record waits decrypted; the rest stays with the sender
+    server_app.accept_at_most = 7;        // slow: 7 bytes per call
+    pipe.run(c, s);
+    CHECK(server_app.received == request);
+    CHECK(client_app.received == request);
+    CHECK(s.state() == TlsSession::State::kOpen);
+  }
+  CHECK(card.allocator->in_use() == idle);
 }
 
 TEST_CASE("tls server resumes a session from its ticket without a certificate exchange") {
