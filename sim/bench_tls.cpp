@@ -629,6 +629,15 @@ TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
       r.stack.error = e.what();
       r.notes.push_back(std::string("through-the-stack rows not measured: ") + e.what());
     }
+    try {
+      const std::vector<RegionFigures> pipe = r.regions;
+      for (RegionFigures& f : measure_stack_regions(options.runs, pipe, progress)) {
+        if (f.smallest == 0) r.notes.push_back(f.client + ": no working region found");
+        r.regions.push_back(std::move(f));
+      }
+    } catch (const std::exception& e) {
+      r.notes.push_back(std::string("smallest regions with curl / openssl not measured: ") + e.what());
+    }
   }
   return r;
 }
@@ -663,7 +672,9 @@ std::string format_human(const TlsBenchResult& r) {
     }
     out << "smallest region " << f.smallest << " B = context " << f.idle << " B + session " << f.session << " B (" << kib(f.session)
         << ", of which " << f.session_object << " B the TlsSession object with its mbedtls_ssl_context; target <= " << kib(f.target) << ": " << (f.meets_target() ? "met" : "MISSED") << "); high water " << f.peak
-        << " B; " << f.allocations << " allocations per connection; " << f.probes << " probes\n";
+        << " B; ";
+    if (f.allocations != 0) out << f.allocations << " allocations per connection; ";
+    out << f.probes << " probes\n";
   }
   if (!r.peers.empty()) out << "reference peers, same handshakes, same run:\n";
   for (const auto& p : r.peers) {
@@ -795,7 +806,226 @@ auto on_io(asio::io_context& io, F fn) -> decltype(fn()) {
   return future.get();
 }
 
+// The demo profile with a [tls] port serving certificates and PSKs, one client certificate and one
+// PSK identity: what `scws run` serves.
+Profile stack_profile() {
+  Profile profile = load_profile(bundled_demo_profile());
+  if (!profile.tls) profile.tls = ProfileTls{};
+  profile.tls->mode = ProfileTls::Mode::kBoth;
+  profile.tls->clients = 1;
+  profile.tls->psk_identities = 1;
+  return profile;
+}
+
+// The card as `scws run` builds it, in this process: an image provisioned from the profile (TLS
+// region tls_ram bytes, 0: the profile's), an EmulatedUicc, DirectTransport and the Gateway on
+// loopback with idle STATUS polling off (every APDU counted is a client's). budget: the TLS port's
+// per-session admission budget (TlsPort::set_session_budget, 0: the mode's).
+class StackRig {
+ public:
+  StackRig(const Profile& base, const Pki& pki, std::size_t tls_ram, std::size_t budget) : profile_(base) {
+    if (tls_ram != 0) profile_.tls->ram = static_cast<std::uint32_t>(tls_ram);
+    provision_device(profile_, nvm_, &pki);
+    const std::size_t region = profile_.tls->ram != 0 ? profile_.tls->ram : default_tls_ram(profile_.tls->mode, profile_.tls->channels);
+    host_.emplace(nvm_, std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + region + 15) / 16 * 16));
+    host_->tls_port().set_session_budget(budget);
+    if (!host_->card().power_on()) throw std::runtime_error("bench tls: the card did not power up");
+    if (port().state() != tls::TlsPort::State::kServing) return;  // e.g. a region too small for the context
+    tls_card_port_ = host_->scws().settings().tls_port;
+    transport_.emplace(host_->card());
+    GatewayOptions options;
+    options.port_map[tls_card_port_] = 0;
+    options.port_map[host_->scws().settings().http_port] = 0;
+    options.poll_interval = std::chrono::hours(1);
+    options.log = [](const std::string&) {};
+    gateway_.emplace(io_, *transport_, options);
+    gateway_->start();
+    io_thread_ = std::thread([this] { io_.run(); });
+    if (!settle()) throw std::runtime_error("bench tls: the card's TLS channels never listened");
+    local_port_ = *on_io(io_, [&] { return gateway_->local_port(tls_card_port_); });
+  }
+  ~StackRig() {
+    if (!gateway_) return;
+    asio::post(io_, [this] { gateway_->stop(); });
+    io_.stop();
+    io_thread_.join();
+    gateway_.reset();
+  }
+  StackRig(const StackRig&) = delete;
+  StackRig& operator=(const StackRig&) = delete;
+
+  [[nodiscard]] bool serving() const { return gateway_.has_value(); }
+  [[nodiscard]] const tls::TlsPort& port() const { return host_->tls_port(); }
+  [[nodiscard]] std::string address() const { return "127.0.0.1:" + std::to_string(local_port_); }
+  [[nodiscard]] u16 local_port() const { return local_port_; }
+  u64 apdus() { return on_io(io_, [&] { return gateway_->stats().apdus; }); }
+  std::size_t region_in_use() { return on_io(io_, [&] { return port().allocator()->in_use(); }); }
+  std::size_t region_high_water() { return on_io(io_, [&] { return port().allocator()->high_water(); }); }
+  u32 exhausted() { return on_io(io_, [&] { return port().failures(tls::TlsFailure::kArenaExhausted); }); }
+
+  // Bounded polling until the TLS port's channels all listen again (the previous client is gone).
+  bool settle() {
+    const std::size_t channels = profile_.tls->channels;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      const bool idle = on_io(io_, [&] {
+        std::size_t listening = 0;
+        for (const auto& c : gateway_->channels())
+          if (c.card_port == tls_card_port_ && c.state == apdu::cat::ServerState::kListen) ++listening;
+        return listening >= channels && port().sessions() == 0;
+      });
+      if (idle) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval, not synchronisation
+    }
+    return false;
+  }
+
+ private:
+  Profile profile_;
+  std::vector<u8> image_ = std::vector<u8>(SCWS_NVM_SIZE);
+  card::RamNvmDevice nvm_{MutableBytes(image_.data(), image_.size())};
+  std::optional<EmulatedUicc> host_;
+  std::optional<DirectTransport> transport_;
+  asio::io_context io_;
+  std::optional<Gateway> gateway_;
+  std::thread io_thread_;
+  u16 tls_card_port_ = 0;
+  u16 local_port_ = 0;
+};
+
+// A real client of the stack: its command line for an address, and what success prints.
+struct StackClient {
+  std::string name;  // "curl", "openssl s_client", ...
+  TlsBenchMode mode;
+  std::string suite;  // what it negotiates, for the report
+  bool curl;          // prints the status code (-w); else an openssl s_client fed a request
+  std::function<std::vector<std::string>(const std::string& address)> argv;
+};
+
+std::vector<StackClient> stack_clients(const Pki& pki, const fs::path& c) {
+  const std::vector<u8>& psk_key = pki.psks.at(0).key;
+  const std::string psk_hex = hex_text(Bytes(psk_key.data(), psk_key.size()), HexCase::kLower);
+  const std::string identity = pki.psks.at(0).identity;
+  // -no-CA*: no certificate is involved with PSK, and without them s_client loads the system's whole
+  // CA store at every start (about 40 ms of its own CPU here).
+  auto psk = [=](const std::string& cipher) {
+    return [=](const std::string& address) {
+      return std::vector<std::string>{"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-quiet", "-no-CAfile",
+                                      "-no-CApath", "-no-CAstore", "-psk_identity", identity, "-psk", psk_hex, "-cipher", cipher};
+    };
+  };
+  return {
+      {"openssl s_client", TlsBenchMode::kPsk, "PSK-AES128-CCM", false, psk("PSK-AES128-CCM")},
+      {"openssl s_client", TlsBenchMode::kPsk, "PSK-AES128-CBC-SHA256", false, psk("PSK-AES128-CBC-SHA256")},
+      {"openssl s_client", TlsBenchMode::kPsk, "PSK-AES128-GCM-SHA256", false, psk("PSK-AES128-GCM-SHA256")},
+      {"curl", TlsBenchMode::kCertificate, "ECDHE-ECDSA-AES128-GCM-SHA256", true,
+       [=](const std::string& address) {
+         return std::vector<std::string>{"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", (c / "ca.pem").string(),
+                                         "--cert", (c / "client-1.pem").string(), "--key", (c / "client-1.key").string(),
+                                         "https://" + address + "/"};
+       }},
+      {"openssl s_client", TlsBenchMode::kCertificate, "ECDHE-ECDSA-AES128-GCM-SHA256", false,
+       [=](const std::string& address) {
+         return std::vector<std::string>{"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-quiet", "-CAfile",
+                                         (c / "ca.pem").string(), "-cert", (c / "client-1.pem").string(), "-key",
+                                         (c / "client-1.key").string()};
+       }},
+  };
+}
+
+// One connection of a real client: handshake, GET of the demo page, close.
+bool run_stack_client(const StackClient& client, const std::string& address) {
+  static const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  static const std::string empty;
+  auto [status, out] = run_child(client.argv(address), client.curl ? &empty : &request);
+  return status == 0 && (client.curl ? out == "200" : out.find("HTTP/1.1 200") != std::string::npos);
+}
+
+// One probe of the bisection with a real client: a fresh card whose TLS region is region_bytes,
+// admitting a session whenever one is not open already (so a session that does not fit fails by
+// exhaustion instead of being refused by the budget), `runs` connections in a row.
+CardProbe probe_stack_region(const Profile& profile, const Pki& pki, const StackClient& client, std::size_t region_bytes, unsigned runs) {
+  CardProbe p;
+  StackRig rig(profile, pki, region_bytes, 1);
+  if (!rig.serving()) {
+    p.failure = std::string("the TLS port does not serve (") + tls::TlsPort::state_name(rig.port().state()) + ")";
+    return p;
+  }
+  p.idle = rig.port().region_idle();
+  const auto start = Clock::now();
+  for (unsigned i = 0; i < runs; ++i) {
+    const bool ok = run_stack_client(client, rig.address());
+    if (!rig.settle()) {
+      p.failure = "the card's TLS channels did not listen again";
+      break;
+    }
+    if (!ok) {
+      p.failure = rig.exhausted() > 0 ? "arena exhausted" : "the client failed";
+      break;
+    }
+    if (rig.region_in_use() != p.idle) {
+      p.failure = "the region did not return to idle";
+      break;
+    }
+    ++p.completed;
+  }
+  p.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  p.ok = p.completed == runs;
+  p.peak = rig.region_high_water() - p.idle;
+  return p;
+}
+
 }  // namespace
+
+std::vector<RegionFigures> measure_stack_regions(unsigned runs, const std::vector<RegionFigures>& pipe,
+                                                 const std::function<void(const std::string&)>& progress) {
+  ::signal(SIGPIPE, SIG_IGN);
+  const Profile profile = stack_profile();
+  const Pki pki = generate_pki(pki_options(*profile.tls));
+  const ScratchDir scratch("scws-bench-tls-regions");
+  write_client_folder(pki, scratch.path() / "clients", "127.0.0.1", 0);
+  std::vector<RegionFigures> rows;
+  for (const StackClient& client : stack_clients(pki, scratch.path() / "clients")) {
+    RegionFigures f;
+    f.mode = client.mode;
+    f.client = client.name + ", " + client.suite + ", through the in-process stack";
+    f.runs = runs;
+    f.target = client.mode == TlsBenchMode::kPsk ? kTlsPskTarget : kTlsCertificateTarget;
+    // Around the pipe's answer: its session for this mode beside this card's context (which holds
+    // both modes' credentials, about the pipe's certificate context).
+    std::size_t lo = 4096, hi = 64 * 1024;
+    const RegionFigures* context = nullptr;
+    const RegionFigures* same = nullptr;
+    for (const RegionFigures& r : pipe) {
+      if (r.smallest == 0) continue;
+      if (r.mode == TlsBenchMode::kCertificate && context == nullptr) context = &r;
+      if (r.mode == client.mode && same == nullptr) same = &r;
+    }
+    if (context != nullptr && same != nullptr) {
+      const std::size_t guess = context->idle + same->session;
+      lo = guess > 4096 ? guess - 2048 : 2048;
+      hi = guess + 4096;
+    }
+    CardProbe last;
+    const Bisection b = bisect_smallest(lo, hi, 8, [&](std::size_t size) {
+      CardProbe p = probe_stack_region(profile, pki, client, size, runs);
+      progress(f.client + " region " + std::to_string(size) + ": " +
+               (p.ok ? "ok" : "fails after " + std::to_string(p.completed) + " (" + p.failure + ")"));
+      if (p.ok) last = p;
+      return p.ok;
+    });
+    f.probes = b.probes;
+    if (b.smallest) {
+      f.smallest = *b.smallest;
+      f.idle = last.idle;
+      f.session = f.smallest - f.idle;
+      f.session_object = tls::TlsAllocator::block_size_for(sizeof(tls::TlsSession));
+      f.peak = last.peak;
+    }
+    rows.push_back(f);
+  }
+  return rows;
+}
 
 StackFigures measure_stack(unsigned runs, bool verbose) {
   StackFigures fig;
@@ -803,122 +1033,38 @@ StackFigures measure_stack(unsigned runs, bool verbose) {
   auto progress = [&](const std::string& line) {
     if (verbose) std::cerr << "bench tls: " << line << std::endl;
   };
-  Profile profile = load_profile(bundled_demo_profile());
-  if (!profile.tls) profile.tls = ProfileTls{};
-  profile.tls->mode = ProfileTls::Mode::kBoth;
-  profile.tls->clients = 1;
-  profile.tls->psk_identities = 1;
+  const Profile profile = stack_profile();
   const Pki pki = generate_pki(pki_options(*profile.tls));
-  std::vector<u8> image(SCWS_NVM_SIZE);
-  card::RamNvmDevice nvm{MutableBytes(image.data(), image.size())};
-  provision_device(profile, nvm, &pki);
-  // The configured card RAM, or enough for the TLS region the profile asks for beside the rest.
-  const std::size_t tls_ram = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
-  const std::size_t ram = std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + tls_ram + 15) / 16 * 16);
-  EmulatedUicc host(nvm, ram);
-  if (!host.card().power_on()) throw std::runtime_error("bench tls: the card did not power up");
-  const u16 tls_card_port = host.scws().settings().tls_port;
-  const u16 http_card_port = host.scws().settings().http_port;
-  const tls::TlsPort& port = host.tls_port();
-  if (tls_card_port == 0 || port.state() != tls::TlsPort::State::kServing)
-    throw std::runtime_error(std::string("bench tls: the card's TLS port is not serving: ") + tls::TlsPort::state_name(port.state()));
+  StackRig rig(profile, pki, 0, 0);
+  if (!rig.serving())
+    throw std::runtime_error(std::string("bench tls: the card's TLS port is not serving: ") + tls::TlsPort::state_name(rig.port().state()));
+  const tls::TlsPort& port = rig.port();
   fig.region = port.allocator()->capacity();
   fig.region_idle = port.region_idle();
   fig.max_sessions = port.max_sessions();
-
-  DirectTransport transport(host.card());
-  asio::io_context io;
-  auto work = asio::make_work_guard(io);
-  GatewayOptions options;
-  options.port_map[tls_card_port] = 0;
-  options.port_map[http_card_port] = 0;
-  options.poll_interval = std::chrono::hours(1);  // no idle STATUS: every APDU counted is the client's
-  options.log = [](const std::string&) {};
-  std::optional<Gateway> gateway;
-  gateway.emplace(io, transport, options);
-  gateway->start();
-  std::thread io_thread([&] { io.run(); });
-  struct Stop {
-    asio::io_context& io;
-    std::thread& t;
-    std::optional<Gateway>& g;
-    ~Stop() {
-      asio::post(io, [this] { g->stop(); });
-      io.stop();
-      t.join();
-      g.reset();
-    }
-  } stop{io, io_thread, gateway};
-
-  // Bounded polling until the TLS port's channels all listen again (the previous client is gone).
-  const std::size_t tls_channels = profile.tls->channels;
-  auto settle = [&]() -> bool {
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline) {
-      const bool idle = on_io(io, [&] {
-        std::size_t listening = 0;
-        for (const auto& c : gateway->channels())
-          if (c.card_port == tls_card_port && c.state == apdu::cat::ServerState::kListen) ++listening;
-        return listening >= tls_channels && port.sessions() == 0;
-      });
-      if (idle) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval, not synchronisation
-    }
-    return false;
-  };
-  if (!settle()) throw std::runtime_error("bench tls: the card's TLS channels never listened");
-  const u16 local = *on_io(io, [&] { return gateway->local_port(tls_card_port); });
-  const std::string address = "127.0.0.1:" + std::to_string(local);
-  auto apdus = [&] { return on_io(io, [&] { return gateway->stats().apdus; }); };
+  const std::string address = rig.address();
 
   const ScratchDir scratch("scws-bench-tls-stack");
   const fs::path& dir = scratch.path();
-  write_client_folder(pki, dir / "clients", "127.0.0.1", local);
+  write_client_folder(pki, dir / "clients", "127.0.0.1", rig.local_port());
   const fs::path c = dir / "clients";
-  const std::vector<u8>& psk_key = pki.psks.at(0).key;
-  const std::string psk_hex = hex_text(Bytes(psk_key.data(), psk_key.size()), HexCase::kLower);
-  const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  const std::string openssl_base = "openssl";
-
-  struct Client {
-    std::string name;
-    TlsBenchMode mode;
-    std::vector<std::string> argv;
-    bool curl;
-  };
-  const std::vector<Client> clients = {
-      {"openssl s_client", TlsBenchMode::kPsk,
-       {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-quiet", "-psk_identity", pki.psks.at(0).identity, "-psk", psk_hex,
-        "-cipher", "PSK-AES128-CCM"},
-       false},
-      {"curl", TlsBenchMode::kCertificate,
-       {"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", (c / "ca.pem").string(), "--cert",
-        (c / "client-1.pem").string(), "--key", (c / "client-1.key").string(), "https://" + address + "/"},
-       true},
-      {"openssl s_client", TlsBenchMode::kCertificate,
-       {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2", "-quiet", "-CAfile", (c / "ca.pem").string(), "-cert",
-        (c / "client-1.pem").string(), "-key", (c / "client-1.key").string()},
-       false},
-  };
-  for (const Client& client : clients) {
+  for (const StackClient& client : stack_clients(pki, c)) {
     StackClientRow row;
-    row.client = client.name;
+    row.client = client.name + ", " + client.suite;
     row.mode = client.mode;
     row.runs = runs;
     u64 total = 0;
-    progress("through the stack: " + client.name + ", " + tls_bench_mode_name(client.mode));
+    progress("through the stack: " + row.client);
     for (unsigned i = 0; i < runs; ++i) {
-      const u64 before = apdus();
-      const std::string empty;
-      auto [status, out] = run_child(client.argv, client.curl ? &empty : &request);
-      const bool ok = status == 0 && (client.curl ? out == "200" : out.find("HTTP/1.1 200") != std::string::npos);
-      if (!settle()) break;
+      const u64 before = rig.apdus();
+      const bool ok = run_stack_client(client, address);
+      if (!rig.settle()) break;
       if (!ok) continue;
       ++row.ok;
-      total += apdus() - before;
+      total += rig.apdus() - before;
     }
     row.apdus_per_connection = row.ok > 0 ? static_cast<double>(total) / row.ok : 0;
-    row.peak = on_io(io, [&] { return port.allocator()->high_water(); }) - fig.region_idle;
+    row.peak = rig.region_high_water() - fig.region_idle;
     fig.rows.push_back(row);
   }
 
@@ -930,11 +1076,11 @@ StackFigures measure_stack(unsigned runs, bool verbose) {
   auto handshake_apdus = [&](const std::vector<std::string>& extra, bool& reused) -> double {
     std::vector<std::string> argv = hs;
     argv.insert(argv.end(), extra.begin(), extra.end());
-    const u64 before = apdus();
+    const u64 before = rig.apdus();
     auto [status, out] = run_child(argv, &none);
-    if (!settle()) return 0;
+    if (!rig.settle()) return 0;
     reused = out.find("Reused, TLSv1.2") != std::string::npos;
-    return status == 0 ? static_cast<double>(apdus() - before) : 0;
+    return status == 0 ? static_cast<double>(rig.apdus() - before) : 0;
   };
   bool reused = false;
   fig.apdus_full = handshake_apdus({"-sess_out", session.string()}, reused);
@@ -1074,7 +1220,10 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
     progress(std::string("through pcscd: openssl s_client loop, ") + tls_bench_mode_name(mode));
     std::vector<std::string> argv = {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2"};
     if (mode == TlsBenchMode::kPsk) {
-      for (const char* a : {"-psk_identity", psk_identity.c_str(), "-psk", psk_hex.c_str(), "-cipher", "PSK-AES128-CCM"}) argv.emplace_back(a);
+      // -no-CA*: without them s_client loads the system's whole CA store at every start (~40 ms).
+      for (const char* a : {"-no-CAfile", "-no-CApath", "-no-CAstore", "-psk_identity", psk_identity.c_str(), "-psk", psk_hex.c_str(),
+                            "-cipher", "PSK-AES128-CCM"})
+        argv.emplace_back(a);
     } else {
       argv.insert(argv.end(), cert.begin(), cert.end());
     }

@@ -185,6 +185,14 @@ double tls_ratio(double a, double b) noexcept;
 
 StackFigures measure_stack(unsigned runs, bool verbose);
 
+// The figure with real clients: the smallest TLS region with which `runs` connections of
+// curl and `openssl s_client` (certificate; PSK with CCM, CBC-SHA256 and GCM) in a row each get the
+// demo page, through the in-process stack; each probe is a fresh card whose port admits a session
+// whenever none is open (TlsPort::set_session_budget), so a session that does not fit fails by
+// exhaustion. pipe: the in-memory rows, to centre the bisection.
+std::vector<RegionFigures> measure_stack_regions(unsigned runs, const std::vector<RegionFigures>& pipe,
+                                                 const std::function<void(const std::string&)>& progress);
+
 // Connections per second (0 when seconds is not positive).
 double handshake_rate(unsigned connections, double seconds) noexcept;
 

@@ -35,6 +35,7 @@ class EmulatedUicc {
   card::CatToolkit& toolkit() noexcept { return toolkit_; }
   card::ScwsApplet& scws() noexcept { return scws_; }
   tls::TlsPort& tls_port() noexcept { return tls_port_; }
+  const tls::TlsPort& tls_port() const noexcept { return tls_port_; }
   void set_trace_sink(card::TraceSink* sink) noexcept { card_->set_trace_sink(sink); }
 
  private:
