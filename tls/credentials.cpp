@@ -151,21 +151,43 @@ Status<CredentialError> put_psk(card::ObjectStore& store, Bytes identity, Bytes 
 
 Result<std::size_t, CredentialError> find_psk(card::ObjectStore& store, Bytes identity, MutableBytes key_out) noexcept {
   if (key_out.size() < kMaxPskKey) return fail(CredentialError::kTooLarge);
-  PskTable t;
-  auto count = read_table(store, t);
-  if (!count.ok()) return fail(count.error());
-  // Walk every entry; fold the match of each into masks, copying the matching key with a mask so
-  // neither the branch pattern nor the memory access pattern depends on which entry matches.
-  std::size_t pos = 1;
+  mbedtls_platform_zeroize(key_out.data(), key_out.size());  // every failure leaves it so
+  auto info = store.find(kPskTableId);
+  if (!info.ok()) return fail(info.error() == card::NvmError::kNotFound ? CredentialError::kNotFound : CredentialError::kStorage);
+  const u32 size = info->size;
+  if (size == 0 || size > kPskTableMax) return fail(CredentialError::kMalformed);
+  u8 count = 0;
+  if (!store.read(kPskTableId, 0, MutableBytes(&count, 1)).ok()) return fail(CredentialError::kStorage);
+  if (count > kMaxPskEntries) return fail(CredentialError::kMalformed);
+  // One entry at a time from NVM: this runs inside a PSK handshake, so the stack holds one entry
+  // (98 bytes), not the table (1.6 KB). Every entry is read and compared, and the matching key is
+  // copied with a mask, so neither branches nor memory accesses depend on which entry matches (the
+  // entries' lengths are the table's public framing).
+  struct Entry {
+    u8 bytes[1 + kMaxPskIdentity + 1 + kMaxPskKey];
+    ~Entry() { mbedtls_platform_zeroize(bytes, sizeof bytes); }
+  } e;
+  auto malformed = [&](CredentialError why) {
+    mbedtls_platform_zeroize(key_out.data(), key_out.size());
+    return fail(why);
+  };
+  u32 pos = 1;
   u8 found = 0;
   std::size_t key_len = 0;
-  for (std::size_t i = 0; i < *count; ++i) {
-    const std::size_t id_len = t.bytes[pos];
-    const Bytes id(t.bytes + pos + 1, id_len);
-    pos += 1 + id_len;
-    const std::size_t k_len = t.bytes[pos];
-    const u8* k = t.bytes + pos + 1;
-    pos += 1 + k_len;
+  for (u8 i = 0; i < count; ++i) {
+    // [id_len][identity][key_len] first, then the key, each checked against the object's size.
+    if (size - pos < 2) return malformed(CredentialError::kMalformed);
+    if (!store.read(kPskTableId, pos, MutableBytes(e.bytes, 1)).ok()) return malformed(CredentialError::kStorage);
+    const std::size_t id_len = e.bytes[0];
+    if (id_len == 0 || id_len > kMaxPskIdentity || size - pos < 2 + id_len) return malformed(CredentialError::kMalformed);
+    if (!store.read(kPskTableId, pos + 1, MutableBytes(e.bytes + 1, id_len + 1)).ok()) return malformed(CredentialError::kStorage);
+    const std::size_t k_len = e.bytes[1 + id_len];
+    if (k_len == 0 || k_len > kMaxPskKey || size - pos < 2 + id_len + k_len) return malformed(CredentialError::kMalformed);
+    u8* const k = e.bytes + 2 + id_len;
+    if (!store.read(kPskTableId, static_cast<u32>(pos + 2 + id_len), MutableBytes(k, k_len)).ok())
+      return malformed(CredentialError::kStorage);
+    pos += static_cast<u32>(2 + id_len + k_len);
+    const u8* const id = e.bytes + 1;
     // Compare over the candidate's length; a length mismatch is folded in, not branched on.
     u8 diff = static_cast<u8>(id_len != identity.size());
     for (std::size_t j = 0; j < identity.size(); ++j) diff |= static_cast<u8>(identity[j] ^ (j < id_len ? id[j] : static_cast<u8>(~identity[j])));
@@ -177,6 +199,7 @@ Result<std::size_t, CredentialError> find_psk(card::ObjectStore& store, Bytes id
     key_len = (key_len & ~size_mask) | (k_len & size_mask);
     found |= match;
   }
+  if (pos != size) return malformed(CredentialError::kMalformed);  // bytes after the last entry
   if (found == 0) {
     mbedtls_platform_zeroize(key_out.data(), key_out.size());
     return fail(CredentialError::kNotFound);

@@ -48,7 +48,9 @@ Status<CredentialError> put_psk(card::ObjectStore& store, Bytes identity, Bytes 
 
 // Looks the identity up, comparing it against every entry in constant time (no early exit, so the
 // time does not tell which entry or prefix matched); on success copies the key into key_out
-// (kMaxPskKey bytes) and returns its length.
+// (kMaxPskKey bytes) and returns its length; on any failure key_out is all zeros. Reads the table
+// one entry at a time (its stack holds one entry, not the table). kMalformed for a table whose
+// framing is broken.
 Result<std::size_t, CredentialError> find_psk(card::ObjectStore& store, Bytes identity, MutableBytes key_out) noexcept;
 
 // Length of the DER element (tag, length, contents) at the start of der, or 0 when it is not a

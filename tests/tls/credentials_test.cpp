@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "card/nvm_device.hpp"
@@ -115,4 +117,34 @@ TEST_CASE("credentials bound the PSK table") {
   CHECK(put_psk(s.store, bytes_of(long_id.c_str()), Bytes(key, 16)).error() == CredentialError::kTooLarge);
   const u8 long_key[kMaxPskKey + 1] = {};
   CHECK(put_psk(s.store, bytes_of("k"), Bytes(long_key, sizeof long_key)).error() == CredentialError::kTooLarge);
+}
+
+TEST_CASE("credentials refuse a malformed PSK table as malformed and leave no key behind") {
+  // The table's framing (tls/credentials.hpp): u8 count, then [u8 id_len][id][u8 key_len][key].
+  struct Case {
+    std::string name;
+    std::vector<u8> table;
+  };
+  const std::vector<Case> cases = {
+      {"count above the bound", {17}},
+      {"entry cut in its identity", {1, 5, 'a', 'p'}},
+      {"entry cut in its key", {1, 1, 'a', 16, 1, 2}},
+      {"empty identity", {1, 0, 1, 7}},
+      {"empty key", {1, 1, 'a', 0}},
+      {"key longer than 32", {1, 1, 'a', 33}},
+      {"bytes after the last entry", {1, 1, 'a', 1, 7, 0xEE}},
+      {"fewer entries than counted", {2, 1, 'a', 1, 7}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.name);
+    Store s;
+    REQUIRE(s.nvm.begin().ok());
+    REQUIRE(s.store.create(kPskTableId, static_cast<u32>(c.table.size())).ok());
+    REQUIRE(s.store.write(kPskTableId, 0, Bytes(c.table.data(), c.table.size())).ok());
+    REQUIRE(s.nvm.commit().ok());
+    u8 out[kMaxPskKey];
+    std::fill(std::begin(out), std::end(out), u8{0x5A});
+    CHECK(find_psk(s.store, bytes_of("a"), MutableBytes(out, sizeof out)).error() == CredentialError::kMalformed);
+    for (u8 b : out) CHECK(b == 0);
+  }
 }
