@@ -433,7 +433,10 @@ TEST_CASE("tls smallest region for one session is within the issue 4 targets") {
               psk - idle_psk, sizeof(TlsSession));
   REQUIRE(cert > 0);
   REQUIRE(psk > 0);
-  // Issue 4 targets on x86-64: 12 KiB (certificate) and 6.5 KiB (PSK) for the session.
-  CHECK(cert - idle_cert <= 12 * 1024);
-  CHECK(psk - idle_psk <= 6656);
+  // Issue 4 targets on x86-64: 12 KiB (certificate) and 6.5 KiB (PSK, the CCM suite the card
+  // prefers) for the session, counting the TlsSession object the card keeps in the region too
+  // (here it is on the stack).
+  const std::size_t object = TlsAllocator::block_size_for(sizeof(TlsSession));
+  CHECK(cert - idle_cert + object <= 12 * 1024);
+  CHECK(psk - idle_psk + object <= 6656);
 }
