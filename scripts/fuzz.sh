@@ -6,10 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
 if [ ! -d build-fuzz ]; then
-  CXX=clang++-14 meson setup build-fuzz -Dfuzzing=true -Dbuildtype=debugoptimized >/dev/null
+  # clang for C as well: mbedTLS (C) gets the fuzzing instrumentation and sanitizers too.
+  CC=clang-14 CXX=clang++-14 meson setup build-fuzz -Dfuzzing=true -Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C build-fuzz >/dev/null
 targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  ninja -C build-fuzz >/dev/null
+else
+  ninja -C build-fuzz "${targets[@]/#/tests/fuzz/fuzz_}" >/dev/null
+fi
 if [ ${#targets[@]} -eq 0 ]; then
   for f in build-fuzz/tests/fuzz/fuzz_*; do [ -x "$f" ] && targets+=("$(basename "$f" | sed 's/^fuzz_//')"); done
 fi

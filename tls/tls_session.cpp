@@ -248,14 +248,17 @@ void TlsSession::pump_open() noexcept {
     u8 none = 0;
     const int r = mbedtls_ssl_read(&ssl_, &none, 0);
     const std::size_t available = mbedtls_ssl_get_bytes_avail(&ssl_);
-    if (r == 0 && available > 0) {
+    if (r == 0) {
+      // Nothing available: empty records were read (RFC 5246 6.2.1 allows them; each took input
+      // bytes, so this ends). The bio never reports an end of stream, so 0 means nothing else.
+      if (available == 0) continue;
       const std::size_t n = inner_.receive(connection_, Bytes(ssl_.in_offt, available));
       if (n == 0) break;  // the inner endpoint is busy
       consume_plaintext(n < available ? n : available);
       continue;
     }
     if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) break;
-    if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {  // 0 with nothing to read: end of stream
+    if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
       (void)mbedtls_ssl_close_notify(&ssl_);
       set_state(State::kClosing, "peer sent close_notify");
       return;

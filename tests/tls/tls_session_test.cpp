@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 
 #include "tests/tls/tls_harness.hpp"
@@ -212,6 +213,82 @@ TEST_CASE("tls session hands plaintext to a slow inner endpoint in order, holdin
     CHECK(s.state() == TlsSession::State::kOpen);
   }
   CHECK(card.allocator->in_use() == idle);
+}
+
+namespace {
+// A bare mbedTLS client on the test client's context, for records TlsSession never writes.
+struct RawClient {
+  Client& client;
+  mbedtls_ssl_context ssl;
+  std::deque<u8> to_server, to_client;
+  explicit RawClient(Client& c) : client(c) {
+    TlsAllocator::Scope scope(client.allocator);
+    mbedtls_ssl_init(&ssl);
+    REQUIRE(mbedtls_ssl_setup(&ssl, &client.ctx.config()) == 0);
+    mbedtls_ssl_set_bio(&ssl, this, send_cb, recv_cb, nullptr);
+  }
+  ~RawClient() {
+    TlsAllocator::Scope scope(client.allocator);
+    mbedtls_ssl_free(&ssl);
+  }
+  static int send_cb(void* p, const unsigned char* buf, std::size_t len) {
+    auto* self = static_cast<RawClient*>(p);
+    self->to_server.insert(self->to_server.end(), buf, buf + len);
+    return static_cast<int>(len);
+  }
+  static int recv_cb(void* p, unsigned char* buf, std::size_t len) {
+    auto* self = static_cast<RawClient*>(p);
+    if (self->to_client.empty()) return MBEDTLS_ERR_SSL_WANT_READ;
+    const std::size_t n = std::min(len, self->to_client.size());
+    std::copy_n(self->to_client.begin(), n, buf);
+    self->to_client.erase(self->to_client.begin(), self->to_client.begin() + static_cast<std::ptrdiff_t>(n));
+    return static_cast<int>(n);
+  }
+  // Moves bytes both ways until neither side moves.
+  void exchange(TlsSession& server) {
+    for (int round = 0; round < 1000; ++round) {
+      bool moved = false;
+      {
+        TlsAllocator::Scope scope(client.allocator);
+        if (ssl.state != MBEDTLS_SSL_HANDSHAKE_OVER) (void)mbedtls_ssl_handshake(&ssl);
+      }
+      while (!to_server.empty()) {
+        const std::size_t n = std::min<std::size_t>(237, to_server.size());
+        std::vector<u8> piece(to_server.begin(), to_server.begin() + static_cast<std::ptrdiff_t>(n));
+        const std::size_t took = server.receive(Bytes(piece.data(), n));
+        to_server.erase(to_server.begin(), to_server.begin() + static_cast<std::ptrdiff_t>(took));
+        moved |= took > 0;
+        if (took < n) break;
+      }
+      u8 buf[240];
+      for (std::size_t n; (n = server.send(MutableBytes(buf, sizeof buf))) > 0; moved = true) to_client.insert(to_client.end(), buf, buf + n);
+      if (!moved) return;
+    }
+  }
+};
+}  // namespace
+
+TEST_CASE("tls session skips empty application records and keeps the connection open") {
+  Card card(kBigRegion);
+  Client client(Client::with_psk(kPskIdentity));
+  REQUIRE(client.ok);
+  App server_app;
+  TlsSession server(*card.ctx, server_app, 1, card.trace);
+  REQUIRE(server.start());
+  RawClient raw(client);
+  raw.exchange(server);
+  REQUIRE(raw.ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER);
+  REQUIRE(server.state() == TlsSession::State::kOpen);
+  {
+    TlsAllocator::Scope scope(client.allocator);
+    const unsigned char ping[] = {'p', 'i', 'n', 'g'};
+    CHECK(mbedtls_ssl_write(&raw.ssl, ping, 0) == 0);  // RFC 5246 6.2.1: zero-length fragments
+    CHECK(mbedtls_ssl_write(&raw.ssl, ping, 0) == 0);  // may be sent
+    CHECK(mbedtls_ssl_write(&raw.ssl, ping, sizeof ping) == 4);
+  }
+  raw.exchange(server);
+  CHECK(server_app.received == "ping");
+  CHECK(server.state() == TlsSession::State::kOpen);
 }
 
 TEST_CASE("tls server resumes a session from its ticket without a certificate exchange") {
