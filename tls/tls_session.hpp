@@ -7,7 +7,9 @@
 // the bio callback into its own input buffer, which is the record accumulator (a record still
 // arriving is "want read", never a copy elsewhere); every byte passes a RecordFramer first.
 // send() offers an output window (the toolkit pulls at most 240 bytes, TS 102 223 8.8 / 6.4.28
-// SEND DATA); mbedTLS flushes pending records into it ("want write" when it is full).
+// SEND DATA); mbedTLS flushes pending records into it ("want write" when it is full). Decrypted
+// bytes are handed to the inner endpoint where mbedTLS decrypted them, in its input buffer; a busy
+// inner endpoint leaves them there, and no further record is read until it takes them.
 //
 // State machine (one traced transition function, set_state):
 //   kHandshake --handshake done--> kOpen --inner wants close / peer close_notify--> kClosing
