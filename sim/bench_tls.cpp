@@ -87,6 +87,32 @@ Bisection bisect_smallest(std::size_t lo, std::size_t hi, std::size_t step, cons
   return b;
 }
 
+namespace {
+
+// Bisects the smallest region in [lo, hi] with `probe` and fills f's figures from the bisection's
+// answer (its last successful probe); f.smallest stays 0 when hi does not work either.
+void bisect_region(RegionFigures& f, std::size_t lo, std::size_t hi, const std::function<void(const std::string&)>& progress,
+                   const std::function<CardProbe(std::size_t)>& probe) {
+  CardProbe last;
+  const Bisection b = bisect_smallest(lo, hi, 8, [&](std::size_t size) {
+    CardProbe p = probe(size);
+    progress(std::string(tls_bench_mode_name(f.mode)) + ", " + f.client + ", region " + std::to_string(size) + ": " +
+             (p.ok ? "ok" : "fails after " + std::to_string(p.completed) + " (" + p.failure + ")"));
+    if (p.ok) last = p;
+    return p.ok;
+  });
+  f.probes = b.probes;
+  if (!b.smallest) return;
+  f.smallest = *b.smallest;
+  f.idle = last.idle;
+  f.session = f.smallest - f.idle;
+  f.session_object = tls::TlsAllocator::block_size_for(sizeof(tls::TlsSession));
+  f.peak = last.peak;
+  f.allocations = last.allocations;
+}
+
+}  // namespace
+
 // ---- credentials -------------------------------------------------------------------------------
 
 std::vector<u8> pem_to_der(const std::string& pem) {
@@ -570,26 +596,10 @@ TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
     f.client = "card mbedTLS client, in-memory pipe";
     f.runs = options.runs;
     f.target = mode == TlsBenchMode::kPsk ? kTlsPskTarget : kTlsCertificateTarget;
-    CardProbe last;
-    const Bisection b = bisect_smallest(mode == TlsBenchMode::kPsk ? 1024 : 2048, 64 * 1024, 8, [&](std::size_t size) {
-      CardProbe p = probe_card_region(creds, mode, size, options.runs, options.response_bytes);
-      progress(std::string(tls_bench_mode_name(mode)) + " region " + std::to_string(size) + ": " +
-               (p.ok ? "ok" : "fails after " + std::to_string(p.completed) + " (" + p.failure + ")"));
-      if (p.ok) last = p;
-      return p.ok;
+    bisect_region(f, mode == TlsBenchMode::kPsk ? 1024 : 2048, 64 * 1024, progress, [&](std::size_t size) {
+      return probe_card_region(creds, mode, size, options.runs, options.response_bytes);
     });
-    f.probes = b.probes;
-    if (b.smallest) {
-      // `last` is the most recent success: the bisection's last success is its answer.
-      f.smallest = *b.smallest;
-      f.idle = last.idle;
-      f.session = f.smallest - f.idle;
-      f.session_object = tls::TlsAllocator::block_size_for(sizeof(tls::TlsSession));
-      f.peak = last.peak;
-      f.allocations = last.allocations;
-    } else {
-      r.notes.push_back(std::string(tls_bench_mode_name(mode)) + ": no region up to 64 KiB works");
-    }
+    if (f.smallest == 0) r.notes.push_back(std::string(tls_bench_mode_name(mode)) + ": no region up to 64 KiB works");
     r.regions.push_back(f);
   }
 
@@ -1006,22 +1016,7 @@ std::vector<RegionFigures> measure_stack_regions(unsigned runs, const std::vecto
       lo = guess > 4096 ? guess - 2048 : 2048;
       hi = guess + 4096;
     }
-    CardProbe last;
-    const Bisection b = bisect_smallest(lo, hi, 8, [&](std::size_t size) {
-      CardProbe p = probe_stack_region(profile, pki, client, size, runs);
-      progress(f.client + " region " + std::to_string(size) + ": " +
-               (p.ok ? "ok" : "fails after " + std::to_string(p.completed) + " (" + p.failure + ")"));
-      if (p.ok) last = p;
-      return p.ok;
-    });
-    f.probes = b.probes;
-    if (b.smallest) {
-      f.smallest = *b.smallest;
-      f.idle = last.idle;
-      f.session = f.smallest - f.idle;
-      f.session_object = tls::TlsAllocator::block_size_for(sizeof(tls::TlsSession));
-      f.peak = last.peak;
-    }
+    bisect_region(f, lo, hi, progress, [&](std::size_t size) { return probe_stack_region(profile, pki, client, size, runs); });
     rows.push_back(f);
   }
   return rows;
