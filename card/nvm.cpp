@@ -194,43 +194,54 @@ Status<NvmError> Nvm::append_entry(u32 abs_offset, u32 length) noexcept {
 
 // Walks `count` entries backwards from `used`. Without apply it validates every entry (bounds and
 // CRC); with apply it restores the old bytes, newest entry first.
-Status<NvmError> Nvm::walk_journal(u32 count, u32 used, bool apply) noexcept {
-  u8 buf[kChunk];
+template <class Visit>
+Status<NvmError> Nvm::each_journal_entry(u32 count, u32 used, Visit&& visit) noexcept {
   u32 pos = used;
   for (u32 k = 0; k < count; ++k) {
     if (pos < kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
-    u8 trailer[kJournalEntryOverhead];
-    SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(trailer, sizeof trailer)));
-    const u32 target = load_be32(trailer);
-    const u32 length = load_be32(trailer + 4);
-    if ((length & kFreshFlag) != 0) {
-      // A fresh entry: no old bytes to restore (refresh_fresh_blocks deals with its blocks).
-      const u32 region = length & ~kFreshFlag;
-      if (region == 0 || target < data_offset_ || u64{target} + region > image_size_)
-        return fail(NvmError::kCorruptJournal);
-      if (crc32(Bytes(trailer, 8)) != load_be32(trailer + 8)) return fail(NvmError::kCorruptJournal);
-      pos -= kJournalEntryOverhead;
-      continue;
+    JournalEntry e;
+    SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(e.trailer, sizeof e.trailer)));
+    pos -= kJournalEntryOverhead;
+    e.target = load_be32(e.trailer);
+    const u32 length = load_be32(e.trailer + 4);
+    e.fresh = (length & kFreshFlag) != 0;
+    e.length = length & ~kFreshFlag;
+    if (!e.fresh) {
+      if (e.length == 0 || e.length > pos) return fail(NvmError::kCorruptJournal);
+      pos -= e.length;
     }
-    if (length == 0 || length > pos - kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
-    if (target < table_offset_ || u64{target} + length > image_size_) return fail(NvmError::kCorruptJournal);
-    const u32 start = pos - kJournalEntryOverhead - length;
+    e.start = pos;
+    SCWS_TRY(visit(static_cast<const JournalEntry&>(e)));
+  }
+  if (pos != 0) return fail(NvmError::kCorruptJournal);
+  return {};
+}
+
+Status<NvmError> Nvm::walk_journal(u32 count, u32 used, bool apply) noexcept {
+  u8 buf[kChunk];
+  return each_journal_entry(count, used, [&](const JournalEntry& e) -> Status<NvmError> {
+    if (e.fresh) {
+      // A fresh entry: no old bytes to restore (refresh_fresh_blocks deals with its blocks).
+      if (e.length == 0 || e.target < data_offset_ || u64{e.target} + e.length > image_size_)
+        return fail(NvmError::kCorruptJournal);
+      if (crc32(Bytes(e.trailer, 8)) != load_be32(e.trailer + 8)) return fail(NvmError::kCorruptJournal);
+      return {};
+    }
+    if (e.target < table_offset_ || u64{e.target} + e.length > image_size_) return fail(NvmError::kCorruptJournal);
     u32 crc = 0;
-    for (u32 done = 0; done < length;) {
-      const u32 n = min_u32(kChunk, length - done);
-      SCWS_TRY(dev_read(journal_offset_ + start + done, MutableBytes(buf, n)));
+    for (u32 done = 0; done < e.length;) {
+      const u32 n = min_u32(kChunk, e.length - done);
+      SCWS_TRY(dev_read(journal_offset_ + e.start + done, MutableBytes(buf, n)));
       if (apply) {
-        SCWS_TRY(dev_write(target + done, Bytes(buf, n)));
+        SCWS_TRY(dev_write(e.target + done, Bytes(buf, n)));
       } else {
         crc = crc32(Bytes(buf, n), crc);
       }
       done += n;
     }
-    if (!apply && crc32(Bytes(trailer, 8), crc) != load_be32(trailer + 8)) return fail(NvmError::kCorruptJournal);
-    pos = start;
-  }
-  if (pos != 0) return fail(NvmError::kCorruptJournal);
-  return {};
+    if (!apply && crc32(Bytes(e.trailer, 8), crc) != load_be32(e.trailer + 8)) return fail(NvmError::kCorruptJournal);
+    return {};
+  });
 }
 
 // Recomputes the checksum of every block [abs_offset, +length) touches and writes it into the table
@@ -252,22 +263,12 @@ Status<NvmError> Nvm::refresh_region(u32 abs_offset, u32 length) noexcept {
 // they hold now. Entries were validated by walk_journal. Returns whether there was any.
 Result<bool, NvmError> Nvm::refresh_fresh_blocks(u32 count, u32 used) noexcept {
   bool any = false;
-  u32 pos = used;
-  for (u32 k = 0; k < count; ++k) {
-    u8 trailer[kJournalEntryOverhead];
-    if (pos < kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
-    SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(trailer, sizeof trailer)));
-    const u32 target = load_be32(trailer);
-    const u32 length = load_be32(trailer + 4);
-    if ((length & kFreshFlag) != 0) {
-      SCWS_TRY(refresh_region(target, length & ~kFreshFlag));
-      any = true;
-      pos -= kJournalEntryOverhead;
-    } else {
-      if (length > pos - kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
-      pos -= length + kJournalEntryOverhead;
-    }
-  }
+  auto walked = each_journal_entry(count, used, [&](const JournalEntry& e) -> Status<NvmError> {
+    if (!e.fresh) return {};
+    any = true;
+    return refresh_region(e.target, e.length);
+  });
+  if (!walked) return fail(walked.error());
   return any;
 }
 
@@ -552,30 +553,20 @@ Status<NvmError> Nvm::commit_changes() noexcept {
   const u32 used = header_.journal_used;
   for (u32 i = 0; i < dirty_count_; ++i) SCWS_TRY(update_block_crc(dirty_[i]));
   if (dirty_overflow_) {
-    // More dirty blocks than the RAM list holds: find the rest from the transaction's entries.
-    u32 pos = used;
-    for (u32 k = 0; k < count; ++k) {
-      u8 trailer[kJournalEntryOverhead];
-      if (pos < kJournalEntryOverhead) return fail(NvmError::kCorruptJournal);
-      SCWS_TRY(dev_read(journal_offset_ + pos - kJournalEntryOverhead, MutableBytes(trailer, sizeof trailer)));
-      const u32 target = load_be32(trailer);
-      const u32 length = load_be32(trailer + 4);
-      if ((length & kFreshFlag) != 0) {  // its blocks are refreshed below
-        pos -= kJournalEntryOverhead;
-        continue;
-      }
-      if (length == 0 || length > pos - kJournalEntryOverhead || target < data_offset_ ||
-          u64{target} + length > image_size_)
-        return fail(NvmError::kCorruptJournal);
-      const u32 first_block = (target - data_offset_) / kCrcBlockSize;
-      const u32 last_block = (target - data_offset_ + length - 1) / kCrcBlockSize;
+    // More dirty blocks than the RAM list holds: find the rest from the transaction's entries
+    // (fresh ones are refreshed below).
+    SCWS_TRY(each_journal_entry(count, used, [&](const JournalEntry& e) -> Status<NvmError> {
+      if (e.fresh) return {};
+      if (e.target < data_offset_ || u64{e.target} + e.length > image_size_) return fail(NvmError::kCorruptJournal);
+      const u32 first_block = (e.target - data_offset_) / kCrcBlockSize;
+      const u32 last_block = (e.target - data_offset_ + e.length - 1) / kCrcBlockSize;
       for (u32 b = first_block; b <= last_block; ++b) {
         bool known = false;
         for (u32 i = 0; i < dirty_count_ && !known; ++i) known = dirty_[i] == b;
         if (!known) SCWS_TRY(update_block_crc(b));
       }
-      pos -= length + kJournalEntryOverhead;
-    }
+      return {};
+    }));
   }
   // Fresh regions last, unjournalled: a rollback from here on recomputes them anyway.
   for (u32 i = 0; i < fresh_count_; ++i) SCWS_TRY(refresh_region(fresh_[i].abs_offset, fresh_[i].length));

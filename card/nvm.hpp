@@ -159,6 +159,19 @@ class Nvm {
   Status<NvmError> commit_changes() noexcept;
   Status<NvmError> append_entry(u32 abs_offset, u32 length) noexcept;
   Status<NvmError> write_header() noexcept;
+  // One journal entry as its trailer (offset, length, CRC) describes it.
+  struct JournalEntry {
+    u8 trailer[kJournalEntryOverhead];
+    u32 target = 0;  // absolute offset of the bytes it covers
+    u32 length = 0;  // bytes covered (kFreshFlag removed)
+    bool fresh = false;  // a region created by the transaction: no old bytes stored
+    u32 start = 0;   // journal-relative offset of the old bytes (undo entries)
+  };
+  // Visits the count entries that end at `used`, newest first, after checking that each one's old
+  // bytes lie inside the journal and that they tile it exactly; visit(const JournalEntry&) returns
+  // a Status. kCorruptJournal when the framing does not hold.
+  template <class Visit>
+  Status<NvmError> each_journal_entry(u32 count, u32 used, Visit&& visit) noexcept;
   Status<NvmError> walk_journal(u32 count, u32 used, bool apply) noexcept;
   Result<bool, NvmError> refresh_fresh_blocks(u32 count, u32 used) noexcept;
   Status<NvmError> refresh_region(u32 abs_offset, u32 length) noexcept;
