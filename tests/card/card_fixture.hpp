@@ -13,6 +13,7 @@
 
 #include "base/bytes.hpp"
 #include "base/hex.hpp"
+#include "tests/apdu/bytes_util.hpp"
 #include "base/hex_text.hpp"
 #include "card/card.hpp"
 #include "card/card_context.hpp"
@@ -21,16 +22,7 @@
 
 namespace scws::card::test {
 
-inline std::vector<u8> hex(std::string_view text) {
-  std::string digits;
-  for (char c : text)
-    if (c != ' ') digits.push_back(c);
-  std::vector<u8> out(digits.size() / 2 + 1);
-  auto n = hex_decode(digits.data(), digits.size(), out);
-  REQUIRE_MESSAGE(n.has_value(), "bad hex: ", std::string(text));
-  out.resize(*n);
-  return out;
-}
+using scws::test::hex;  // tests/apdu/bytes_util.hpp
 
 // Behaviour of TestApplet::process by INS (class 80 or 00):
 enum TestIns : u8 {

@@ -18,6 +18,7 @@
 #include "apdu/terminal_profile.hpp"
 #include "apdu/terminal_response.hpp"
 #include "base/hex.hpp"
+#include "tests/apdu/bytes_util.hpp"
 #include "base/hex_text.hpp"
 #include "sim/card_transport.hpp"
 #include "sim/gateway.hpp"
@@ -29,16 +30,7 @@ namespace cat = apdu::cat;
 using namespace std::chrono_literals;
 using asio::ip::tcp;
 
-std::vector<u8> hex(std::string_view text) {
-  std::string digits;
-  for (char c : text)
-    if (c != ' ') digits.push_back(c);
-  std::vector<u8> out(digits.size() / 2 + 1);
-  auto n = hex_decode(digits.data(), digits.size(), out);
-  REQUIRE_MESSAGE(n.has_value(), "bad hex: ", std::string(text));
-  out.resize(*n);
-  return out;
-}
+using scws::test::hex;  // tests/apdu/bytes_util.hpp
 
 std::vector<u8> build(const cat::ProactiveCommand& c) {
   std::vector<u8> out(cat::kMaxProactiveCommandSize);
