@@ -22,6 +22,7 @@
 #include "scws_config.hpp"
 #include "sim/card_transport.hpp"
 #include "sim/gateway.hpp"
+#include "tests/sim/run_until.hpp"
 
 namespace scws::sim {
 namespace {
@@ -99,15 +100,7 @@ class TestEndpoint final : public card::StreamEndpoint {
   int closed = 0;
 };
 
-void run_until(asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds bound,
-               const char* what) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting for ", what);
-    io.restart();
-    io.run_one_for(5ms);
-  }
-}
+using test::run_until;  // tests/sim/run_until.hpp
 
 struct Client {
   explicit Client(asio::io_context& io) : socket(io) {}

@@ -22,6 +22,7 @@
 #include "base/hex_text.hpp"
 #include "sim/card_transport.hpp"
 #include "sim/gateway.hpp"
+#include "tests/sim/run_until.hpp"
 
 namespace scws::sim {
 namespace {
@@ -124,16 +125,7 @@ class ScriptedCard final : public CardTransport {
   bool connected_ = false;
 };
 
-// Runs the io_context until pred() holds; fails the test after the bound.
-void run_until(asio::io_context& io, const std::function<bool()>& pred, std::chrono::milliseconds bound = 5s,
-               const char* what = "condition") {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "timed out waiting for ", what);
-    io.restart();
-    io.run_one_for(5ms);
-  }
-}
+using test::run_until;  // tests/sim/run_until.hpp
 
 // A loopback client: blocking connect and write, non-blocking reads checked in run_until predicates.
 struct TestClient {
