@@ -111,7 +111,7 @@ class Server {
   // A client connected: memory (>= kConnectionSize bytes, 16-byte aligned) holds its state until
   // close(). false for a bad id, a connection already open or too little memory.
   bool open(std::size_t connection, MutableBytes memory) noexcept;
-  // The StreamEndpoint calls (card/stream_endpoint.hpp).
+  // The StreamEndpoint calls (card/cat/stream_endpoint.hpp).
   std::size_t receive(std::size_t connection, Bytes data) noexcept;
   std::size_t send(std::size_t connection, MutableBytes out) noexcept;
   [[nodiscard]] bool wants_close(std::size_t connection) const noexcept;

@@ -11,7 +11,7 @@ PKGS=(
   # mbedTLS source for the card build (scripts/fetch-mbedtls.sh: apt-get source, dpkg-source)
   dpkg-dev apt
   libpcsclite-dev libcli11-dev doctest-dev libasio-dev libtomlplusplus-dev libsqlite3-dev
-  libssl-dev  # OpenSSL 3 libcrypto: the test PKI of `scws provision` (sim/pki.cpp)
+  libssl-dev  # OpenSSL 3 libcrypto: the test PKI of `scws provision` (sim/host/pki.cpp)
   libmbedtls-dev  # Debian's stock mbedTLS: the reference peer of `scws bench tls` (scws-bench-stock-tls)
   # the real PC/SC stack
   pcscd vsmartcard-vpcd

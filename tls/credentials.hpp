@@ -18,7 +18,7 @@
 
 #include "base/bytes.hpp"
 #include "base/result.hpp"
-#include "card/nvm.hpp"
+#include "card/os/nvm.hpp"
 
 namespace scws::tls {
 

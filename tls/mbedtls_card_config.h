@@ -26,7 +26,7 @@
 #define MBEDTLS_PLATFORM_C
 #define MBEDTLS_PLATFORM_MEMORY
 #ifdef SCWS_TLS_MBEDTLS_BUFFER_ALLOC
-/* Only for the reference peer of `scws bench tls` (sim/bench_tls_peer.cpp), never the card: the same
+/* Only for the reference peer of `scws bench tls` (sim/bench/bench_tls_peer.cpp), never the card: the same
  * configuration on mbedTLS's own buffer allocator instead of tls/tls_allocator.hpp, to compare. */
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
 #define MBEDTLS_MEMORY_DEBUG /* current and peak use, for the benchmark's figures */

@@ -23,7 +23,7 @@
 
 #include "base/bytes.hpp"
 #include "base/result.hpp"
-#include "card/nvm.hpp"
+#include "card/os/nvm.hpp"
 #include "tls/card_rng.hpp"
 #include "tls/tls_allocator.hpp"
 #include "tls/tls_error.hpp"

@@ -25,8 +25,8 @@
 #include <cstddef>
 
 #include "base/bytes.hpp"
-#include "card/stream_endpoint.hpp"
-#include "card/trace.hpp"
+#include "card/cat/stream_endpoint.hpp"
+#include "card/os/tracer.hpp"
 #include "tls/record_framer.hpp"
 #include "tls/tls_context.hpp"
 #include "tls/tls_error.hpp"
@@ -34,6 +34,16 @@
 #include "mbedtls/ssl.h"
 
 namespace scws::tls {
+
+// Per-session RAM budgets (bytes of a TLS region, x86-64, record buffers IN 2048 / OUT 1024): the
+// smallest region one session needs beyond the context, measured by `scws bench tls` with curl and
+// openssl as clients (certificate about 10.0 KiB; PSK 6.5 KiB with CCM, 6.8 KiB with CBC-SHA256 and
+// its two HMAC contexts, 7.1 KiB with GCM and its multiplication tables), plus room for
+// fragmentation when sessions interleave. tests/tls/tls_session_test.cpp checks that each suite's
+// session fits its budget; a port admits sessions by these budgets.
+inline constexpr std::size_t kCertificateSessionBudget = 12 * 1024;
+inline constexpr std::size_t kPskSessionBudget = 7680;  // 7.5 KiB
+
 
 class TlsSession {
  public:

@@ -1,5 +1,5 @@
 """Issue 4 acceptance over the real stack: curl / openssl s_client -> `scws gateway` -> pcscd -> vpcd
--> `scws card`, TLS terminated on the card (tls/tls_port.hpp) on the TLS port of the image's profile,
+-> `scws card`, TLS terminated on the card (card/scws/tls_port.hpp) on the TLS port of the image's profile,
 the HTTP port beside it. The card's counters come from /status over plain HTTP ("tls" member)."""
 import json
 import re
@@ -15,7 +15,7 @@ from stack import ROOT, Card, Gateway, http_get, run, scws_bin, wait_for
 
 INDEX = (ROOT / "profiles" / "demo" / "www" / "index.html").read_bytes()
 REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-CERT_BUDGET = 12 * 1024  # tls/tls_port.hpp kCertificateBudget
+CERT_BUDGET = 12 * 1024  # card/scws/tls_port.hpp kCertificateBudget
 
 
 def make_image(workdir: Path, name: str, tls: dict, http_channels: int = 4) -> tuple[Path, Path]:

@@ -1,9 +1,9 @@
-// Fuzz target: parse_atr (card/atr.hpp) on arbitrary bytes. An accepted ATR must be at most 33
+// Fuzz target: parse_atr (card/os/atr.hpp) on arbitrary bytes. An accepted ATR must be at most 33
 // bytes, and its historical bytes must lie inside it.
 #include <cstddef>
 #include <cstdint>
 
-#include "card/atr.hpp"
+#include "card/os/atr.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace scws;

@@ -11,8 +11,8 @@
 #include <cstring>
 #include <vector>
 
-#include "card/card.hpp"
-#include "card/card_context.hpp"
+#include "card/os/card.hpp"
+#include "card/os/card_context.hpp"
 #include "scws_config.hpp"
 
 using namespace scws;

@@ -1,7 +1,7 @@
 // Fuzz target: arbitrary bytes as one of the objects the card parses from its NVM when it powers up
-// or serves a request: the SCWS settings (card/scws_settings.hpp), the PSK table
-// (tls/credentials.hpp, read at each PSK handshake), the web content index (card/web_content.hpp)
-// and the web users and protection sets (card/web_users.hpp). An image comes from outside the card
+// or serves a request: the SCWS settings (card/scws/scws_settings.hpp), the PSK table
+// (tls/credentials.hpp, read at each PSK handshake), the web content index (card/scws/web_content.hpp)
+// and the web users and protection sets (card/scws/web_users.hpp). An image comes from outside the card
 // (`scws provision`, a file on disk, remote administration), so none of them may be trusted.
 //
 // Input: one selector byte (low 2 bits: settings, PSK table, web index, web users), then the object.
@@ -14,11 +14,11 @@
 #include <string_view>
 #include <vector>
 
-#include "card/nvm.hpp"
-#include "card/nvm_device.hpp"
-#include "card/scws_settings.hpp"
-#include "card/web_content.hpp"
-#include "card/web_users.hpp"
+#include "card/os/nvm.hpp"
+#include "card/os/nvm_device.hpp"
+#include "card/scws/scws_settings.hpp"
+#include "card/scws/web_content.hpp"
+#include "card/scws/web_users.hpp"
 #include "tls/credentials.hpp"
 
 using namespace scws;

@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "card/card_context.hpp"
-#include "card/scws_applet.hpp"
-#include "card/uicc_files.hpp"
-#include "card/web_content.hpp"
-#include "card/web_users.hpp"
+#include "card/os/card_context.hpp"
+#include "card/scws/scws_applet.hpp"
+#include "card/os/uicc_files.hpp"
+#include "card/scws/web_content.hpp"
+#include "card/scws/web_users.hpp"
 
 using namespace scws;
 using namespace scws::card;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/crc32.hpp"
-#include "card/nvm.hpp"
+#include "card/os/nvm.hpp"
 
 using namespace scws;
 using namespace scws::card;

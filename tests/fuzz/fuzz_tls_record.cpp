@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <vector>
 
-#include "card/nvm.hpp"
-#include "card/nvm_device.hpp"
-#include "card/stream_endpoint.hpp"
-#include "card/trace.hpp"
+#include "card/os/nvm.hpp"
+#include "card/os/nvm_device.hpp"
+#include "card/cat/stream_endpoint.hpp"
+#include "card/os/tracer.hpp"
 #include "tls/card_clock.hpp"
 #include "tls/card_rng.hpp"
 #include "tls/credentials.hpp"

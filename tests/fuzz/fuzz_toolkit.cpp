@@ -21,8 +21,8 @@
 #include "apdu/envelope.hpp"
 #include "apdu/proactive_command.hpp"
 #include "apdu/terminal_response.hpp"
-#include "card/card.hpp"
-#include "card/toolkit.hpp"
+#include "card/os/card.hpp"
+#include "card/cat/toolkit.hpp"
 #include "scws_config.hpp"
 
 using namespace scws;

@@ -1,4 +1,4 @@
-// libFuzzer target for the vpcd framing parser (sim/vpcd_frame.hpp). The input is a byte stream
+// libFuzzer target for the vpcd framing parser (sim/host/vpcd_frame.hpp). The input is a byte stream
 // from vpcd. Properties checked beyond "no crash": the frames and the error are the same whether
 // the stream arrives in one piece, byte by byte or in pieces whose sizes come from the input; a
 // frame never exceeds the buffer; a failed parser consumes nothing more.
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "sim/vpcd_frame.hpp"
+#include "sim/host/vpcd_frame.hpp"
 
 namespace {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "card/nvm_device.hpp"
+#include "card/os/nvm_device.hpp"
 #include "tests/tls/tls_harness.hpp"
 
 using namespace scws;

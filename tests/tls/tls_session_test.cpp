@@ -8,7 +8,6 @@
 #include <cstdio>
 
 #include "tests/tls/tls_harness.hpp"
-#include "tls/tls_port.hpp"
 #include "mbedtls/x509.h"
 
 using namespace scws;
@@ -93,7 +92,7 @@ TEST_CASE("tls server completes ECDHE-ECDSA with a client certificate from the i
   CHECK(r.client_got == "GET / HTTP/1.1\r\n\r\n");
   CHECK(r.idle_after);
   MESSAGE("ECDHE-ECDSA + client cert: session peak ", r.server_peak, " B, ", r.server_allocations, " allocations");
-  CHECK(r.server_peak + TlsAllocator::block_size_for(sizeof(TlsSession)) < TlsPort::kCertificateBudget);
+  CHECK(r.server_peak + TlsAllocator::block_size_for(sizeof(TlsSession)) < kCertificateSessionBudget);
   // A figure, not a limit: client and server in this process, both card builds.
   const auto t0 = std::chrono::steady_clock::now();
   constexpr int kRounds = 10;
@@ -162,7 +161,7 @@ TEST_CASE("tls server completes each PSK suite with an identity from the card's 
     MESSAGE(name, ": session peak ", r.server_peak, " B, ", r.server_allocations, " allocations");
     // The port admits PSK sessions by this budget: every PSK suite's session must fit it (the session
     // object lives in the region on the card; here it is on the stack).
-    CHECK(r.server_peak + TlsAllocator::block_size_for(sizeof(TlsSession)) < TlsPort::kPskBudget);
+    CHECK(r.server_peak + TlsAllocator::block_size_for(sizeof(TlsSession)) < kPskSessionBudget);
   }
 }
 

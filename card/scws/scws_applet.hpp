@@ -1,0 +1,124 @@
+// The Smart Card Web Server applet: owns the SCWS content (card/scws/web_content.hpp), users and
+// protection sets (card/scws/web_users.hpp) and the HTTP server (http/server.hpp) that serves them on the
+// TCP port the CAT toolkit listens on in UICC server mode (TS 102 223 annex M). It is the
+// StreamEndpoint of that port: each BIP client connection gets ServerConfig state from the card RAM
+// arena in open() and gives it back in close(), so RAM returns to its idle level after every client.
+//
+// AID: F0 53 43 57 53 01 ("F0" + "SCWS" + 01). ISO/IEC 7816-5 5.2: an AID whose first nibble is F
+// is an unregistered proprietary AID, which is what a project-chosen test AID must be; a product
+// would use its vendor's registered RID instead.
+//
+// Installed (Applet::install, once per image): creates the content index and the users object if
+// provisioning has not made them already. Powered up: binds the extensions and registers the port
+// with the toolkit (when one was given). Selecting it over APDUs is allowed but does nothing: the
+// SCWS is reached through BIP, not through APDUs.
+#pragma once
+
+#include <cstddef>
+
+#include "card/os/applet.hpp"
+#include "card/os/card_context.hpp"
+#include "card/scws/scws_settings.hpp"
+#include "card/scws/status_extension.hpp"
+#include "card/cat/stream_endpoint.hpp"
+#include "http/server.hpp"
+
+namespace scws::card {
+
+class CatToolkit;
+
+// Told about Basic authentication failures (the attack-detection issue counts them); blocked()
+// turns further protected requests into 403 until it says otherwise.
+class AuthObserver {
+ public:
+  virtual ~AuthObserver() = default;
+  virtual void auth_failed(std::string_view path) noexcept = 0;
+  [[nodiscard]] virtual bool blocked() const noexcept { return false; }
+};
+
+// A further port through which the applet's HTTP server is reached: the TLS port
+// (card/scws/tls_port.hpp), whose TLS sessions carry HTTP to this applet as their inner endpoint. The
+// applet powers it up right after registering its HTTP port, with the settings it read from the
+// image; kNotEnoughMemory fails the card's power-up (the RAM cannot hold what the image asks for).
+// It adds its figures to /status as a StatusPart.
+class PortExtension : public StatusPart {
+ public:
+  virtual Status<CardError> power_up(CardContext& ctx, const ScwsSettings& settings, CatToolkit* toolkit,
+                                     StreamEndpoint& inner, u16 buffer_size) noexcept = 0;
+};
+
+// Built-in defaults, used when the image holds no settings object (card/scws/scws_settings.hpp), which
+// provisioning always writes.
+struct ScwsDefaults {
+  u16 http_port = 3516;      // the OMA SCWS HTTP port (protocol-notes 1.7: "0D BC")
+  u16 buffer_size = 1400;    // BIP buffer asked of the terminal (protocol-notes 1.13)
+  u8 max_channels = 4;       // clients served at once on the port (1..7)
+};
+
+class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site, public StatusSource {
+ public:
+  static constexpr u8 kAid[] = {0xF0, 0x53, 0x43, 0x57, 0x53, 0x01};
+  static constexpr u8 kLabel[] = {'S', 'C', 'W', 'S'};
+
+  explicit ScwsApplet(const ScwsDefaults& config = {}) noexcept;
+
+  // Before power-up: the toolkit the port is registered with at every power-up.
+  void set_toolkit(CatToolkit& toolkit) noexcept { toolkit_ = &toolkit; }
+  void set_auth_observer(AuthObserver* observer) noexcept { observer_ = observer; }
+  // Before power-up: the TLS port (or another port extension) powered up with the applet.
+  void set_port_extension(PortExtension* extension) noexcept { port_extension_ = extension; }
+  // More extensions (before power-up; they must outlive the applet). false when full.
+  bool add_extension(std::string_view prefix, http::Extension& extension) noexcept {
+    return server_.add_extension(prefix, extension);
+  }
+  // Basic authentication failures since power-up.
+  [[nodiscard]] u32 auth_failures() const noexcept { return auth_failures_; }
+  [[nodiscard]] const http::Server& server() const noexcept { return server_; }
+  // What the applet serves with since the last power-up: the image's settings, or the defaults
+  // from ScwsDefaults when the image has none.
+  [[nodiscard]] const ScwsSettings& settings() const noexcept { return settings_; }
+
+  // Applet
+  [[nodiscard]] Bytes aid() const noexcept override { return Bytes(kAid, sizeof kAid); }
+  [[nodiscard]] Bytes label() const noexcept override { return Bytes(kLabel, sizeof kLabel); }
+  Status<CardError> install(CardContext& ctx) noexcept override;
+  Status<CardError> on_power_up(CardContext& ctx) noexcept override;
+  bool select(CardContext& ctx, u8 channel) noexcept override;
+  void deselect(CardContext& ctx, u8 channel) noexcept override;
+  Result<ApduOutcome, CardError> process(CardContext& ctx, const ApduRequest& request) noexcept override;
+
+  // StreamEndpoint
+  bool open(std::size_t connection) noexcept override;
+  std::size_t receive(std::size_t connection, Bytes data) noexcept override;
+  std::size_t send(std::size_t connection, MutableBytes out) noexcept override;
+  [[nodiscard]] bool wants_close(std::size_t connection) const noexcept override;
+  void close(std::size_t connection) noexcept override;
+
+  // http::Site
+  Result<http::StaticResource, http::HttpStatus> find(std::string_view path, std::string_view suffix) noexcept override;
+  // The image's default page (card/scws/scws_settings.hpp).
+  [[nodiscard]] std::string_view index_name() const noexcept override { return settings_.index_name(); }
+  Result<std::size_t, http::BodyError> read(const http::StaticResource& resource, u32 offset,
+                                           MutableBytes out) noexcept override;
+  http::AccessDecision check_access(std::string_view path, std::optional<std::string_view> authorization,
+                                    std::span<char> challenge) noexcept override;
+
+  // StatusSource
+  [[nodiscard]] std::size_t channels_in_use() const noexcept override { return server_.open_connections(); }
+  [[nodiscard]] std::size_t current_connection() const noexcept override { return current_connection_; }
+
+ private:
+  ScwsDefaults config_;
+  ScwsSettings settings_;
+  CardContext* ctx_ = nullptr;
+  CatToolkit* toolkit_ = nullptr;
+  AuthObserver* observer_ = nullptr;
+  PortExtension* port_extension_ = nullptr;
+  std::size_t current_connection_ = 0;  // whose bytes the server handles now (for /status)
+  http::Server server_;
+  StatusExtension status_;
+  UploadExtension upload_;
+  u32 auth_failures_ = 0;
+};
+
+}  // namespace scws::card

@@ -1,0 +1,124 @@
+#include "card/scws/status_extension.hpp"
+
+#include "base/crc32.hpp"
+#include "card/os/card_context.hpp"
+#include "card/os/uicc_files.hpp"
+#include "http/ascii.hpp"
+
+namespace scws::card {
+namespace {
+
+struct StatusSnapshot {
+  const StatusExtension* self;  // for the bound StatusPart
+  u32 ram_capacity;
+  u32 ram_in_use;
+  u32 ram_high_water;
+  u32 nvm_free;
+  u8 channels;
+  u8 iccid_length;
+  u8 connection;
+  char iccid[20];
+};
+static_assert(sizeof(StatusSnapshot) <= http::kExtensionStateSize);
+
+struct UploadState {
+  u32 crc;
+  u32 length;
+};
+static_assert(sizeof(UploadState) <= http::kExtensionStateSize);
+
+std::string_view render_status(const StatusSnapshot& s, std::span<char> out) noexcept {
+  http::TextBuilder b(out);
+  b.text("{\"iccid\":\"").json_escaped(std::string_view(s.iccid, s.iccid_length)).text("\",\"channels_in_use\":");
+  b.number(s.channels).text(",\"ram\":{\"capacity\":").number(s.ram_capacity).text(",\"in_use\":");
+  b.number(s.ram_in_use).text(",\"high_water\":").number(s.ram_high_water).text("},\"nvm_free\":");
+  b.number(s.nvm_free);
+  if (s.self != nullptr && s.self->part() != nullptr) s.self->part()->status_render(s.connection, b);
+  b.text("}");
+  return b.ok() ? b.view() : std::string_view{};
+}
+
+constexpr std::size_t kStatusJsonRoom = StatusExtension::kMaxJson + StatusExtension::kMaxPartJson;
+
+Result<std::size_t, http::BodyError> status_content(void* state, u32 offset, MutableBytes out) noexcept {
+  char json[kStatusJsonRoom];
+  const std::string_view text = render_status(*static_cast<const StatusSnapshot*>(state), json);
+  return http::copy_slice(http::as_bytes(text), offset, out);
+}
+
+std::string_view render_upload(const UploadState& s, std::span<char> out) noexcept {
+  http::TextBuilder b(out);
+  b.text("{\"length\":").number(s.length).text(",\"crc32\":\"").hex32(s.crc).text("\"}");
+  return b.view();
+}
+
+Result<std::size_t, http::BodyError> upload_content(void* state, u32 offset, MutableBytes out) noexcept {
+  char json[48];
+  const std::string_view text = render_upload(*static_cast<const UploadState*>(state), json);
+  return http::copy_slice(http::as_bytes(text), offset, out);
+}
+
+// Reads every body byte available now through the CRC; answers once the body is complete.
+void upload_step(http::HttpRequest& request, http::HttpResponse& response) noexcept {
+  auto* s = request.state_as<UploadState>();
+  u8 piece[64];
+  for (std::size_t n = request.read_body(piece); n != 0; n = request.read_body(piece)) {
+    s->crc = crc32(Bytes(piece, n), s->crc);
+    s->length += static_cast<u32>(n);
+  }
+  if (!request.body_complete()) return;
+  char json[48];
+  response.set_content_type("application/json");
+  response.send(upload_content, static_cast<u32>(render_upload(*s, json).size()));
+}
+
+}  // namespace
+
+std::size_t iccid_digits(Bytes ef, std::span<char> out) noexcept {
+  std::size_t n = 0;
+  for (u8 b : ef) {
+    const u8 nibbles[2] = {static_cast<u8>(b & 0x0F), static_cast<u8>(b >> 4)};
+    for (u8 d : nibbles) {
+      if (d > 9 || n == out.size()) return n;  // F filler ends the number
+      out[n++] = static_cast<char>('0' + d);
+    }
+  }
+  return n;
+}
+
+void StatusExtension::do_get(http::HttpRequest& request, http::HttpResponse& response) noexcept {
+  auto* s = request.state_as<StatusSnapshot>();
+  *s = StatusSnapshot{};
+  if (ctx_ != nullptr) {
+    Arena& arena = ctx_->arena();
+    s->ram_capacity = static_cast<u32>(arena.capacity());
+    s->ram_in_use = static_cast<u32>(arena.in_use());
+    s->ram_high_water = static_cast<u32>(arena.high_water());
+    s->nvm_free = ctx_->objects().free_bytes();
+    u8 ef[UiccFiles::kIccidSize];
+    if (ctx_->objects().read(UiccFiles::kObjectEfIccid, 0, MutableBytes(ef, sizeof ef)))
+      s->iccid_length = static_cast<u8>(iccid_digits(Bytes(ef, sizeof ef), std::span<char>(s->iccid)));
+  }
+  if (source_ != nullptr) {
+    s->channels = static_cast<u8>(source_->channels_in_use());
+    s->connection = static_cast<u8>(source_->current_connection());
+  }
+  s->self = this;
+  if (part_ != nullptr) part_->status_snapshot(s->connection);
+  char json[kStatusJsonRoom];
+  const std::string_view text = render_status(*s, json);
+  if (text.empty()) return response.send_error(http::HttpStatus::kInternalServerError);
+  response.set_content_type("application/json");
+  response.add_header("Cache-Control", "no-store");
+  response.send(status_content, static_cast<u32>(text.size()));
+}
+
+void UploadExtension::do_post(http::HttpRequest& request, http::HttpResponse& response) noexcept {
+  upload_step(request, response);
+}
+
+void UploadExtension::on_body(http::HttpRequest& request, http::HttpResponse& response) noexcept {
+  upload_step(request, response);
+}
+
+}  // namespace scws::card

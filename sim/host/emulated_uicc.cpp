@@ -1,0 +1,51 @@
+#include "sim/host/emulated_uicc.hpp"
+
+#include <cerrno>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include <sys/random.h>
+
+namespace scws::sim {
+
+namespace {
+
+// The card's "TRNG": the host kernel's CSPRNG (getrandom(2), blocking only until it is seeded).
+int host_entropy(void*, unsigned char* out, std::size_t len) {
+  std::size_t done = 0;
+  while (done < len) {
+    const ssize_t n = ::getrandom(out + done, len - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void EmulatedUicc::AlignedFree::operator()(u8* p) const noexcept { ::operator delete[](p, std::align_val_t{16}); }
+
+EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes) {
+  if (ram_bytes == 0 || ram_bytes % 16 != 0) {
+    throw std::invalid_argument("card RAM must be a positive multiple of 16 bytes, not " + std::to_string(ram_bytes));
+  }
+  ram_.reset(new (std::align_val_t{16}) u8[ram_bytes]);
+  card_ = std::make_unique<card::Card>(nvm, MutableBytes(ram_.get(), ram_bytes));
+  static constexpr char kPersonalization[] = "scws card";
+  if (!rng_.seed(host_entropy, nullptr, Bytes(reinterpret_cast<const u8*>(kPersonalization), sizeof kPersonalization - 1)))
+    throw std::runtime_error("the host's entropy source (getrandom) failed: the card has no randomness for TLS");
+  scws_.set_toolkit(toolkit_);
+  scws_.set_port_extension(&tls_port_);
+  if (!card_->set_toolkit(toolkit_)) throw std::logic_error("the card refused the CAT toolkit");
+  if (!card_->add_applet(scws_)) throw std::logic_error("the card refused the SCWS applet");
+}
+
+EmulatedUicc::~EmulatedUicc() {
+  if (card_ && card_->powered()) card_->power_off();
+}
+
+}  // namespace scws::sim

@@ -1,0 +1,53 @@
+// The emulated UICC as scws ships it: the card OS (card::Card) with the CAT toolkit
+// (card::CatToolkit), the Smart Card Web Server applet (card::ScwsApplet) and its TLS port
+// (card::TlsPort), over an NVM device and a RAM arena of a chosen size. One place builds this, so
+// `scws card`, `scws run`, the benchmarks and the tests all run the same card. The SCWS serves what
+// the image says (card/scws/scws_settings.hpp: ports, channels, default page, the TLS port's mode, RAM
+// and timeout; content, users, protection sets and TLS credentials).
+//
+// Entropy: a real card seeds its DRBG from its TRNG; this one from the host's getrandom(2), once
+// here (personalised with "scws card") and again whenever the DRBG reseeds (tls/card_rng.hpp).
+//
+// Host object: built once, before power-up; the card itself never touches the host heap afterwards.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "card/os/card.hpp"
+#include "card/scws/scws_applet.hpp"
+#include "card/cat/toolkit.hpp"
+#include "card/os/tracer.hpp"
+#include "tls/card_rng.hpp"
+#include "card/scws/tls_port.hpp"
+
+namespace scws::sim {
+
+class EmulatedUicc {
+ public:
+  // nvm must outlive this object; ram_bytes: the card's RAM (a multiple of 16).
+  EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes);
+  ~EmulatedUicc();
+  EmulatedUicc(const EmulatedUicc&) = delete;
+  EmulatedUicc& operator=(const EmulatedUicc&) = delete;
+
+  card::Card& card() noexcept { return *card_; }
+  card::CatToolkit& toolkit() noexcept { return toolkit_; }
+  card::ScwsApplet& scws() noexcept { return scws_; }
+  card::TlsPort& tls_port() noexcept { return tls_port_; }
+  const card::TlsPort& tls_port() const noexcept { return tls_port_; }
+  void set_trace_sink(card::TraceSink* sink) noexcept { card_->set_trace_sink(sink); }
+
+ private:
+  struct AlignedFree {
+    void operator()(u8* p) const noexcept;
+  };
+  std::unique_ptr<u8[], AlignedFree> ram_;
+  card::CatToolkit toolkit_;
+  tls::CardRng rng_;
+  card::TlsPort tls_port_{rng_};
+  card::ScwsApplet scws_;
+  std::unique_ptr<card::Card> card_;
+};
+
+}  // namespace scws::sim

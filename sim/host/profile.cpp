@@ -1,0 +1,321 @@
+#include "sim/host/profile.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "tls/tls_session.hpp"
+
+namespace scws::sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void refuse(const fs::path& file, const toml::source_region* where, const std::string& what) {
+  std::ostringstream m;
+  m << file.string();
+  if (where != nullptr && where->begin.line != 0) m << ":" << where->begin.line << ":" << where->begin.column;
+  m << ": " << what;
+  throw ProfileError(m.str());
+}
+
+// Every key the file may hold: a misspelt key is an error, not silently ignored.
+void check_keys(const fs::path& file, const toml::table& table, const std::set<std::string>& allowed,
+                const std::string& where) {
+  for (const auto& [key, node] : table) {
+    if (allowed.count(std::string(key.str())) == 0) {
+      refuse(file, &node.source(), "unknown key '" + std::string(key.str()) + "' in " + where);
+    }
+  }
+}
+
+std::string required_string(const fs::path& file, const toml::table& table, const char* key, const std::string& where) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) refuse(file, &table.source(), where + ": '" + key + "' is missing");
+  if (!node->is_string()) refuse(file, &node->source(), where + ": '" + key + "' must be a string");
+  return **node->as_string();
+}
+
+std::vector<std::string> string_list(const fs::path& file, const toml::table& table, const char* key,
+                                     const std::string& where) {
+  const toml::node* node = table.get(key);
+  if (node == nullptr) refuse(file, &table.source(), where + ": '" + key + "' is missing");
+  const toml::array* array = node->as_array();
+  if (array == nullptr) refuse(file, &node->source(), where + ": '" + key + "' must be a list of strings");
+  std::vector<std::string> out;
+  for (const toml::node& item : *array) {
+    if (!item.is_string()) refuse(file, &item.source(), where + ": '" + key + "' must be a list of strings");
+    out.push_back(**item.as_string());
+  }
+  return out;
+}
+
+bool printable_ascii(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7F; });
+}
+
+const std::map<std::string, std::string>& known_types() {
+  static const std::map<std::string, std::string> types{
+      {".html", "text/html; charset=utf-8"}, {".htm", "text/html; charset=utf-8"},
+      {".css", "text/css"},                  {".js", "text/javascript"},
+      {".json", "application/json"},         {".txt", "text/plain; charset=utf-8"},
+      {".xml", "application/xml"},           {".svg", "image/svg+xml"},
+      {".png", "image/png"},                 {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},               {".gif", "image/gif"},
+      {".ico", "image/x-icon"},              {".webp", "image/webp"},
+      {".bin", "application/octet-stream"},  {".wasm", "application/wasm"},
+  };
+  return types;
+}
+
+}  // namespace
+
+// Context idle level (parsed server certificate and CA, private key, ticket keys: about 3 KB;
+// PSK only: the ticket keys, under 1 KB) plus one admission budget per channel (card/scws/tls_port.hpp).
+std::uint32_t default_tls_ram(ProfileTls::Mode mode, std::uint8_t channels) {
+  constexpr std::uint32_t kCertificateIdle = 5 * 1024, kPskIdle = 1024;
+  constexpr auto kCertificateSession = static_cast<std::uint32_t>(tls::kCertificateSessionBudget);
+  constexpr auto kPskSession = static_cast<std::uint32_t>(tls::kPskSessionBudget);
+  switch (mode) {
+    case ProfileTls::Mode::kPsk: return kPskIdle + channels * kPskSession;
+    case ProfileTls::Mode::kCertificate:
+    case ProfileTls::Mode::kBoth:
+      return kCertificateIdle + channels * kCertificateSession;
+  }
+  return kCertificateIdle + channels * kCertificateSession;
+}
+
+const char* to_string(ProfileTls::Mode mode) {
+  switch (mode) {
+    case ProfileTls::Mode::kCertificate: return "certificate";
+    case ProfileTls::Mode::kPsk: return "psk";
+    case ProfileTls::Mode::kBoth: return "both";
+  }
+  return "?";
+}
+
+std::string content_type_for(const fs::path& file) {
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  auto it = known_types().find(ext);
+  return it == known_types().end() ? "application/octet-stream" : it->second;
+}
+
+std::array<std::uint8_t, 10> iccid_to_bcd(const std::string& digits) {
+  if (digits.size() != 19 && digits.size() != 20) {
+    throw ProfileError("an ICCID has 19 or 20 digits (TS 102 221 13.2), got " + std::to_string(digits.size()));
+  }
+  if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    throw ProfileError("an ICCID holds only the digits 0-9: '" + digits + "'");
+  }
+  std::array<std::uint8_t, 10> out{};
+  for (std::size_t i = 0; i < 10; ++i) {
+    const unsigned low = static_cast<unsigned>(digits[2 * i] - '0');
+    const unsigned high = 2 * i + 1 < digits.size() ? static_cast<unsigned>(digits[2 * i + 1] - '0') : 0xFu;
+    out[i] = static_cast<std::uint8_t>((high << 4) | low);  // first digit in the low nibble
+  }
+  return out;
+}
+
+Profile load_profile(const fs::path& dir) {
+  const fs::path file = dir / "card.toml";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw ProfileError(dir.string() + ": not a profile folder (no such directory)");
+  if (!fs::is_regular_file(file, ec)) throw ProfileError(file.string() + ": missing (a profile folder holds card.toml)");
+
+  toml::table root;
+  try {
+    root = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
+  }
+  check_keys(file, root, {"card", "scws", "tls", "users", "protection_sets", "content_types"}, "the file");
+
+  Profile p;
+  p.dir = dir;
+
+  // [card]
+  const toml::table* card = root["card"].as_table();
+  if (card == nullptr) refuse(file, &root.source(), "the [card] table is missing");
+  check_keys(file, *card, {"iccid"}, "[card]");
+  p.iccid_digits = required_string(file, *card, "iccid", "[card]");
+  try {
+    p.iccid_bcd = iccid_to_bcd(p.iccid_digits);
+  } catch (const ProfileError& e) {
+    refuse(file, &card->get("iccid")->source(), std::string("[card] iccid: ") + e.what());
+  }
+
+  // [content_types]: ".ext" = "type" overrides.
+  std::map<std::string, std::string> overrides;
+  if (const toml::node* node = root.get("content_types")) {
+    const toml::table* types = node->as_table();
+    if (types == nullptr) refuse(file, &node->source(), "[content_types] must be a table of \".ext\" = \"type\"");
+    for (const auto& [key, value] : *types) {
+      std::string ext(key.str());
+      if (ext.empty() || ext[0] != '.') refuse(file, &value.source(), "[content_types]: keys are extensions such as \".wasm\"");
+      if (!value.is_string()) refuse(file, &value.source(), "[content_types] " + ext + " must be a string");
+      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+      overrides[ext] = **value.as_string();
+    }
+  }
+
+  // [scws]
+  std::string content_dir = "www";
+  bool http_channels_given = false;
+  if (const toml::node* node = root.get("scws")) {
+    const toml::table* scws = node->as_table();
+    if (scws == nullptr) refuse(file, &node->source(), "[scws] must be a table");
+    check_keys(file, *scws, {"http_port", "http_channels", "index", "content"}, "[scws]");
+    if (const toml::node* port = scws->get("http_port")) {
+      auto v = port->value<std::int64_t>();
+      if (!v || *v < 1 || *v > 65535) refuse(file, &port->source(), "[scws] http_port must be a TCP port 1-65535");
+      p.http_port = static_cast<std::uint16_t>(*v);
+    }
+    if (const toml::node* channels = scws->get("http_channels")) {
+      auto v = channels->value<std::int64_t>();
+      if (!v || *v < 1 || *v > 7) {
+        refuse(file, &channels->source(), "[scws] http_channels must be 1-7 (BIP channels, TS 102 223 8.5)");
+      }
+      p.http_channels = static_cast<std::uint8_t>(*v);
+      http_channels_given = true;
+    }
+    if (scws->contains("index")) p.index = required_string(file, *scws, "index", "[scws]");
+    if (scws->contains("content")) content_dir = required_string(file, *scws, "content", "[scws]");
+  }
+
+  // [tls]
+  if (const toml::node* node = root.get("tls")) {
+    const toml::table* tls = node->as_table();
+    if (tls == nullptr) refuse(file, &node->source(), "[tls] must be a table");
+    check_keys(file, *tls, {"port", "channels", "mode", "ram", "timeout", "clients", "psk_identities", "credentials"},
+               "[tls]");
+    ProfileTls t;
+    auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi, const char* what) -> std::optional<std::int64_t> {
+      const toml::node* n = tls->get(key);
+      if (n == nullptr) return std::nullopt;
+      auto v = n->value<std::int64_t>();
+      if (!v || *v < lo || *v > hi) refuse(file, &n->source(), std::string("[tls] ") + key + " must be " + what);
+      return v;
+    };
+    if (auto v = integer("port", 1, 65535, "a TCP port 1-65535")) t.port = static_cast<std::uint16_t>(*v);
+    if (auto v = integer("channels", 1, 7, "1-7 (BIP channels, TS 102 223 8.5)")) t.channels = static_cast<std::uint8_t>(*v);
+    if (auto v = integer("ram", 4096, 16 * 1024 * 1024, "4096-16777216 bytes")) t.ram = static_cast<std::uint32_t>(*v);
+    if (auto v = integer("timeout", 1, 255, "1-255 seconds")) t.timeout = static_cast<std::uint8_t>(*v);
+    if (auto v = integer("clients", 0, 64, "0-64")) t.clients = static_cast<std::size_t>(*v);
+    if (auto v = integer("psk_identities", 0, 16, "0-16 (the card's PSK table holds 16)")) t.psk_identities = static_cast<std::size_t>(*v);
+    if (tls->contains("mode")) {
+      const std::string mode = required_string(file, *tls, "mode", "[tls]");
+      if (mode == "certificate") {
+        t.mode = ProfileTls::Mode::kCertificate;
+      } else if (mode == "psk") {
+        t.mode = ProfileTls::Mode::kPsk;
+      } else if (mode == "both") {
+        t.mode = ProfileTls::Mode::kBoth;
+      } else {
+        refuse(file, &tls->get("mode")->source(), "[tls] mode must be \"certificate\", \"psk\" or \"both\", not '" + mode + "'");
+      }
+    }
+    if (tls->contains("credentials")) {
+      const fs::path c = required_string(file, *tls, "credentials", "[tls]");
+      t.credentials = c.is_absolute() ? c : dir / c;
+    }
+    if (t.mode != ProfileTls::Mode::kCertificate && t.psk_identities == 0)
+      refuse(file, &tls->source(), "[tls] mode '" + std::string(to_string(t.mode)) + "' needs psk_identities >= 1");
+    if (t.port == p.http_port) refuse(file, &tls->source(), "[tls] port must differ from [scws] http_port");
+    if (!http_channels_given) p.http_channels = static_cast<std::uint8_t>(t.channels >= 7 ? 1 : 7 - t.channels);
+    if (p.http_channels + t.channels > 7) {
+      refuse(file, &tls->source(), "[scws] http_channels + [tls] channels must be at most 7 (a terminal has 7 BIP "
+                                   "channels, TS 102 223 8.5), got " + std::to_string(p.http_channels) + " + " +
+                                   std::to_string(t.channels));
+    }
+    if (t.ram == 0) t.ram = default_tls_ram(t.mode, t.channels);
+    p.tls = t;
+  }
+
+  // Content: every regular file under the content folder, its relative path as the URL path.
+  const fs::path content = dir / content_dir;
+  if (!fs::is_directory(content, ec)) {
+    throw ProfileError(file.string() + ": [scws] content folder '" + content_dir + "' does not exist in " + dir.string());
+  }
+  for (fs::recursive_directory_iterator it(content, fs::directory_options::none, ec), end; it != end; it.increment(ec)) {
+    if (ec) throw ProfileError(content.string() + ": " + ec.message());
+    if (!it->is_regular_file()) continue;
+    ProfileResource r;
+    r.file = it->path();
+    r.path = "/" + fs::relative(it->path(), content).generic_string();
+    if (!printable_ascii(r.path) || r.path.find("%") != std::string::npos) {
+      throw ProfileError(r.file.string() + ": a resource file name must be printable ASCII without spaces or '%'");
+    }
+    std::string ext = r.file.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    auto o = overrides.find(ext);
+    r.content_type = o != overrides.end() ? o->second : content_type_for(r.file);
+    r.size = it->file_size();
+    p.resources.push_back(std::move(r));
+  }
+  std::sort(p.resources.begin(), p.resources.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  const bool has_index = std::any_of(p.resources.begin(), p.resources.end(),
+                                     [&](const ProfileResource& r) { return r.path == "/" + p.index; });
+  if (!has_index) {
+    throw ProfileError(file.string() + ": [scws] index '" + p.index + "' is not a file of the content folder '" +
+                       content_dir + "'");
+  }
+
+  // [[users]]
+  std::set<std::string> user_names;
+  if (const toml::node* node = root.get("users")) {
+    const toml::array* users = node->as_array();
+    if (users == nullptr || !users->is_array_of_tables()) refuse(file, &node->source(), "users must be [[users]] tables");
+    for (const toml::node& item : *users) {
+      const toml::table& u = *item.as_table();
+      check_keys(file, u, {"name", "password"}, "[[users]]");
+      ProfileUser user{required_string(file, u, "name", "[[users]]"), required_string(file, u, "password", "[[users]]")};
+      if (user.name.empty() || user.name.find(':') != std::string::npos || !printable_ascii(user.name)) {
+        refuse(file, &u.source(), "[[users]] name '" + user.name + "': printable ASCII without ':' (RFC 7617 2)");
+      }
+      if (user.password.empty()) refuse(file, &u.source(), "[[users]] " + user.name + ": empty password");
+      if (!user_names.insert(user.name).second) refuse(file, &u.source(), "[[users]] " + user.name + " appears twice");
+      p.users.push_back(std::move(user));
+    }
+  }
+
+  // [[protection_sets]]
+  if (const toml::node* node = root.get("protection_sets")) {
+    const toml::array* sets = node->as_array();
+    if (sets == nullptr || !sets->is_array_of_tables()) {
+      refuse(file, &node->source(), "protection sets must be [[protection_sets]] tables");
+    }
+    for (const toml::node& item : *sets) {
+      const toml::table& s = *item.as_table();
+      check_keys(file, s, {"name", "realm", "paths", "users"}, "[[protection_sets]]");
+      ProfileProtectionSet set;
+      set.name = required_string(file, s, "name", "[[protection_sets]]");
+      set.realm = s.contains("realm") ? required_string(file, s, "realm", "[[protection_sets]]") : set.name;
+      if (set.realm.find('"') != std::string::npos || set.realm.find('\\') != std::string::npos) {
+        refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": realm without '\"' or '\\'");
+      }
+      set.paths = string_list(file, s, "paths", "[[protection_sets]] " + set.name);
+      set.users = string_list(file, s, "users", "[[protection_sets]] " + set.name);
+      if (set.paths.empty()) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": no paths");
+      if (set.users.empty()) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": no users (nobody could enter)");
+      for (const std::string& path : set.paths) {
+        if (path.empty() || path[0] != '/' || !printable_ascii(path)) {
+          refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": path '" + path + "' must start with '/'");
+        }
+      }
+      for (const std::string& user : set.users) {
+        if (user_names.count(user) == 0) {
+          refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": user '" + user + "' is not in [[users]]");
+        }
+      }
+      p.protection_sets.push_back(std::move(set));
+    }
+  }
+  return p;
+}
+
+}  // namespace scws::sim

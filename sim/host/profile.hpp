@@ -1,0 +1,86 @@
+// A card profile as the user writes it (DESIGN.md section 6, `scws provision`): a folder holding
+// card.toml (identity, ports, users, protection sets, credentials) and a content folder whose files
+// become the card's web resources. This is the host-side, parsed and validated form; sim/host/provision.*
+// compiles it into a card image.
+//
+// Contract: load_profile() either returns a profile in which every field already satisfies the
+// card's limits (lengths, counts, port numbers, BCD digits) or throws ProfileError whose message
+// names the file, the line where known, and the problem. Nothing is written anywhere.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace scws::sim {
+
+class ProfileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ProfileUser {
+  std::string name;
+  std::string password;
+};
+
+struct ProfileProtectionSet {
+  std::string name;
+  std::string realm;
+  std::vector<std::string> paths;  // URL path prefixes, each starting with '/'
+  std::vector<std::string> users;  // names from the profile's users
+};
+
+struct ProfileResource {
+  std::string path;          // URL path on the card, e.g. "/secure/index.html"
+  std::string content_type;  // from the file extension (or overridden in card.toml [content_types])
+  std::filesystem::path file;
+  std::uintmax_t size = 0;
+};
+
+// [tls]: the SCWS TLS port (issue 4; card/scws/scws_settings.hpp, card/scws/tls_port.hpp) and the test PKI
+// `scws provision` makes for it (sim/host/pki.hpp).
+struct ProfileTls {
+  enum class Mode : std::uint8_t { kCertificate = 1, kPsk = 2, kBoth = 3 };  // values as card::TlsPortMode
+  std::uint16_t port = 10443;       // the port of the threat analysis (DESIGN.md section 2)
+  std::uint8_t channels = 3;        // BIP channels on the TLS port; with the HTTP ones at most 7
+  Mode mode = Mode::kCertificate;   // "certificate" | "psk" | "both"
+  std::uint32_t ram = 0;            // bytes of the TLS region; 0 = default_tls_ram(mode, channels)
+  std::uint8_t timeout = 10;        // seconds a connection may stall (handshake, then idle)
+  std::size_t clients = 2;          // client certificates in the test PKI (client-1 .. client-N)
+  std::size_t psk_identities = 2;   // PSK identities in the test PKI (psk-app-1 .. psk-app-N)
+  std::filesystem::path credentials;  // folder for the clients' part; empty = next to the image (IMG.credentials)
+};
+
+// The TLS region a port needs for `channels` sessions at once in `mode` (idle context + one session
+// budget each, card/scws/tls_port.hpp).
+std::uint32_t default_tls_ram(ProfileTls::Mode mode, std::uint8_t channels);
+const char* to_string(ProfileTls::Mode mode);
+
+struct Profile {
+  std::filesystem::path dir;
+  std::string iccid_digits;                 // 19 or 20 decimal digits
+  std::array<std::uint8_t, 10> iccid_bcd{};  // as stored in EF.ICCID (TS 102 221 13.2): swapped nibbles, F filler
+  std::uint16_t http_port = 3516;           // IANA "smartcard-port"
+  std::uint8_t http_channels = 7;           // BIP channels listening on the HTTP port at once
+  std::string index = "index.html";         // the default page for "/" (a resource path without the '/')
+  std::vector<ProfileResource> resources;   // sorted by path
+  std::vector<ProfileUser> users;
+  std::vector<ProfileProtectionSet> protection_sets;
+  std::optional<ProfileTls> tls;            // no [tls] table: no TLS port
+};
+
+// Reads DIR/card.toml and the content folder it names. Throws ProfileError.
+Profile load_profile(const std::filesystem::path& dir);
+
+// ICCID digits -> EF.ICCID bytes (TS 102 221 13.2). Throws ProfileError unless 19 or 20 digits.
+std::array<std::uint8_t, 10> iccid_to_bcd(const std::string& digits);
+
+// The Content-Type a file extension gets ("application/octet-stream" when unknown).
+std::string content_type_for(const std::filesystem::path& file);
+
+}  // namespace scws::sim

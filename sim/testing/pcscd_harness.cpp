@@ -1,0 +1,286 @@
+#include "sim/testing/pcscd_harness.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include "sim/host/pcsc_client.hpp"
+
+extern char** environ;
+
+namespace scws::sim {
+
+using Clock = std::chrono::steady_clock;
+
+bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds interval) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(interval);  // the polling interval of a bounded wait
+  }
+}
+
+bool pcscd_socket_answers() {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, kPcscdSocket, sizeof addr.sun_path - 1);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool enter_private_pcscd_namespace(std::string& why) {
+  if (::geteuid() != 0) {
+    why = "a private mount namespace needs root";
+    return false;
+  }
+  if (::unshare(CLONE_NEWNS) != 0) {
+    why = std::string("unshare(CLONE_NEWNS): ") + std::strerror(errno);
+    return false;
+  }
+  // Like `unshare --mount --propagation private`: nothing mounted here leaks to the host.
+  if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    why = std::string("making / private: ") + std::strerror(errno);
+    return false;
+  }
+  ::mkdir(kPcscdRunDir, 0755);
+  if (::mount("tmpfs", kPcscdRunDir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+    why = std::string("mounting a tmpfs on /run/pcscd: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+namespace {
+bool tcp_port_free(u16 port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+}  // namespace
+
+u16 choose_vpcd_port_pair() {
+  std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
+                   static_cast<unsigned>(Clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<int> pick(10000, 29999);
+  for (int i = 0; i < 200; ++i) {
+    auto port = static_cast<u16>(pick(rng) * 2);
+    if (tcp_port_free(port) && tcp_port_free(static_cast<u16>(port + 1))) return port;
+  }
+  throw std::runtime_error("no free TCP port pair for vpcd");
+}
+
+std::string tail_of_file(const std::filesystem::path& path, std::size_t lines) {
+  std::ifstream in(path);
+  std::deque<std::string> last;
+  for (std::string line; std::getline(in, line);) {
+    last.push_back(line);
+    if (last.size() > lines) last.pop_front();
+  }
+  std::string out;
+  for (auto& l : last) out += "  | " + l + "\n";
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ChildProcess
+
+ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log) : log_(log) {
+  if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // The child starts with default signal handling and an empty mask, whatever the parent set.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  int rc = ::posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) throw std::system_error(rc, std::generic_category(), "starting " + argv[0]);
+  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // -1 on old kernels: polling then
+}
+
+ChildProcess::~ChildProcess() {
+  stop();
+  if (pidfd_ >= 0) ::close(pidfd_);
+}
+
+bool ChildProcess::reap(bool block) {
+  if (exit_code_) return true;
+  int status = 0;
+  pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+  if (r == pid_) {
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }
+  if (r < 0 && errno == ECHILD) {
+    exit_code_ = -1;  // reaped elsewhere
+    return true;
+  }
+  return false;
+}
+
+bool ChildProcess::alive() { return !reap(false); }
+
+std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (!reap(false)) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    if (pidfd_ >= 0) {
+      pollfd p{pidfd_, POLLIN, 0};  // readable when the child exits
+      ::poll(&p, 1, static_cast<int>(left.count()) + 1);
+    } else {
+      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(5)));
+    }
+  }
+  return exit_code_;
+}
+
+void ChildProcess::signal(int sig) noexcept {
+  if (!exit_code_ && pid_ > 0) ::kill(pid_, sig);
+}
+
+int ChildProcess::stop(std::chrono::milliseconds grace) {
+  if (pid_ <= 0) return -1;
+  if (!reap(false)) {
+    ::kill(pid_, SIGTERM);
+    if (!wait_exit(grace)) {
+      ::kill(pid_, SIGKILL);
+      reap(true);
+    }
+  }
+  return *exit_code_;
+}
+
+std::string ChildProcess::log_text() const {
+  std::ifstream in(log_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// ---------------------------------------------------------------------------------------------
+// PcscdHarness
+
+void write_vpcd_reader_conf(const std::filesystem::path& dir, const std::string& friendly_name, u16 port) {
+  std::filesystem::create_directories(dir);
+  // pcsc-lite reader.conf syntax; vpcd: DEVICENAME /dev/null:PORT means "listen on PORT".
+  char port_hex[8];
+  std::snprintf(port_hex, sizeof port_hex, "0x%04X", port);
+  std::ofstream conf(dir / "vpcd");
+  conf << "FRIENDLYNAME \"" << friendly_name << "\"\n"
+       << "DEVICENAME   /dev/null:" << port_hex << "\n"
+       << "LIBPATH      " << kVpcdDriver << "\n"
+       << "CHANNELID    " << port_hex << "\n";
+  if (!conf) throw std::runtime_error("cannot write " + (dir / "vpcd").string());
+}
+
+PcscdHarness::PcscdHarness(PcscdOptions options) : options_(std::move(options)) {}
+
+PcscdHarness::~PcscdHarness() { stop(); }
+
+std::string PcscdHarness::reader(int slot) const {
+  return options_.friendly_name + " 00 0" + std::to_string(slot);
+}
+
+std::string PcscdHarness::vpcd_address(int slot) const {
+  return "127.0.0.1:" + std::to_string(options_.port + slot);
+}
+
+void PcscdHarness::start() {
+  if (process_) return;
+  if (pcscd_socket_answers()) {
+    throw std::runtime_error(
+        "another pcscd is running (/run/pcscd/pcscd.comm answers); stop it, or run as root so that "
+        "scws can use a private mount namespace");
+  }
+  if (options_.port == 0) options_.port = choose_vpcd_port_pair();
+  write_vpcd_reader_conf(config_dir(), options_.friendly_name, options_.port);
+  std::vector<std::string> argv = {"pcscd", "-f", "-c", config_dir().string()};
+  if (std::filesystem::exists("/usr/sbin/pcscd")) argv[0] = "/usr/sbin/pcscd";
+  if (options_.log_apdus) argv.push_back("-a");
+  process_.emplace(argv, log_path());
+
+  const std::string r0 = reader(0);
+  const std::string r1 = reader(1);
+  bool ready = poll_until(
+      [&] {
+        if (!process_->alive()) return true;  // reported below
+        if (!pcscd_socket_answers()) return false;
+        try {
+          PcscContext ctx;
+          auto names = ctx.readers();
+          bool has0 = false, has1 = false;
+          for (auto& n : names) {
+            has0 = has0 || n == r0;
+            has1 = has1 || n == r1;
+          }
+          return has0 && has1;
+        } catch (const PcscError&) {
+          return false;
+        }
+      },
+      options_.ready_timeout, std::chrono::milliseconds(10));
+  if (!process_->alive()) {
+    int code = process_->stop();
+    process_.reset();
+    throw std::runtime_error("pcscd exited with code " + std::to_string(code) + ":\n" + tail_of_file(log_path()));
+  }
+  if (!ready) {
+    stop();
+    throw std::runtime_error("pcscd did not list the vpcd readers within " +
+                             std::to_string(options_.ready_timeout.count()) + " ms:\n" + tail_of_file(log_path()));
+  }
+}
+
+void PcscdHarness::stop() {
+  if (!process_) return;
+  process_->stop();
+  process_.reset();
+}
+
+}  // namespace scws::sim

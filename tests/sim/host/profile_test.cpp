@@ -1,0 +1,213 @@
+// sim/profile: card.toml + content folder -> a validated Profile, or an error naming the problem.
+#include "sim/host/profile.hpp"
+
+#include "scws_config.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace fs = std::filesystem;
+using scws::sim::load_profile;
+using scws::sim::Profile;
+using scws::sim::ProfileError;
+
+namespace {
+
+// A private profile folder per test, removed afterwards.
+struct TempProfile {
+  fs::path dir;
+  TempProfile() {
+    std::string pattern = (fs::temp_directory_path() / "scws-profile-XXXXXX").string();
+    char* made = mkdtemp(pattern.data());
+    REQUIRE(made != nullptr);
+    dir = made;
+  }
+  ~TempProfile() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  void write(const std::string& relative, const std::string& text) const {
+    fs::create_directories((dir / relative).parent_path());
+    std::ofstream(dir / relative, std::ios::binary) << text;
+  }
+};
+
+constexpr const char* kMinimal = R"(
+[card]
+iccid = "8988211000000000017"
+)";
+
+std::string load_error(const TempProfile& p) {
+  try {
+    load_profile(p.dir);
+  } catch (const ProfileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("the bundled demo profile loads with its pages, one protected") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  Profile p = load_profile(demo);
+  CHECK(p.http_port == 3516);
+  CHECK(p.index == "index.html");
+  CHECK(p.iccid_digits == "8988211000000000017");
+  REQUIRE(p.users.size() == 1);
+  CHECK(p.users[0].name == "alice");
+  REQUIRE(p.protection_sets.size() == 1);
+  CHECK(p.protection_sets[0].paths == std::vector<std::string>{"/secure/"});
+  bool has_index = false, has_secure = false;
+  for (const auto& r : p.resources) {
+    if (r.path == "/index.html") {
+      has_index = true;
+      CHECK(r.content_type == "text/html; charset=utf-8");
+    }
+    if (r.path == "/secure/index.html") has_secure = true;
+  }
+  CHECK(has_index);
+  CHECK(has_secure);
+}
+
+TEST_CASE("an ICCID becomes EF.ICCID bytes with swapped nibbles and an F filler (TS 102 221 13.2)") {
+  const auto bcd = scws::sim::iccid_to_bcd("8988211000000000017");
+  const std::array<std::uint8_t, 10> expected{0x98, 0x88, 0x12, 0x01, 0x00, 0x00, 0x00, 0x00, 0x10, 0xF7};
+  CHECK(bcd == expected);
+  CHECK_THROWS_AS(scws::sim::iccid_to_bcd("12345"), ProfileError);
+  CHECK_THROWS_AS(scws::sim::iccid_to_bcd("898821100000000001A"), ProfileError);
+}
+
+TEST_CASE("a profile without defaults gets port 3516, seven channels and index.html") {
+  TempProfile p;
+  p.write("card.toml", kMinimal);
+  p.write("www/index.html", "<p>hi</p>");
+  p.write("www/img/logo.PNG", "png");
+  p.write("www/blob.xyz", "?");
+  Profile loaded = load_profile(p.dir);
+  CHECK(loaded.http_port == 3516);
+  CHECK(loaded.http_channels == 7);
+  REQUIRE(loaded.resources.size() == 3);
+  CHECK(loaded.resources[0].path == "/blob.xyz");
+  CHECK(loaded.resources[0].content_type == "application/octet-stream");
+  CHECK(loaded.resources[1].path == "/img/logo.PNG");
+  CHECK(loaded.resources[1].content_type == "image/png");
+  CHECK(loaded.resources[2].size == 9);
+}
+
+TEST_CASE("content types can be overridden per extension") {
+  TempProfile p;
+  p.write("card.toml", std::string(kMinimal) + "[content_types]\n\".xyz\" = \"application/x-demo\"\n");
+  p.write("www/index.html", "x");
+  p.write("www/a.xyz", "x");
+  Profile loaded = load_profile(p.dir);
+  CHECK(loaded.resources[0].content_type == "application/x-demo");
+}
+
+TEST_CASE("profile errors name the file, the line and the problem") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+
+  SUBCASE("missing card.toml") { CHECK(load_error(p).find("card.toml: missing") != std::string::npos); }
+  SUBCASE("invalid TOML") {
+    p.write("card.toml", "[card\n");
+    CHECK(load_error(p).find("not valid TOML") != std::string::npos);
+  }
+  SUBCASE("misspelt key") {
+    p.write("card.toml", std::string(kMinimal) + "[scws]\nhttp_prot = 80\n");
+    const std::string e = load_error(p);
+    CHECK(e.find("unknown key 'http_prot' in [scws]") != std::string::npos);
+    CHECK(e.find("card.toml:5:") != std::string::npos);
+  }
+  SUBCASE("bad ICCID") {
+    p.write("card.toml", "[card]\niccid = \"42\"\n");
+    CHECK(load_error(p).find("19 or 20 digits") != std::string::npos);
+  }
+  SUBCASE("port out of range") {
+    p.write("card.toml", std::string(kMinimal) + "[scws]\nhttp_port = 70000\n");
+    CHECK(load_error(p).find("http_port must be a TCP port") != std::string::npos);
+  }
+  SUBCASE("too many channels") {
+    p.write("card.toml", std::string(kMinimal) + "[scws]\nhttp_channels = 8\n");
+    CHECK(load_error(p).find("http_channels must be 1-7") != std::string::npos);
+  }
+  SUBCASE("index not in the content") {
+    p.write("card.toml", std::string(kMinimal) + "[scws]\nindex = \"home.html\"\n");
+    CHECK(load_error(p).find("index 'home.html' is not a file") != std::string::npos);
+  }
+  SUBCASE("protection set naming an unknown user") {
+    p.write("card.toml", std::string(kMinimal) +
+                             "[[users]]\nname = \"alice\"\npassword = \"x\"\n"
+                             "[[protection_sets]]\nname = \"s\"\npaths = [\"/s/\"]\nusers = [\"bob\"]\n");
+    CHECK(load_error(p).find("user 'bob' is not in [[users]]") != std::string::npos);
+  }
+  SUBCASE("user name with a colon") {
+    p.write("card.toml", std::string(kMinimal) + "[[users]]\nname = \"a:b\"\npassword = \"x\"\n");
+    CHECK(load_error(p).find("without ':'") != std::string::npos);
+  }
+  SUBCASE("duplicate user") {
+    p.write("card.toml", std::string(kMinimal) + "[[users]]\nname = \"a\"\npassword = \"x\"\n" +
+                             "[[users]]\nname = \"a\"\npassword = \"y\"\n");
+    CHECK(load_error(p).find("appears twice") != std::string::npos);
+  }
+  SUBCASE("protection path without a slash") {
+    p.write("card.toml", std::string(kMinimal) + "[[users]]\nname = \"a\"\npassword = \"x\"\n" +
+                             "[[protection_sets]]\nname = \"s\"\npaths = [\"s/\"]\nusers = [\"a\"]\n");
+    CHECK(load_error(p).find("must start with '/'") != std::string::npos);
+  }
+}
+
+TEST_CASE("a [tls] table gives the TLS port, its mode, channels, RAM and PKI counts, with defaults") {
+  TempProfile p;
+  p.write("www/index.html", "hi");
+  p.write("card.toml", std::string(kMinimal) + "[tls]\nmode = \"psk\"\nchannels = 2\ntimeout = 3\npsk_identities = 4\n");
+  Profile loaded = load_profile(p.dir);
+  REQUIRE(loaded.tls.has_value());
+  CHECK(loaded.tls->port == 10443);
+  CHECK(loaded.tls->mode == scws::sim::ProfileTls::Mode::kPsk);
+  CHECK(loaded.tls->channels == 2);
+  CHECK(loaded.tls->timeout == 3);
+  CHECK(loaded.tls->psk_identities == 4);
+  CHECK(loaded.tls->ram == scws::sim::default_tls_ram(scws::sim::ProfileTls::Mode::kPsk, 2));
+  CHECK(loaded.http_channels == 5);  // the rest of the 7 channels (TS 102 223 8.5)
+  CHECK(loaded.tls->credentials.empty());
+}
+
+TEST_CASE("the bundled demo profile has a TLS port within the 7 channels") {
+  Profile p = load_profile(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo");
+  REQUIRE(p.tls.has_value());
+  CHECK(p.tls->port == 10443);
+  CHECK(p.http_channels + p.tls->channels <= 7);
+  CHECK(p.tls->ram >= scws::sim::default_tls_ram(p.tls->mode, p.tls->channels));
+}
+
+TEST_CASE("a [tls] table that the card cannot serve is refused with the reason") {
+  struct Row {
+    const char* tls;
+    const char* why;
+  };
+  const Row rows[] = {
+      {"mode = \"rsa\"\n", "mode must be"},
+      {"channels = 8\n", "channels must be 1-7"},
+      {"ram = 1000\n", "ram must be"},
+      {"port = 3516\n", "must differ"},
+      {"mode = \"psk\"\npsk_identities = 0\n", "needs psk_identities"},
+      {"timeout = 0\n", "timeout must be"},
+      {"colour = 1\n", "unknown key 'colour'"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.tls);
+    TempProfile p;
+    p.write("www/index.html", "hi");
+    p.write("card.toml", std::string(kMinimal) + "[tls]\n" + row.tls);
+    CHECK(load_error(p).find(row.why) != std::string::npos);
+  }
+  TempProfile p;
+  p.write("www/index.html", "hi");
+  p.write("card.toml", std::string(kMinimal) + "[scws]\nhttp_channels = 5\n[tls]\nchannels = 3\n");
+  CHECK(load_error(p).find("at most 7") != std::string::npos);
+}

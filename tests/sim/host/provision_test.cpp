@@ -1,0 +1,206 @@
+// sim/provision: a profile compiled into a card image holds exactly the profile's content, users
+// and protection sets, readable through the card's own lookups; the card's refusals name the culprit.
+#include "sim/host/provision.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "card/os/nvm.hpp"
+#include "card/os/nvm_device.hpp"
+#include "card/scws/scws_settings.hpp"
+#include "card/scws/web_content.hpp"
+#include "card/scws/web_users.hpp"
+#include "scws_config.hpp"
+#include "sim/host/emulated_uicc.hpp"
+#include "sim/host/file_nvm_device.hpp"
+#include "card/scws/tls_port.hpp"
+
+namespace fs = std::filesystem;
+using namespace scws;
+using scws::sim::ProvisionError;
+
+namespace {
+
+struct TempDir {
+  fs::path dir;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "scws-provision-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    dir = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  void write(const std::string& relative, const std::string& text) const {
+    fs::create_directories((dir / relative).parent_path());
+    std::ofstream(dir / relative, std::ios::binary) << text;
+  }
+};
+
+std::string file_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+std::string read_resource(card::ObjectStore& store, const std::string& path) {
+  auto found = card::web_content_find(store, path);
+  REQUIRE(found.ok());
+  std::string body(found.value().length, '\0');
+  auto n = card::web_content_read(store, found.value(), 0,
+                                  MutableBytes(reinterpret_cast<u8*>(body.data()), body.size()));
+  REQUIRE(n.ok());
+  CHECK(n.value() == body.size());
+  return body;
+}
+
+}  // namespace
+
+TEST_CASE("the demo profile compiles into an image whose resources and protection the card finds") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  const sim::Profile profile = sim::load_profile(demo);
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  const sim::ProvisionReport report = sim::provision_device(profile, device);
+  CHECK(report.resources == profile.resources.size());
+  CHECK(report.users == 1);
+  CHECK(report.protection_sets == 1);
+  CHECK(report.nvm_free > 0);
+
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  CHECK(card::web_content_count(store) == profile.resources.size());
+  auto settings = card::scws_settings_get(store);
+  REQUIRE(settings.ok());
+  CHECK(settings->http_port == 3516);
+  CHECK(settings->http_channels == profile.http_channels);
+  CHECK(settings->index_name() == "index.html");
+  for (const auto& r : profile.resources) {
+    CAPTURE(r.path);
+    CHECK(read_resource(store, r.path) == file_text(r.file));
+    auto found = card::web_content_find(store, r.path);
+    REQUIRE(found.ok());
+    CHECK(found.value().type() == r.content_type);
+  }
+  auto secure = card::web_protection_for(store, "/secure/index.html");
+  REQUIRE(secure.ok());
+  REQUIRE(secure.value().has_value());
+  CHECK(secure.value()->realm_text() == "scws secure area");
+  auto open = card::web_protection_for(store, "/index.html");
+  REQUIRE(open.ok());
+  CHECK_FALSE(open.value().has_value());
+}
+
+TEST_CASE("a 1 MiB resource is provisioned in one go despite the smaller commit capacity") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "x");
+  std::string big(1024 * 1024, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) ^ (i >> 9));
+  p.write("www/big.bin", big);
+  std::vector<u8> image(4 * 1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  sim::provision_device(sim::load_profile(p.dir), device);
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  CHECK(read_resource(store, "/big.bin") == big);
+}
+
+TEST_CASE("provisioning names the resource the card has no room for") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "x");
+  p.write("www/huge.bin", std::string(200 * 1024, 'h'));
+  std::vector<u8> image(160 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  try {
+    sim::provision_device(sim::load_profile(p.dir), device);
+    FAIL("provisioning should have failed");
+  } catch (const ProvisionError& e) {
+    const std::string what = e.what();
+    CHECK(what.find("/huge.bin") != std::string::npos);
+    CHECK(what.find("larger --size") != std::string::npos);
+  }
+}
+
+TEST_CASE("provisioning names the resource beyond the card's resource count") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "x");
+  for (std::size_t i = 0; i < card::WebContentLimits::kMaxResources; ++i) p.write("www/r" + std::to_string(i) + ".txt", "r");
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  CHECK_THROWS_WITH_AS(sim::provision_device(sim::load_profile(p.dir), device),
+                       doctest::Contains("resources)"), ProvisionError);
+}
+
+TEST_CASE("provision_file writes the image atomically and refuses to overwrite without force") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  p.write("www/index.html", "hello");
+  const fs::path out = p.dir / "card.img";
+  const sim::Profile profile = sim::load_profile(p.dir);
+  sim::provision_file(profile, out, 256 * 1024, false);
+  CHECK(fs::file_size(out) == 256 * 1024);
+  CHECK_THROWS_AS(sim::provision_file(profile, out, 256 * 1024, false), ProvisionError);
+  sim::provision_file(profile, out, 256 * 1024, true);
+  for (const auto& entry : fs::directory_iterator(p.dir)) {
+    CHECK(entry.path().filename().string().find(".tmp") == std::string::npos);  // no temporary left behind
+  }
+  sim::FileNvmDevice file = sim::FileNvmDevice::open(out);
+  card::Nvm nvm(file);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  CHECK(read_resource(store, "/index.html") == "hello");
+}
+
+TEST_CASE("a profile with [tls] gets the card's credentials in the image and the clients' part in a folder") {
+  TempDir t;
+  fs::copy(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo", t.dir / "profile", fs::copy_options::recursive);
+  const sim::Profile profile = sim::load_profile(t.dir / "profile");
+  REQUIRE(profile.tls.has_value());
+  const fs::path image = t.dir / "card.img";
+  const sim::ProvisionReport first = sim::provision_file(profile, image, 1024 * 1024, false);
+  CHECK(first.credentials == fs::path(image.string() + ".credentials"));
+  CHECK_FALSE(first.credentials_reused);
+  CHECK(first.tls_clients == profile.tls->clients);
+  CHECK(first.tls_psks == profile.tls->psk_identities);
+  for (const char* f : {"ca.pem", "ca.key", "client-1.pem", "client-1.key", "psk.txt", "foreign-client.pem",
+                        "expired-client.pem", "README.txt"})
+    CHECK(fs::exists(first.credentials / f));
+  const std::string ca = file_text(first.credentials / "ca.pem");
+
+  // Reprovisioning keeps the CA (client certificates stay valid) and the card powers up serving TLS.
+  const sim::ProvisionReport again = sim::provision_file(profile, image, 1024 * 1024, true);
+  CHECK(again.credentials_reused);
+  CHECK(file_text(again.credentials / "ca.pem") == ca);
+  sim::FileNvmDevice nvm = sim::FileNvmDevice::open(image);
+  sim::EmulatedUicc uicc(nvm, 128 * 1024);
+  REQUIRE(uicc.card().power_on().ok());
+  CHECK(uicc.scws().settings().tls_port == profile.tls->port);
+  CHECK(uicc.scws().settings().tls_ram == profile.tls->ram);
+  CHECK(uicc.tls_port().state() == card::TlsPort::State::kServing);
+  CHECK(uicc.tls_port().max_sessions() == profile.tls->channels);
+  uicc.card().power_off();
+}
+
+TEST_CASE("a card whose RAM cannot hold the image's TLS region does not power up") {
+  TempDir t;
+  fs::copy(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo", t.dir / "profile", fs::copy_options::recursive);
+  const sim::Profile profile = sim::load_profile(t.dir / "profile");
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  (void)sim::provision_device(profile, device);  // a throwaway PKI: nobody keeps the clients' part
+  sim::EmulatedUicc uicc(device, 32 * 1024);
+  auto up = uicc.card().power_on();
+  REQUIRE_FALSE(up.ok());
+  CHECK(up.error() == card::PowerError::kRamTooSmall);
+}
