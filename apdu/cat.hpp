@@ -301,13 +301,13 @@ inline constexpr std::size_t kLongLengthTlvHeader = 1 + 2;  // tag, 81, LL
 inline constexpr std::size_t kMaxSendDataPayload =
     kMaxProactiveCommandSize - detail::kLongLengthTlvHeader - detail::kCommandDetailsTlv -
     detail::kDeviceIdentitiesTlv - detail::kLongLengthTlvHeader;
-static_assert(kMaxSendDataPayload == 240, "protocol-notes 1.12: one SEND DATA carries 240 bytes");
+static_assert(kMaxSendDataPayload == 240, "docs/protocol.md section 6.4: one SEND DATA carries 240 bytes");
 
 // RECEIVE DATA TERMINAL RESPONSE: details + devices + result + B6 81 LL + data + B7 01 XX <= 255.
 inline constexpr std::size_t kMaxReceiveDataPayload =
     kMaxTerminalResponseSize - detail::kCommandDetailsTlv - detail::kDeviceIdentitiesTlv -
     detail::kResultOkTlv - detail::kLongLengthTlvHeader - detail::kChannelDataLengthTlv;
-static_assert(kMaxReceiveDataPayload == 237, "protocol-notes 1.12: 237 bytes per RECEIVE DATA");
+static_assert(kMaxReceiveDataPayload == 237, "docs/protocol.md section 6.4: 237 bytes per RECEIVE DATA");
 
 // --- CR flags --------------------------------------------------------------------------------------------
 // The sender chooses the CR flag per data object (conformance vectors differ: 38 in an OPEN CHANNEL

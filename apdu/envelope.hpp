@@ -23,7 +23,7 @@ enum class EnvelopeType : u8 {
   kTimerExpiration = ber_tag::kTimerExpiration,
 };
 
-// CR flags of the conformance vectors (protocol-notes 1.10, oFono timer_expiration_211,
+// CR flags of the conformance vectors (docs/protocol.md section 5.2; oFono timer_expiration_211,
 // sms_pp_data_download_161): 99 82 B8 B7 A4 A5 8B; address 06 without CR.
 inline constexpr CrFlags kEnvelopeCr{{tag::kEventList, tag::kDeviceIdentities, tag::kChannelStatus,
                                       tag::kChannelDataLength, tag::kTimerIdentifier,
@@ -54,7 +54,7 @@ Result<Envelope, CatError> parse_envelope(Bytes data) noexcept;
 // Writes the envelope's BER-TLV into out and returns its size (at most kMaxEnvelopeSize).
 Result<std::size_t, CatError> build_envelope(const Envelope& e, MutableBytes out) noexcept;
 
-// D6, event 09, 82 -> 81 (protocol-notes 1.10).
+// D6, event 09, 82 -> 81 (TS 102 223 7.5.10, docs/protocol.md section 8.1).
 Envelope make_data_available(ChannelStatus status, u8 length) noexcept;
 // D6, event 0A, 82 -> 81.
 Envelope make_channel_status_event(ChannelStatus status) noexcept;

@@ -22,7 +22,7 @@
 
 namespace scws::apdu::cat {
 
-// CR flags of the conformance vectors (protocol-notes 1.12, oFono test-stkutil): 81 82 85 8D 99 9E A4
+// CR flags of the conformance vectors (docs/protocol.md section 5.2; oFono test-stkutil): 81 82 85 8D 99 9E A4
 // A5 B6 B7 D0 E8 84 8B; buffer size, bearer, transport level, other address and NAN without CR.
 inline constexpr CrFlags kProactiveCommandCr{
     {tag::kCommandDetails, tag::kDeviceIdentities, tag::kAlphaIdentifier, tag::kTextString,
@@ -31,7 +31,7 @@ inline constexpr CrFlags kProactiveCommandCr{
      tag::kDuration, tag::kSmsTpdu, tag::kAddress}};
 
 // OPEN CHANNEL (TS 102 223 6.6.27). UICC server mode = transport level with protocol 03 and no
-// bearer description (protocol-notes 1.12); every other form is a client mode.
+// bearer description (docs/protocol.md section 7.3); every other form is a client mode.
 struct OpenChannelParams {
   OptionalBytes bearer_description;   // 35: bearer type + parameters (client modes, mandatory there)
   u16 buffer_size = 0;                // 39: mandatory
@@ -96,7 +96,7 @@ Result<std::size_t, CatError> build_proactive_command(const ProactiveCommand& c,
 
 // --- builders for the commands the card sends -----------------------------------------------------------
 ProactiveCommand make_set_up_event_list(u8 number, Bytes events) noexcept;
-// UICC server mode: qualifier 00, buffer size, transport level 03 + port (protocol-notes 1.12).
+// UICC server mode: qualifier 00, buffer size, transport level 03 + port (docs/protocol.md section 7.3).
 ProactiveCommand make_open_channel_server(u8 number, u16 buffer_size, u16 port) noexcept;
 // TCP client mode, remote connection: bearer (e.g. {03} default bearer), buffer size, transport
 // level 02 + port, data destination address. Immediate link establishment.

@@ -1,5 +1,5 @@
-// Status words (ISO/IEC 7816-4 section 5.6, ETSI TS 102 221 section 10.2). Only the card's
-// dispatcher turns an error into one of these (DESIGN.md section 4); everything else names errors.
+// Status words (ISO/IEC 7816-4 section 5.6, ETSI TS 102 221 section 10.2). Only the card's dispatcher
+// turns an error into one of these (docs/architecture.md, "Card-side rules"); the rest names errors.
 #pragma once
 
 #include "base/bytes.hpp"

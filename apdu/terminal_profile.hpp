@@ -1,9 +1,10 @@
 // TERMINAL PROFILE (TS 102 223 5.2): the facilities the terminal supports, sent in the TERMINAL
 // PROFILE APDU (80 10 00 00 Lc). Built by the terminal, parsed by the card.
 //
-// Only the bits this project uses are named (protocol-notes 1.11, pySim term_prof_bits). "Byte b,
-// bit n" counts bytes from 1 and bits from b1 = least significant. Bytes the terminal does not send
-// read as zero; bits not named here are ignored by the parser and sent as zero by the builder.
+// Only the bits this project uses are named (docs/protocol.md section 6.1, pySim term_prof_bits).
+// "Byte b, bit n" counts bytes from 1 and bits from b1 = least significant. Bytes the terminal does
+// not send read as zero; bits not named here are ignored by the parser and sent as zero by the
+// builder.
 #pragma once
 
 #include <cstddef>
@@ -74,8 +75,8 @@ Result<std::size_t, CatError> build_terminal_profile(const TerminalProfile& p, M
 bool supports_bip_server_mode(const TerminalProfile& p) noexcept;
 constexpr u8 channels(const TerminalProfile& p) noexcept { return p.channel_count; }
 
-// The profile of this project's gateway (protocol-notes 1.11 minimal SCWS profile, plus timers,
-// GET CHANNEL STATUS, TCP client mode for the admin session and 7 channels).
+// The profile of this project's gateway (the minimal SCWS profile of docs/protocol.md section 6.1,
+// plus timers, GET CHANNEL STATUS, TCP client mode for the admin session and 7 channels).
 TerminalProfile scws_gateway_profile() noexcept;
 
 }  // namespace scws::apdu::cat

@@ -1,5 +1,5 @@
 // Result<T, E>: a value or an error, never both. The card side reports every failure this way
-// (no exceptions on the card path, DESIGN.md section 4). E is a small enum per layer.
+// (no exceptions on the card path, docs/architecture.md, "Card-side rules"). E is a small enum per layer.
 #pragma once
 
 #include <new>

@@ -1,5 +1,5 @@
 // Streams an HTTP/1.1 response (RFC 9112 sections 4-7) into caller-provided output pieces, such as
-// the at most 240 bytes of one SEND DATA (protocol-notes 1.12), without ever holding the whole
+// the at most 240 bytes of one SEND DATA (docs/protocol.md section 6.4), without ever holding the whole
 // response: the head is generated from the fields on the fly and the content is pulled from a
 // BodySource (a resource read from NVM) straight into the piece. Between pieces the writer keeps
 // only a position: which head segment and how far into it, or how much content was sent.

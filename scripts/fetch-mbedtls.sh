@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the source of mbedTLS 2.28.3 from Debian's own source package and extracts it into
 # subprojects/mbedtls-2.28.3/ (git-ignored), then lays the project's meson overlay
-# (subprojects/packagefiles/mbedtls/) over it. tls/ builds it as a meson subproject (issue 4).
+# (subprojects/packagefiles/mbedtls/) over it. tls/ builds it as a meson subproject.
 #
 # How the source is found: the machine's own apt source entries are copied into a private apt
 # configuration under subprojects/packagecache/apt/ with their type changed to deb-src (deb822

@@ -17,7 +17,7 @@ PKGS=(
   pcscd vsmartcard-vpcd
   # independent clients used by the tests
   pcsc-tools opensc python3-pyscard python3-pytest tshark curl openssl iproute2 util-linux
-  # the headless browser that loads the demo page through the gateway (issue 3 acceptance)
+  # the headless browser that loads the demo page through the gateway (tests/e2e/test_browser.py)
   chromium
 )
 missing=()

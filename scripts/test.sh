@@ -2,7 +2,7 @@
 # Installs what the tests need, builds, and runs every test: unit tests, fuzz-corpus replays and the
 # end-to-end tests over the real stack (pcscd + vpcd + the scws card + real clients).
 # The end-to-end tests run in a private mount namespace with a tmpfs on /run/pcscd, so their pcscd
-# never meets a system one (environment.md: one pcscd per machine).
+# never meets a system one (one pcscd per mount namespace: docs/architecture.md, "Tests").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh

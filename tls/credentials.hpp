@@ -2,7 +2,7 @@
 //
 //   kServerChainId  the card's certificate chain, DER certificates back to back, leaf first
 //                   (RFC 5246 7.4.2); keep it short: mbedTLS does not split its Certificate
-//                   message, which must fit the 1024-byte output record (environment.md)
+//                   message, which must fit the 1024-byte output record (docs/protocol.md section 12.1)
 //   kServerKeyId    the card's private key, DER (SEC1 ECPrivateKey or PKCS#8), P-256
 //   kIssuerCaId     the issuer CA certificate(s) client certificates must chain to, DER back to back
 //   kPskTableId     PSK identities and keys (RFC 4279): u8 count, then per entry

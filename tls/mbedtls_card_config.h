@@ -1,5 +1,5 @@
 /* The card's mbedTLS 2.28.3 configuration (MBEDTLS_CONFIG_FILE): only what an SCWS card needs
- * (issue 4; DESIGN.md section 4). Replaces mbedtls/config.h entirely, so everything not defined
+ * (docs/protocol.md section 12). Replaces mbedtls/config.h entirely, so everything not defined
  * here is off. C header: it is compiled into mbedTLS (C99) and into tls/ (C++20) alike, and both
  * must see the same definitions (structure layouts depend on them).
  *
@@ -109,7 +109,7 @@ time_t scws_tls_time(time_t *t);
 #define MBEDTLS_SSL_IN_CONTENT_LEN SCWS_TLS_IN_CONTENT_LEN
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 1024
 #if SCWS_TLS_IN_CONTENT_LEN < 1024 || SCWS_TLS_IN_CONTENT_LEN > 4096
-#error "SCWS_TLS_IN_CONTENT_LEN must lie in [1024, 4096] (issue 4: input 2 KiB by default, at most 4 KiB)"
+#error "SCWS_TLS_IN_CONTENT_LEN must lie in [1024, 4096] (input 2 KiB by default, at most 4 KiB: docs/protocol.md section 12.2)"
 #endif
 /* PSK keys up to 32 bytes, identities up to 64 (tls/credentials.hpp agrees by static_assert). */
 #define MBEDTLS_PSK_MAX_LEN 32

@@ -1,9 +1,10 @@
 // Follows TLS record boundaries in a byte stream (RFC 5246 6.2.1: type u8, version u16, length u16,
 // then length bytes) without buffering anything: bytes are fed in whatever pieces they arrive in
-// (RECEIVE DATA gives at most 237 at a time, TS 102 223 8.7) and the framer only counts. The TLS
-// session runs every byte it hands to mbedTLS through one, so it can refuse what mbedTLS would
-// mishandle (a record longer than the card's input buffer gets a record_overflow alert instead of
-// mbedTLS's reset, environment.md) and see a handshake record after the handshake (renegotiation).
+// (RECEIVE DATA gives at most 237 at a time, docs/protocol.md section 6.4) and the framer only
+// counts. The TLS session runs every byte it hands to mbedTLS through one, so it can refuse what
+// mbedTLS would mishandle (a record longer than the card's input buffer gets a record_overflow alert
+// instead of mbedTLS's reset, docs/protocol.md section 12.2) and see a handshake record after the
+// handshake (renegotiation).
 #pragma once
 
 #include <cstddef>
@@ -48,7 +49,7 @@ class RecordFramer {
   [[nodiscard]] u32 records() const noexcept { return records_; }
 
  private:
-  // Compact: two framers sit in every TLS session, and a session's RAM is the card's (issue 4).
+  // Compact: two framers sit in every TLS session, and a session's RAM is the card's.
   u16 max_length_;
   u8 header_[kHeaderSize] = {};
   u8 header_got_ = 0;

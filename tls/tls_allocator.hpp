@@ -4,8 +4,9 @@
 //
 // Why not card::Arena or mbedTLS's buffer allocator: an ECDHE handshake makes about 34,000
 // allocations, mostly bignums of 8..80 bytes, with about 75 blocks alive at the peak
-// (environment.md). mbedTLS's buffer allocator spends 64 bytes of header per block on x86-64 and
-// first-fit fragments; card::Arena spends 8 bytes and rounds to 16. Here:
+// (docs/architecture.md, "Figures and targets"). mbedTLS's buffer allocator spends 64 bytes of
+// header per block on x86-64 and first-fit fragments; card::Arena spends 8 bytes and rounds to 16.
+// Here:
 //
 //  - Blocks are 8-byte aligned and sized in 8-byte granules (mbedTLS needs no more: its widest
 //    scalars are 64-bit limbs). A block has a 4-byte header (size | used | previous-used) in front

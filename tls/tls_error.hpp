@@ -1,6 +1,7 @@
 // Errors of the card's TLS layer: set-up errors (TlsError) and why a session failed (TlsFailure).
-// TlsFailure is what the card's attack detection counts (DESIGN.md section 2), so each reason is a
-// distinct, stable value; names for traces and reports come from failure_name().
+// TlsFailure is what the card's attack detection counts (docs/architecture.md, "Threats and
+// answers"), so each reason is a distinct, stable value; names for traces and reports come from
+// failure_name().
 #pragma once
 
 #include "base/bytes.hpp"

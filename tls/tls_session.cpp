@@ -353,7 +353,7 @@ TlsFailure TlsSession::classify(int e) const noexcept {
 void TlsSession::fail_with(TlsFailure reason, int e) noexcept {
   if (state_ == State::kFailed) return;
   // Exhaustion wins: mbedTLS reports an allocation failure inside chain verification as a bad
-  // certificate and one in Finished as a decrypt error (environment.md).
+  // certificate and one in Finished as a decrypt error (docs/protocol.md section 12.2).
   if (static_cast<u32>(ctx_.allocator().failed_allocations()) != failed_allocations_at_start_) reason = TlsFailure::kArenaExhausted;
   failure_ = reason;
   error_ = e;

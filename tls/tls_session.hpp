@@ -2,14 +2,14 @@
 // stream and an inner StreamEndpoint that sees only plaintext; TlsEndpoint is the StreamEndpoint the
 // toolkit drives for the TLS port, one TlsSession per connection. HTTP never knows TLS is under it.
 //
-// I/O (non-blocking, DESIGN.md section 4): receive() offers ciphertext as it arrives (RECEIVE DATA
-// pieces of at most 237 bytes, TS 102 223 8.7); mbedTLS pulls exactly the bytes it wants through
-// the bio callback into its own input buffer, which is the record accumulator (a record still
-// arriving is "want read", never a copy elsewhere); every byte passes a RecordFramer first.
-// send() offers an output window (the toolkit pulls at most 240 bytes, TS 102 223 8.8 / 6.4.28
-// SEND DATA); mbedTLS flushes pending records into it ("want write" when it is full). Decrypted
-// bytes are handed to the inner endpoint where mbedTLS decrypted them, in its input buffer; a busy
-// inner endpoint leaves them there, and no further record is read until it takes them.
+// I/O (non-blocking, docs/architecture.md, "Card-side rules"): receive() offers ciphertext as it
+// arrives (RECEIVE DATA pieces of at most 237 bytes, docs/protocol.md section 6.4); mbedTLS pulls
+// exactly the bytes it wants through the bio callback into its own input buffer, which is the record
+// accumulator (a record still arriving is "want read", never a copy elsewhere); every byte passes a
+// RecordFramer first. send() offers an output window (the toolkit pulls at most 240 bytes, one SEND
+// DATA, TS 102 223 6.4.30); mbedTLS flushes pending records into it ("want write" when it is full).
+// Decrypted bytes are handed to the inner endpoint where mbedTLS decrypted them, in its input buffer;
+// a busy inner endpoint leaves them there, and no further record is read until it takes them.
 //
 // State machine (one traced transition function, set_state):
 //   kHandshake --handshake done--> kOpen --inner wants close / peer close_notify--> kClosing
@@ -91,9 +91,9 @@ class TlsSession {
   TlsFailure classify(int mbedtls_error) const noexcept;
   void close_inner() noexcept;
 
-  // RAM: every byte here is in each session's share of the TLS region (issue 4 targets), so the
-  // plaintext is read in place from mbedTLS's input buffer (no copy held here), the ciphertext
-  // windows live in the context (TlsContext::IoWindow) and the flags are bits.
+  // RAM: every byte here is in each session's share of the TLS region (docs/architecture.md, "Figures
+  // and targets"), so the plaintext is read in place from mbedTLS's input buffer (no copy held here),
+  // the ciphertext windows live in the context (TlsContext::IoWindow) and the flags are bits.
   TlsContext& ctx_;
   card::StreamEndpoint& inner_;
   const card::Tracer& trace_;

@@ -12,7 +12,7 @@
 //   Sending*        SEND DATA issued
 //   Closing*        CLOSE CHANNEL issued: qualifier 01 back to Listen, 00 to Closed (TS 102 223 8.6)
 //
-// Receive side: each RECEIVE DATA chunk (at most 237 bytes, protocol-notes 1.12) is offered to the
+// Receive side: each RECEIVE DATA chunk (at most 237 bytes, docs/protocol.md section 6.4) is offered to the
 // endpoint straight from the APDU buffer; whatever it does not consume is kept in a fixed accumulator
 // of kRxAccumulatorSize bytes taken from the arena only then and given back once it is empty, and
 // offered again before any further RECEIVE DATA. Never a byte lost.
@@ -44,7 +44,7 @@ enum class BipState : u8 {
 
 const char* to_string(BipState s) noexcept;
 
-// What CLOSE CHANNEL asks for in UICC server mode (TS 102 223 8.6, protocol-notes 1.8).
+// What CLOSE CHANNEL asks for in UICC server mode (TS 102 223 8.6, docs/protocol.md section 7.7).
 enum class CloseMode : u8 {
   kNone,
   kToListen,  // qualifier 01: drop the client, keep listening

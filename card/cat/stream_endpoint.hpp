@@ -1,7 +1,7 @@
 // What sits on top of a BIP channel in UICC server mode (TS 102 223 annex M): a byte stream
 // consumer such as the HTTP server, or TLS with HTTP above it. The toolkit owns the channels and
 // drives the endpoint; the endpoint never knows about APDUs, and HTTP never knows whether TLS is
-// under it (DESIGN.md section 4: layers are non-blocking byte transformers).
+// under it (docs/architecture.md, "Card-side rules": layers are non-blocking byte transformers).
 //
 // One endpoint serves every channel opened for one port; `connection` (0..kMaxConnections-1) names
 // the client connection so the endpoint keeps per-connection state. Per-connection memory comes from

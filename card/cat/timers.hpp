@@ -1,6 +1,6 @@
-// The card's sense of time (DESIGN.md section 4: no clocks on the card): the terminal's timers, run
-// with TIMER MANAGEMENT (TS 102 223 6.4.21) and reported back by ENVELOPE Timer expiration (D7,
-// TS 102 223 7.4). Eight timers, identifiers 1..8 (8.37).
+// The card's sense of time (no clocks on the card: docs/architecture.md, "Card-side rules"): the
+// terminal's timers, run with TIMER MANAGEMENT (TS 102 223 6.4.21) and reported back by ENVELOPE
+// Timer expiration (D7, TS 102 223 7.4). Eight timers, identifiers 1..8 (8.37).
 //
 // This table only records what each timer is doing and who listens; the CAT toolkit
 // (card/cat/toolkit.hpp) issues the proactive commands. States:

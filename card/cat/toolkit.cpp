@@ -255,7 +255,7 @@ Result<ApduOutcome, CardError> CatToolkit::terminal_profile(CardContext& ctx, co
     trace()("toolkit: terminal offers %zu channels%s%s", channel_limit_, have_timers_ ? ", timers" : "",
             have_channel_status_ ? ", GET CHANNEL STATUS" : "");
   } else {
-    // Say exactly what is missing (protocol-notes 1.11 lists the bits).
+    // Say exactly what is missing (docs/protocol.md section 6.1 lists the bits).
     char missing[120];
     int n = 0;
     auto add = [&](bool ok, const char* what) noexcept {

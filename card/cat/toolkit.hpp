@@ -10,7 +10,7 @@
 // at the next power-up updates its entry). Everything else is session state in RAM, gone at every
 // power-up and reset: the terminal profile, the channels, the timers, the event queue and any
 // proactive command not yet answered (it is simply forgotten; the terminal starts over with a
-// TERMINAL PROFILE, and its channels vanished with the reset too, protocol-notes 5).
+// TERMINAL PROFILE, and its channels vanished with the reset too, docs/protocol.md section 10).
 //
 // The API calls below (add_server_port, close_port, reopen_port, start_timer, stop_timer) only record
 // what is wanted; the card acts on it when the terminal next talks to the toolkit (any TERMINAL
@@ -19,11 +19,11 @@
 // close_port() or start_timer() from an endpoint takes effect in the same APDU. Do not call wake() or
 // start timers from on_power_up(): the toolkit's session is reset after the applets power up.
 //
-// Proactive session (protocol-notes 1.13): after a TERMINAL PROFILE that supports BIP in UICC server
-// mode (apdu::cat::supports_bip_server_mode) the card issues SET UP EVENT LIST (Data available 09,
-// Channel status 0A), then one OPEN CHANNEL (buffer size, transport level 03 + port) per wanted
-// listening channel: max_channels per port, at most the channels the terminal profile offers, in
-// total at most 7. A profile without BIP gets a trace line and no OPEN CHANNEL.
+// Proactive session (docs/protocol.md sections 6 and 9): after a TERMINAL PROFILE that supports BIP
+// in UICC server mode (apdu::cat::supports_bip_server_mode) the card issues SET UP EVENT LIST (Data
+// available 09, Channel status 0A), then one OPEN CHANNEL (buffer size, transport level 03 + port)
+// per wanted listening channel: max_channels per port, at most the channels the terminal profile
+// offers, in total at most 7. A profile without BIP gets a trace line and no OPEN CHANNEL.
 // One proactive command is outstanding at a time. Command numbers count 01..FE per session.
 //   FETCH: Le absent -> 67 00; Le not the command's length -> 6C XX (XX = its length, nothing
 //     consumed); nothing pending -> 69 85. A command fetched but not yet answered may be fetched again.

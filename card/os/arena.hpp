@@ -1,4 +1,4 @@
-// The card's RAM: one fixed arena over caller-owned memory (DESIGN.md section 4).
+// The card's RAM: one fixed arena over caller-owned memory (docs/architecture.md, "Card-side rules").
 // Everything the card uses while running is allocated here: the APDU buffer, transient arrays,
 // channel buffers, parser state and, later, TLS sessions. Exhaustion returns nullptr, never aborts.
 // The high-water mark (peak bytes in use, headers included) is what the card reports as its RAM use.

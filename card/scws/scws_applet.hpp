@@ -27,8 +27,9 @@ namespace scws::card {
 
 class CatToolkit;
 
-// Told about Basic authentication failures (the attack-detection issue counts them); blocked()
-// turns further protected requests into 403 until it says otherwise.
+// Told about Basic authentication failures (the attack detection still to come counts them:
+// docs/architecture.md, "Threats and answers"); blocked() turns further protected requests into 403
+// until it says otherwise.
 class AuthObserver {
  public:
   virtual ~AuthObserver() = default;
@@ -50,8 +51,8 @@ class PortExtension : public StatusPart {
 // Built-in defaults, used when the image holds no settings object (card/scws/scws_settings.hpp), which
 // provisioning always writes.
 struct ScwsDefaults {
-  u16 http_port = 3516;      // the OMA SCWS HTTP port (protocol-notes 1.7: "0D BC")
-  u16 buffer_size = 1400;    // BIP buffer asked of the terminal (protocol-notes 1.13)
+  u16 http_port = 3516;      // IANA "smartcard-port" (docs/protocol.md section 14)
+  u16 buffer_size = 1400;    // BIP buffer asked of the terminal (docs/protocol.md section 7.3)
   u8 max_channels = 4;       // clients served at once on the port (1..7)
 };
 

@@ -1,6 +1,7 @@
-// The SCWS TLS port (issue 4; DESIGN.md section 2: TLS on 10443 with mandatory client
-// authentication): the card component that puts a tls::TlsEndpoint on a BIP server port, with the SCWS
-// applet's HTTP server as its inner endpoint, so the very same pages are served over HTTP and TLS.
+// The SCWS TLS port (TLS on 10443 with mandatory client authentication: docs/architecture.md,
+// "Threats and answers"): the card component that puts a tls::TlsEndpoint on a BIP server port, with
+// the SCWS applet's HTTP server as its inner endpoint, so the very same pages are served over HTTP
+// and TLS.
 //
 // Power-up (called by the SCWS applet, card/scws/scws_applet.hpp PortExtension, after it read the
 // image's settings, card/scws/scws_settings.hpp): when the settings name a TLS port it
@@ -28,7 +29,7 @@
 // with close_notify. The timer is stopped when the connection closes. Without timers in the
 // terminal profile there is no stall protection (traced).
 //
-// Counters (since power-up; for /status and the attack detection of a later issue): handshakes
+// Counters (since power-up; for /status and the attack detection still to come): handshakes
 // completed (and how many resumed), refusals at connect (admission or no RAM for the session
 // object), failures by tls::TlsFailure reason.
 #pragma once

@@ -5,8 +5,8 @@
 // credentials of one of those users, otherwise the server answers 401 with
 // `WWW-Authenticate: Basic realm="..."`.
 //
-// Passwords: stored as given, compared in constant time (bytes_equal_constant_time). SHA-256 is not
-// on the card until the TLS issue brings mbedTLS; then store salted hashes (format version 2).
+// Passwords: stored as given, compared in constant time (bytes_equal_constant_time). Salted hashes
+// (SHA-256 is on the card with mbedTLS) would be a format version 2.
 //
 // On-NVM format: one object kWebUsersObject (ObjectStore id, SCWS range), big-endian:
 //   header [0, 16): magic "USR1", version u16 (1), max users u16, max sets u16, zero padding

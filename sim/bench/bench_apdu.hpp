@@ -2,7 +2,7 @@
 // (client -> libpcsclite -> pcscd -> vpcd -> card process), for our card and, in the same run, for a
 // minimal reference card that answers 90 00 at once over the same tuned socket code. The ratio
 // ours/reference is the figure that matters: absolute numbers depend on the machine
-// (environment.md measured 8,200-10,900 APDU/s for such a reference peer on 2 cores).
+// (docs/architecture.md, "Figures and targets", gives the figures of one machine).
 #pragma once
 
 #include <chrono>

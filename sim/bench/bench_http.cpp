@@ -47,7 +47,7 @@ using namespace std::chrono_literals;
 // --- arithmetic -------------------------------------------------------------------------------------
 
 u64 minimum_apdus_per_get(std::size_t response_bytes) noexcept {
-  // protocol-notes 1.13: ENVELOPE Channel status + ENVELOPE Data available + FETCH/TR RECEIVE DATA +
+  // docs/protocol.md section 9: ENVELOPE Channel status + ENVELOPE Data available + FETCH/TR RECEIVE DATA +
   // FETCH/TR CLOSE CHANNEL = 6, then FETCH/TR per SEND DATA of at most 240 bytes.
   const u64 pieces = (static_cast<u64>(response_bytes) + kSendDataPayload - 1) / kSendDataPayload;
   return 6 + 2 * pieces;

@@ -1,11 +1,13 @@
-// `scws bench http`: the issue-3 figures of the Smart Card Web Server over BIP.
+// `scws bench http`: the figures of the Smart Card Web Server over BIP (docs/architecture.md,
+// "Figures and targets").
 //
 //  - APDUs per GET for pages of 100 B, 1 KiB and 16 KiB, counted at the card transport, against the
 //    protocol minimum 6 + 2 x ceil(response bytes / 240): per connection, ENVELOPE Channel status,
 //    ENVELOPE Data available, FETCH + TERMINAL RESPONSE for RECEIVE DATA and for CLOSE CHANNEL, and
 //    one FETCH + TERMINAL RESPONSE per SEND DATA of at most 240 bytes (the exchange of
-//    protocol-notes 1.13; 240 keeps the proactive command within 255 bytes, 1.12). Measured in process (card + gateway, DirectTransport):
-//    the count does not depend on the transport. Target: at most 1.1 x.
+//    docs/protocol.md section 9; 240 keeps the proactive command within 255 bytes, section 6.4).
+//    Measured in process (card + gateway, DirectTransport): the count does not depend on the
+//    transport. Target: at most 1.1 x.
 //  - Card RAM high-water mark while serving the 1 KiB page over plain HTTP (RamReport: high_water -
 //    idle), beside the APDU buffer size. Target: at most 2 KiB.
 //  - Requests per second for the 1 KiB page through the real stack (a private pcscd + vpcd + `scws
@@ -38,10 +40,10 @@ namespace scws::sim {
 
 // --- arithmetic -------------------------------------------------------------------------------------
 
-inline constexpr std::size_t kSendDataPayload = 240;  // the most one SEND DATA carries (protocol-notes 1.12)
-inline constexpr double kApduRatioTarget = 1.1;       // issue 3: at most 1.1 x the minimum
-inline constexpr double kEfficiencyTarget = 0.8;      // issue 3: at least 0.8 of the floor
-inline constexpr std::size_t kRamBeyondTarget = 2048; // issue 3: at most 2 KiB beyond the APDU buffer
+inline constexpr std::size_t kSendDataPayload = 240;  // one SEND DATA at most (docs/protocol.md section 6.4)
+inline constexpr double kApduRatioTarget = 1.1;       // target: at most 1.1 x the minimum
+inline constexpr double kEfficiencyTarget = 0.8;      // target: at least 0.8 of the floor
+inline constexpr std::size_t kRamBeyondTarget = 2048; // target: at most 2 KiB beyond the APDU buffer
 
 // 6 + 2 x ceil(response_bytes / 240): the fewest APDUs one GET on a fresh connection can take.
 u64 minimum_apdus_per_get(std::size_t response_bytes) noexcept;

@@ -1,4 +1,4 @@
-// Text helpers the benchmarks share for their human and JSON reports (sim/bench_*.cpp).
+// Text helpers the benchmarks share for their human and JSON reports (sim/bench/bench_*.cpp).
 #pragma once
 
 #include <cstdio>

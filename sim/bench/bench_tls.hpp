@@ -1,4 +1,4 @@
-// `scws bench tls` (issue 4, "Figures to report"): the card's RAM for one TLS session, beside
+// `scws bench tls` (docs/architecture.md, "Figures and targets"): the card's RAM for one TLS session, beside
 // reference peers measured in the same run, and handshake rates.
 //
 // RAM for one session = the smallest TLS region (tls/tls_allocator.hpp) with which `runs` full
@@ -6,7 +6,7 @@
 // steps; each probe is a fresh card running all the connections), for ECDHE-ECDSA P-256 with a
 // client certificate and for PSK. The region also holds the server context (parsed certificates,
 // key, ticket keys): that idle level is reported apart, and session = region - idle is the figure
-// the issue's targets apply to (x86-64: <= 12 KiB certificate, <= 6.5 KiB PSK). The card side is a
+// the targets apply to (x86-64: <= 12 KiB certificate, <= 6.5 KiB PSK). The card side is a
 // TlsEndpoint as on the card (the session object lives in the region too); the client is the card
 // build's mbedTLS client over an in-memory pipe that cuts ciphertext into RECEIVE DATA-sized pieces.
 //
@@ -32,7 +32,7 @@ namespace scws::sim {
 enum class TlsBenchMode { kCertificate, kPsk };
 const char* tls_bench_mode_name(TlsBenchMode mode) noexcept;  // "certificate" | "psk"
 
-// Issue 4 targets on x86-64 for the session part of the region.
+// Targets on x86-64 for the session part of the region (docs/architecture.md, "Figures and targets").
 inline constexpr std::size_t kTlsCertificateTarget = 12 * 1024;
 inline constexpr std::size_t kTlsPskTarget = 6656;  // 6.5 KiB
 
@@ -93,7 +93,7 @@ struct RegionFigures {
   std::size_t allocations = 0;  // per connection
   unsigned runs = 0;
   unsigned probes = 0;
-  std::size_t target = 0;       // issue 4 target for session
+  std::size_t target = 0;       // the target for session
   [[nodiscard]] bool meets_target() const noexcept { return smallest != 0 && session <= target; }
 };
 
@@ -185,7 +185,7 @@ double tls_ratio(double a, double b) noexcept;
 
 StackFigures measure_stack(unsigned runs, bool verbose);
 
-// The issue's figure with real clients: the smallest TLS region with which `runs` connections of
+// The same figure with real clients: the smallest TLS region with which `runs` connections of
 // curl and `openssl s_client` (certificate; PSK with CCM, CBC-SHA256 and GCM) in a row each get the
 // demo page, through the in-process stack; each probe is a fresh card whose port admits a session
 // whenever none is open (TlsPort::set_session_budget), so a session that does not fit fails by

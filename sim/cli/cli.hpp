@@ -1,4 +1,4 @@
-// The `scws` command line (DESIGN.md section 6): one executable, one file per subcommand
+// The `scws` command line (docs/architecture.md, "The command line"): one executable, one file per subcommand
 // (sim/cli_<name>.cpp), each adding itself to the CLI11 app. A subcommand's callback runs the
 // command and stores its exit code; exceptions propagate to main, which prints them and exits 1.
 #pragma once

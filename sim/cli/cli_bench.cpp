@@ -1,4 +1,4 @@
-// `scws bench apdu` (the APDU round-trip benchmark), `scws bench http` (the SCWS figures of issue 3)
+// `scws bench apdu` (the APDU round-trip benchmark), `scws bench http` (the SCWS figures)
 // and the hidden `scws bench refcard` (the benchmarks' reference card on a vpcd port).
 #include <unistd.h>
 

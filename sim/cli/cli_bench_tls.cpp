@@ -63,7 +63,7 @@ void add_bench_tls_command(CLI::App& bench, int& exit_code) {
   tls->footer(
       "RAM for one session: the smallest TLS region with which N full handshakes plus a GET of a 1 KiB page succeed\n"
       "in a row (bisection, 8-byte steps), card mbedTLS client against the card's TLS endpoint over an in-memory\n"
-      "pipe; minus the server context's idle level it is the session's RAM (issue 4 targets on x86-64: 12 KiB with\n"
+      "pipe; minus the server context's idle level it is the session's RAM (targets on x86-64: 12 KiB with\n"
       "a client certificate, 6.5 KiB PSK). The peers run the same handshakes on Debian's libmbedtls (peak heap) and\n"
       "on the card configuration with mbedTLS's own buffer allocator (smallest buffer).\n"
       "Handshakes per second through the real stack (as root: a private pcscd, `scws card` through vpcd, the gateway\n"

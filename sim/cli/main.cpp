@@ -1,5 +1,5 @@
-// scws: the one executable (DESIGN.md section 6). Exit codes are decided here: a command's own code,
-// CLI11's for usage errors, 1 for an exception that escaped a command.
+// scws: the one executable (docs/architecture.md, "The command line"). Exit codes are decided
+// here: a command's own code, CLI11's for usage errors, 1 for an exception that escaped a command.
 #include <exception>
 #include <iostream>
 

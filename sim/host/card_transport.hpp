@@ -53,7 +53,7 @@ class CardTransport {
 };
 
 // A PC/SC reader. The connection stays open between APDUs (keeps the card powered: pcscd powers an
-// idle card down 5 s after its last client left, environment.md).
+// idle card down 5 s after its last client left, docs/protocol.md section 10).
 class PcscTransport final : public CardTransport {
  public:
   // Throws PcscError when pcscd cannot be reached.

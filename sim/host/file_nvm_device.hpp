@@ -1,4 +1,5 @@
-// The card's NVM image in a host file (DESIGN.md section 4: "the file backend writes atomically").
+// The card's NVM image in a host file (the file backend writes atomically: docs/architecture.md,
+// "Card-side rules").
 //
 // The whole image lives in memory; write() changes memory only. sync() replaces the file
 // atomically: a temporary file in the same directory gets the whole image, is fsynced, renamed over

@@ -1,8 +1,8 @@
 // A small C++ face on libpcsclite (pcsc-lite 1.9.9, PC/SC part 5): a context, the readers, waiting
 // for a card, and a connected card that transmits APDUs. Errors are PcscError exceptions carrying
-// the PC/SC code and pcsc_stringify_error's text (host code: DESIGN.md section 5).
+// the PC/SC code and pcsc_stringify_error's text (docs/architecture.md, "Host-side rules").
 //
-// Recovery (environment.md): after the emulated card reconnects to vpcd, or pcscd powers an idle
+// Recovery (docs/protocol.md section 10): after the emulated card reconnects to vpcd, or pcscd powers an idle
 // card down and up again, a transmit fails with SCARD_W_RESET_CARD, SCARD_W_REMOVED_CARD or
 // SCARD_E_NOT_TRANSACTED until pcscd's next presence poll (every 400 ms). transmit() then waits
 // for the reader's state to change (bounded, through SCardGetStatusChange, never a sleep),

@@ -1,4 +1,4 @@
-// The test PKI of `scws provision` (issue 4 part 3) and of `scws run`'s demo credentials: an issuer
+// The test PKI of `scws provision` and of `scws run`'s demo credentials: an issuer
 // CA, the card's server certificate and key, client certificates and keys for N handset
 // applications, PSK identities and keys. Host code, on OpenSSL 3 libcrypto.
 //

@@ -1,7 +1,7 @@
-// A card profile as the user writes it (DESIGN.md section 6, `scws provision`): a folder holding
-// card.toml (identity, ports, users, protection sets, credentials) and a content folder whose files
-// become the card's web resources. This is the host-side, parsed and validated form; sim/host/provision.*
-// compiles it into a card image.
+// A card profile as the user writes it (docs/architecture.md, "The command line": `scws provision`):
+// a folder holding card.toml (identity, ports, users, protection sets, credentials) and a content
+// folder whose files become the card's web resources. This is the host-side, parsed and validated
+// form; sim/host/provision.* compiles it into a card image.
 //
 // Contract: load_profile() either returns a profile in which every field already satisfies the
 // card's limits (lengths, counts, port numbers, BCD digits) or throws ProfileError whose message
@@ -42,11 +42,11 @@ struct ProfileResource {
   std::uintmax_t size = 0;
 };
 
-// [tls]: the SCWS TLS port (issue 4; card/scws/scws_settings.hpp, card/scws/tls_port.hpp) and the test PKI
-// `scws provision` makes for it (sim/host/pki.hpp).
+// [tls]: the SCWS TLS port (docs/protocol.md section 12; card/scws/scws_settings.hpp,
+// card/scws/tls_port.hpp) and the test PKI `scws provision` makes for it (sim/host/pki.hpp).
 struct ProfileTls {
   enum class Mode : std::uint8_t { kCertificate = 1, kPsk = 2, kBoth = 3 };  // values as card::TlsPortMode
-  std::uint16_t port = 10443;       // the port of the threat analysis (DESIGN.md section 2)
+  std::uint16_t port = 10443;       // the port of the threat analysis (docs/architecture.md)
   std::uint8_t channels = 3;        // BIP channels on the TLS port; with the HTTP ones at most 7
   Mode mode = Mode::kCertificate;   // "certificate" | "psk" | "both"
   std::uint32_t ram = 0;            // bytes of the TLS region; 0 = default_tls_ram(mode, channels)

@@ -1,5 +1,5 @@
 // Framing of the socket between vpcd (the vsmartcard reader driver inside pcscd) and a card
-// process (protocol-notes.md section 5; vsmartcard vpcd.c, doc/api.txt). Every message, in both
+// process (docs/protocol.md section 10; vsmartcard's vpcd protocol). Every message, in both
 // directions, is a 2-byte big-endian length followed by that many payload bytes. From vpcd, a
 // 1-byte payload is a control byte (00 power off, 01 power on, 02 reset, 04 get ATR); a longer one
 // is a command APDU. The card answers get ATR with the ATR and an APDU with the response APDU; it

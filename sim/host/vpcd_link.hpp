@@ -1,10 +1,10 @@
-// The card side of the vpcd socket (protocol-notes.md section 5, environment.md "pcscd and the vpcd
-// driver"): connects to vpcd (it listens; default 127.0.0.1:35963), answers its requests one at a
-// time, and reconnects with exponential backoff whenever vpcd is not listening or drops the link,
-// until told to stop. The card object outlives every connection: a lost link is a card removal
-// (the card loses power), a new link an insertion (power follows vpcd's control bytes).
+// The card side of the vpcd socket (docs/protocol.md section 10): connects to vpcd (it listens;
+// default 127.0.0.1:35963), answers its requests one at a time, and reconnects with exponential
+// backoff whenever vpcd is not listening or drops the link, until told to stop. The card object
+// outlives every connection: a lost link is a card removal (the card loses power), a new link an
+// insertion (power follows vpcd's control bytes).
 //
-// Latency (environment.md "The 44 ms stall"): vpcd sends length and payload in two writes, so the
+// Latency (docs/protocol.md section 10): vpcd sends length and payload in two writes, so the
 // card side sets TCP_NODELAY, re-arms TCP_QUICKACK before every receive and sends each reply
 // (length + payload) in one write. Without that every APDU costs about 44 ms.
 #pragma once

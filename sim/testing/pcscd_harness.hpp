@@ -1,4 +1,4 @@
-// A private pcscd for benchmarks and tests (environment.md "pcscd and the vpcd driver"):
+// A private pcscd for benchmarks and tests (docs/architecture.md, "Tests"):
 // `pcscd -f -c DIR` with DIR holding only one vpcd reader file on a port pair chosen per run, its
 // log kept outside DIR (pcscd parses every file there), readiness awaited by bounded polling,
 // and the daemon stopped by pid (SIGTERM, bounded wait, SIGKILL).

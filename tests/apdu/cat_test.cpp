@@ -65,7 +65,7 @@ TEST_CASE("timer values that are not BCD or out of range are refused") {
   CHECK(encode_timer_value(TimerValue{100, 0, 0}, out).error() == CatError::kInvalidArgument);
 }
 
-TEST_CASE("channel status helpers encode server and client states (protocol-notes 1.6)") {
+TEST_CASE("channel status helpers encode server and client states (TS 102 223 8.56)") {
   struct Row {
     ChannelStatus status;
     u8 byte1;
@@ -173,7 +173,7 @@ TEST_CASE("data object readers check sizes and ranges") {
   CHECK(r->additional[0] == 0x10);
   CHECK(read_result(hex("20" "0102030405060708090A0B0C0D0E0F1011")).error() == CatError::kBadResult);
   CHECK(read_channel_status(hex("41")).error() == CatError::kBadChannelStatus);
-  auto tl = read_transport_level(hex("030DBC"));  // protocol-notes 1.7: port 3516
+  auto tl = read_transport_level(hex("030DBC"));  // TS 102 223 8.59: port 3516
   REQUIRE(tl.ok());
   CHECK(tl->protocol == TransportProtocol::kTcpServer);
   CHECK(tl->port == 3516);
@@ -197,9 +197,9 @@ TEST_CASE("data object readers check sizes and ranges") {
   CHECK(check_framing(hex("830100" "B701")).error() == CatError::kMalformedTlv);
 }
 
-// --- the assembled exchange of protocol-notes 1.13, APDU by APDU -------------------------------------
+// --- the exchange of docs/protocol.md section 9, APDU by APDU ----------------------------------------
 
-TEST_CASE("the scws exchange of protocol-notes 1.13 decodes and re-encodes apdu by apdu") {
+TEST_CASE("the scws exchange of docs/protocol.md section 9 decodes and re-encodes apdu by apdu") {
   using scws::test::ascii;
   using scws::test::join;
   const auto get = ascii("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");

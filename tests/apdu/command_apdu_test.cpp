@@ -23,7 +23,7 @@ TEST_CASE("command apdu parses the four short cases (ISO 7816-4 5.1)") {
   CHECK(c1->data.empty());
   CHECK_FALSE(c1->has_le);
 
-  auto c2 = parse({0x80, 0x12, 0x00, 0x00, 0x0F});  // FETCH, Le 0F (protocol-notes 1.13)
+  auto c2 = parse({0x80, 0x12, 0x00, 0x00, 0x0F});  // FETCH, Le 0F (docs/protocol.md section 9)
   REQUIRE(c2.ok());
   CHECK(c2->kind == ApduCase::k2);
   CHECK(c2->ne == 15);

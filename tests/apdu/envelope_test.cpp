@@ -21,11 +21,11 @@ struct Vector {
 };
 
 const Vector kVectors[] = {
-    {"D60E990109820282 81B8028100B701FF", "protocol-notes 1.10: data available, channel 1, >= 255 bytes"},
-    {"D60B99010A82028281B8020105", "protocol-notes 1.10: channel status, link dropped (client mode)"},
-    {"D60B99010A82028281B8024100", "protocol-notes 1.10 / oFono event_download_channel_status_211: LISTEN"},
-    {"D60B99010A82028281B8028100", "protocol-notes 1.10 / oFono event_download_channel_status_221: ESTABLISHED"},
-    {"D60E99010982028281B8028100B70123", "protocol-notes 1.13: data available, 35 bytes"},
+    {"D60E990109820282 81B8028100B701FF", "docs/protocol.md section 7.4: data available, channel 1, >= 255 bytes"},
+    {"D60B99010A82028281B8020105", "docs/protocol.md section 5.4: channel status, link dropped (client mode)"},
+    {"D60B99010A82028281B8024100", "oFono event_download_channel_status_211: LISTEN"},
+    {"D60B99010A82028281B8028100", "oFono event_download_channel_status_221: ESTABLISHED"},
+    {"D60E99010982028281B8028100B70123", "docs/protocol.md section 9: data available, 35 bytes"},
     {"D70C82028281A40101A503000001", "oFono timer_expiration_211: timer 1, 10 s"},
     {"D70C82028281A40101A503000003", "oFono timer_expiration_221a: timer 1, 30 s"},
     {"D12D82028381060991112233445566 77F88B1C04049121437F16891010000000000D53686F7274204D657373616765",
@@ -63,7 +63,7 @@ TEST_CASE("envelope parser decodes and re-encodes every reference vector byte fo
   }
 }
 
-TEST_CASE("data available tells the card which channel has how many bytes (protocol-notes 1.10)") {
+TEST_CASE("data available tells the card which channel has how many bytes (TS 102 223 7.5.10)") {
   auto e = parse(hex("D60E99010982028281B8028100B701FF"));
   REQUIRE(e.ok());
   CHECK(e->type == EnvelopeType::kEventDownload);
@@ -84,7 +84,7 @@ TEST_CASE("channel status events carry the server-mode state") {
     const char* bytes;
     const char* source;
   } rows[] = {
-      {ServerState::kListen, channel_info::kNone, "D60B99010A82028281B8024100", "protocol-notes 1.10 LISTEN"},
+      {ServerState::kListen, channel_info::kNone, "D60B99010A82028281B8024100", "docs/protocol.md section 7.4 LISTEN"},
       {ServerState::kEstablished, channel_info::kNone, "D60B99010A82028281B8028100", "1.13 ESTABLISHED"},
       {ServerState::kListen, channel_info::kLinkDropped, "D60B99010A82028281B8024105",
        "1.12: Intel gateway LISTEN with link dropped"},

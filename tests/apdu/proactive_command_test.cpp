@@ -18,7 +18,7 @@ using scws::test::to_vector;
 
 namespace {
 
-// protocol-notes 1.13: the HTTP response the card sends in SEND DATA.
+// docs/protocol.md section 9: the HTTP response the card sends in SEND DATA.
 const char kHttpOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";
 
 struct Vector {
@@ -26,34 +26,34 @@ struct Vector {
   const char* source;
 };
 
-// Every proactive command vector of protocol-notes section 1 and the oFono BIP, timer and display
+// Every proactive command vector of docs/protocol.md sections 7 and 8 and the oFono BIP, timer and display
 // conformance vectors (rilmodem/ofono unit/test-stkutil.c, from ETSI TS 102 384 / 31.124).
 std::vector<Vector> valid_vectors() {
   return {
-      {hex("D00D8103010500820281829902090A"), "protocol-notes 1.13 SET UP EVENT LIST 09,0A"},
-      {hex("D00C810301050082028182990104"), "oFono setup_event_list_111 (protocol-notes 1.12)"},
-      {hex("D012810301400082028182390205783C03030DBC"), "protocol-notes 1.13 OPEN CHANNEL server, port 3516"},
-      {hex("D012810301400082028182390205783C03031014"), "protocol-notes 1.13: port 4116 variant"},
-      {hex("D012810301400082028182390205783C030328CB"), "protocol-notes 1.13: port 10443 variant"},
+      {hex("D00D8103010500820281829902090A"), "docs/protocol.md section 7.2 SET UP EVENT LIST 09,0A"},
+      {hex("D00C810301050082028182990104"), "oFono setup_event_list_111"},
+      {hex("D012810301400082028182390205783C03030DBC"), "docs/protocol.md section 7.3 OPEN CHANNEL server, port 3516"},
+      {hex("D012810301400082028182390205783C03031014"), "docs/protocol.md section 5.4: port 4116 variant"},
+      {hex("D012810301400082028182390205783C030328CB"), "docs/protocol.md section 5.4: port 10443 variant"},
       {hex("D03681030140018202818235070203040304 1F02390205780D08F4557365724C6F670D08F455736572507764"
            "3C0301AD9C3E052101010101"),
-       "oFono open_channel_211 (protocol-notes 1.12)"},
+       "oFono open_channel_211"},
       {hex("D05381030140018202818205094F70656E20494420313507020304030 41F023902057847 0A06546573744770"
            "0272730D08F4557365724C6F670D08F4557365725077643C0301AD9C3E052101010101D004000900B4"),
        "oFono open_channel_511: alpha 05 without CR, NAN, text attribute"},
-      {hex("D009810301410082028121"), "oFono close_channel_111 (protocol-notes 1.12)"},
-      {hex("D009810304410182028121"), "protocol-notes 1.13 CLOSE CHANNEL back to LISTEN"},
+      {hex("D009810301410082028121"), "oFono close_channel_111"},
+      {hex("D009810304410182028121"), "docs/protocol.md section 7.7 CLOSE CHANNEL back to LISTEN"},
       {hex("D01B810301410082028121850A436C6F73652049442031D004000A00B4"), "oFono close_channel_211"},
-      {hex("D00C810301420082028121B701C8"), "oFono receive_data_111 (protocol-notes 1.12)"},
-      {hex("D00C810302420082028121B70123"), "protocol-notes 1.13 RECEIVE DATA 35"},
+      {hex("D00C810301420082028121B701C8"), "oFono receive_data_111"},
+      {hex("D00C810302420082028121B70123"), "docs/protocol.md section 7.5 RECEIVE DATA 35"},
       {hex("D022810301420082028121850E52656365697665204461746120 31B701C8D004000E00B4"),
        "oFono receive_data_211"},
-      {hex("D013810301430182028121B6080001020304050607"), "oFono send_data_111 (protocol-notes 1.12)"},
+      {hex("D013810301430182028121B6080001020304050607"), "oFono send_data_111"},
       {join({hex("D081D4810301430082028121B681C8"), counting(200)}), "oFono send_data_121: 81 C8 channel data"},
       {hex("D0268103014301820281218 50B53656E6420446174612031B6080001020304050607D004000B00B4"),
        "oFono send_data_211"},
-      {join({hex("D033810303430182028121B628"), ascii(kHttpOk)}), "protocol-notes 1.13 SEND DATA"},
-      {hex("D009810301440082028182"), "oFono get_channel_status_111 (protocol-notes 1.12)"},
+      {join({hex("D033810303430182028121B628"), ascii(kHttpOk)}), "docs/protocol.md section 7.6 SEND DATA"},
+      {hex("D009810301440082028182"), "oFono get_channel_status_111"},
       {hex("D011810301270082028182A40101A503005000"), "oFono timer_mgmt_111: start timer 1, 5 min"},
       {hex("D00C810301270282028182A40101"), "oFono timer_mgmt_112: get value of timer 1"},
       {hex("D00C810301270182028182A40101"), "oFono timer_mgmt_114: deactivate timer 1"},
@@ -102,7 +102,7 @@ TEST_CASE("proactive command parser refuses every truncation of a valid command"
   }
 }
 
-TEST_CASE("set up event list carries the events to register (protocol-notes 1.13)") {
+TEST_CASE("set up event list carries the events to register (TS 102 223 6.4.16)") {
   auto c = parse(hex("D00D8103010500820281829902090A"));
   REQUIRE(c.ok());
   CHECK(c->details.number == 1);
@@ -114,7 +114,7 @@ TEST_CASE("set up event list carries the events to register (protocol-notes 1.13
   CHECK(hex_text(build(make_set_up_event_list(1, events))) == "D00D8103010500820281829902090A");
 }
 
-TEST_CASE("open channel in uicc server mode gives buffer size and port (protocol-notes 1.12)") {
+TEST_CASE("open channel in uicc server mode gives buffer size and port (TS 102 223 6.4.27)") {
   auto c = parse(hex("D012810301400082028182390205783C03030DBC"));
   REQUIRE(c.ok());
   const OpenChannelParams& o = c->open_channel;
@@ -170,7 +170,7 @@ TEST_CASE("open channel keeps alpha, network access name and text attribute (oFo
 }
 
 TEST_CASE("open channel tcp client with the default bearer and an IPv6 destination round-trips") {
-  const auto bearer = hex("03");  // protocol-notes 1.12: 35 01 03 default bearer
+  const auto bearer = hex("03");  // TS 102 223 8.52: 35 01 03 default bearer
   const auto ip6 = hex("20010DB8000000000000000000000001");
   const ProactiveCommand c =
       make_open_channel_tcp_client(7, bearer, 1500, 443, OtherAddress{true, address_type::kIpv6, ip6});
@@ -193,7 +193,7 @@ TEST_CASE("an other address before the transport level is the local address") {
   CHECK(hex_text(build(*c)) == "D01E810301400182028182350103390205783E003C03020050" "3E05217F000001");
 }
 
-TEST_CASE("close channel names the channel and the server-mode qualifier (protocol-notes 1.8)") {
+TEST_CASE("close channel names the channel and the server-mode qualifier (TS 102 223 8.6)") {
   auto c = parse(hex("D009810304410182028121"));
   REQUIRE(c.ok());
   CHECK(c->details.type == CommandType::kCloseChannel);

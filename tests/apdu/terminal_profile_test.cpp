@@ -21,7 +21,7 @@ std::vector<u8> build(const TerminalProfile& p) {
 }
 }  // namespace
 
-TEST_CASE("the minimal scws gateway profile sets the bits of protocol-notes 1.11") {
+TEST_CASE("the minimal scws gateway profile sets the bits of docs/protocol.md section 6.1") {
   TerminalProfile p;
   p.set_up_event_list = true;      // byte 5 b1
   p.event_data_available = true;   // byte 6 b3
@@ -29,7 +29,7 @@ TEST_CASE("the minimal scws gateway profile sets the bits of protocol-notes 1.11
   p.open_channel = p.close_channel = p.receive_data = p.send_data = p.get_channel_status = true;  // 12: 1F
   p.channel_count = 7;             // byte 13 b8..b6: E0
   p.tcp_server = true;             // byte 17 b3: 04
-  // [D] protocol-notes 1.11 example, padded to 17 bytes.
+  // The minimal profile of docs/protocol.md section 6.1, padded to 17 bytes.
   CHECK(hex_text(build(p)) == "00000000010C00000000001FE000000004");
   CHECK(supports_bip_server_mode(p));
   CHECK(channels(p) == 7);

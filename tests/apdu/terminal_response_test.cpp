@@ -18,7 +18,7 @@ using scws::test::to_vector;
 
 namespace {
 
-const char kHttpGet[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";  // protocol-notes 1.13, 35 bytes
+const char kHttpGet[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";  // docs/protocol.md section 9, 35 bytes
 
 struct Vector {
   std::vector<u8> bytes;
@@ -27,12 +27,12 @@ struct Vector {
 
 std::vector<Vector> valid_vectors() {
   return {
-      {hex("810301050082028281830100"), "protocol-notes 1.13 SET UP EVENT LIST response"},
-      {hex("810301400082028281830100380241003902 0578"), "protocol-notes 1.13 OPEN CHANNEL: channel 1 LISTEN"},
+      {hex("810301050082028281830100"), "docs/protocol.md section 7.2 SET UP EVENT LIST response"},
+      {hex("810301400082028281830100380241003902 0578"), "docs/protocol.md section 7.3 OPEN CHANNEL: channel 1 LISTEN"},
       {join({hex("810302420082028281830100B623"), ascii(kHttpGet), hex("B70100")}),
-       "protocol-notes 1.13 RECEIVE DATA: 35 bytes, none left"},
-      {hex("810303430182028281830100B701FF"), "protocol-notes 1.13 SEND DATA: more than 255 bytes free"},
-      {hex("810304410182028281830100"), "protocol-notes 1.13 CLOSE CHANNEL"},
+       "docs/protocol.md section 7.5 RECEIVE DATA: 35 bytes, none left"},
+      {hex("810303430182028281830100B701FF"), "docs/protocol.md section 7.6 SEND DATA: more than 255 bytes free"},
+      {hex("810304410182028281830100"), "docs/protocol.md section 7.7 CLOSE CHANNEL"},
       {hex("81030140018202828183010038028100350702030403041F0239020578"), "oFono open_channel_response_211"},
       {hex("810301400182028281830122350702030403041F0239020578"), "oFono open_channel_response_271: user rejected"},
       {hex("81030141008202828183023A03"), "oFono close_channel_response_121: channel id not valid"},
@@ -46,7 +46,7 @@ std::vector<Vector> valid_vectors() {
       {hex("810301440082028281830100B8028100"), "oFono get_channel_status_response_121"},
       {hex("810301440082028281830100B8020105"), "oFono get_channel_status_response_131: link dropped"},
       {hex("810301440082028281830100B8024100B8028200B8020300"),
-       "[D] GET CHANNEL STATUS, three server channels (protocol-notes 1.12: one 38 per channel)"},
+       "[D] GET CHANNEL STATUS, three server channels (docs/protocol.md section 7.8: one 38 per channel)"},
       {hex("810301270082028281830100A40103"), "oFono timer_mgmt_response_163"},
       {hex("810301270282028281830124A40105"), "oFono timer_mgmt_response_145a: timer conflict"},
       {hex("810301270182028281830124"), "oFono timer_mgmt_response_151b"},
@@ -112,7 +112,7 @@ TEST_CASE("channel status parses the same with and without the CR flag (38 vs B8
   CHECK(cr->cr.has(tag::kChannelStatus));
 }
 
-TEST_CASE("receive data response carries the data and the bytes left (protocol-notes 1.13)") {
+TEST_CASE("receive data response carries the data and the bytes left (docs/protocol.md section 7.5)") {
   const auto get = ascii(kHttpGet);
   REQUIRE(get.size() == 35);
   auto r = parse(join({hex("810302420082028281830100B623"), get, hex("B70100")}));

@@ -40,11 +40,11 @@ TEST_CASE("length fields decode in the one, two and three byte forms (TS 101 220
   };
   const Row rows[] = {
       {"00", 0, 1, "TS 101 220 7.1.2: 00-7F on one byte"},
-      {"0C", 12, 1, "protocol-notes 1.12 receive_data_111: D0 0C"},
+      {"0C", 12, 1, "oFono receive_data_111: D0 0C"},
       {"7F", 127, 1, "TS 101 220 7.1.2: largest one-byte length"},
       {"8180", 128, 2, "TS 101 220 7.1.2: 81 LL from 128"},
-      {"81C8", 200, 2, "protocol-notes 1.2: channel data B6 81 C8 (oFono send_data_121)"},
-      {"81D4", 212, 2, "protocol-notes 1.2: D0 81 D4 (oFono send_data_121)"},
+      {"81C8", 200, 2, "docs/protocol.md section 5.1: channel data B6 81 C8 (oFono send_data_121)"},
+      {"81D4", 212, 2, "docs/protocol.md section 5.1: D0 81 D4 (oFono send_data_121)"},
       {"81FF", 255, 2, "TS 101 220 7.1.2: largest 81 LL"},
       {"8105", 5, 2, "ISO 7816-4 5.2.2.2: a longer form than needed is allowed when reading"},
       {"820100", 256, 3, "TS 101 220 7.1.2: 82 HH LL from 256"},
@@ -164,7 +164,7 @@ TEST_CASE("find_ber_tlv returns the first match or says why there is none") {
 }
 
 TEST_CASE("comprehension tags match on the value whatever the CR flag (38 vs B8)") {
-  // protocol-notes 1.12: 38 02 41 00 in an OPEN CHANNEL response, B8 02 81 00 in GET CHANNEL STATUS.
+  // docs/protocol.md sections 7.3 and 7.8: 38 02 41 00 in an OPEN CHANNEL response, B8 02 81 00 in GET CHANNEL STATUS.
   const auto data = hex("38024100" "B8028100");
   ComprehensionTlvReader r(data);
   ComprehensionTlv t;
@@ -240,7 +240,7 @@ TEST_CASE("comprehension reader refuses the unused tags and cut-short objects") 
 }
 
 TEST_CASE("tlv readers stop cleanly on every prefix of a valid sequence") {
-  // protocol-notes 1.13 OPEN CHANNEL response body, then a 2-byte-length channel data object.
+  // docs/protocol.md section 7.3: OPEN CHANNEL response body, then a 2-byte-length channel data object.
   auto data = hex("810301400082028281830100380241003902 0578");
   const auto b6 = filled(200);
   data.push_back(0xB6);

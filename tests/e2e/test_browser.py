@@ -1,4 +1,4 @@
-"""Issue 3 acceptance: headless Chromium (Debian's chromium) loads the demo pages through the real stack
+"""Headless Chromium (Debian's chromium) loads the demo pages through the real stack
 (pcscd + vpcd + `scws card` + `scws gateway --reader ...`) and the tests check what it rendered: the
 DOM after scripts (`--dump-dom`), so the demo page's inline script must have run and its second request
 (/status, the card's status extension) must have come back through the card."""

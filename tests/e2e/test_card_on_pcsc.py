@@ -1,4 +1,4 @@
-"""Issue 2 acceptance over the real stack: pcscd + vpcd + `scws card`, seen by independent clients."""
+"""The card over the real stack: pcscd + vpcd + `scws card`, seen by independent clients."""
 import re
 
 from stack import Card, PcscSession, run, scws_bin, wait_for, card_present

@@ -1,4 +1,4 @@
-"""Issue 4 acceptance over the real stack: curl / openssl s_client -> `scws gateway` -> pcscd -> vpcd
+"""TLS on the card over the real stack: curl / openssl s_client -> `scws gateway` -> pcscd -> vpcd
 -> `scws card`, TLS terminated on the card (card/scws/tls_port.hpp) on the TLS port of the image's profile,
 the HTTP port beside it. The card's counters come from /status over plain HTTP ("tls" member)."""
 import json

@@ -1,5 +1,5 @@
 """`scws run` serves the demo profile's TLS port too, with demo credentials made on the first start in
-its state folder and reused afterwards, and prints a curl command that works (issue 4 part 4)."""
+its state folder and reused afterwards, and prints a curl command that works."""
 import re
 import shlex
 import subprocess

@@ -68,7 +68,7 @@ struct Row {
 // clang-format off
 const Row kRows[] = {
   // --- accepted ---
-  {"protocol-notes 1.13: the request of the assembled SCWS exchange",
+  {"docs/protocol.md section 9: the request of the SCWS exchange",
    "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", complete(35)},
   {"RFC 9112 3.2: HTTP/1.0 needs no Host", "GET /index.html HTTP/1.0\r\n\r\n", complete()},
   {"RFC 9112 2.2: empty lines before the request line are ignored",

@@ -18,7 +18,7 @@ using namespace scws::http;
 
 namespace {
 
-constexpr std::size_t kSendData = 240;  // SEND DATA payload (protocol-notes 1.12)
+constexpr std::size_t kSendData = 240;  // SEND DATA payload (docs/protocol.md section 6.4)
 
 // A resource "in NVM": hands out at most `page` bytes per read, as a page-wise store would.
 class PagedBody {

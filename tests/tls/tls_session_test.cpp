@@ -148,7 +148,7 @@ TEST_CASE("tls server completes each PSK suite with an identity from the card's 
   const Row rows[] = {
       {0, "TLS-PSK-WITH-AES-128-CCM"},  // the server's first choice among the client's offer
       {MBEDTLS_TLS_PSK_WITH_AES_128_GCM_SHA256, "TLS-PSK-WITH-AES-128-GCM-SHA256"},
-      {MBEDTLS_TLS_PSK_WITH_AES_128_CBC_SHA256, "TLS-PSK-WITH-AES-128-CBC-SHA256"},  // RFC 5487, issue 4
+      {MBEDTLS_TLS_PSK_WITH_AES_128_CBC_SHA256, "TLS-PSK-WITH-AES-128-CBC-SHA256"},  // RFC 5487
   };
   for (const Row& row : rows) {
     const std::string name = row.name;
@@ -497,7 +497,7 @@ std::size_t smallest_region(TlsMode mode, Make make_creds, int rounds, std::size
 
 }  // namespace
 
-TEST_CASE("tls smallest region for one session is within the issue 4 targets") {
+TEST_CASE("tls smallest region for one session is within the targets of docs/architecture.md") {
   std::size_t idle_cert = 0, idle_psk = 0;
   const std::size_t cert = smallest_region(
       TlsMode::kCertificate, [] { return Client::with_cert(pki().client, pki().client_key); }, 3, 2048, 40000, idle_cert);
@@ -509,7 +509,7 @@ TEST_CASE("tls smallest region for one session is within the issue 4 targets") {
               psk - idle_psk, sizeof(TlsSession));
   REQUIRE(cert > 0);
   REQUIRE(psk > 0);
-  // Issue 4 targets on x86-64: 12 KiB (certificate) and 6.5 KiB (PSK, the CCM suite the card
+  // Targets on x86-64 (docs/architecture.md, "Figures and targets"): 12 KiB (certificate) and 6.5 KiB (PSK, the CCM suite the card
   // prefers) for the session, counting the TlsSession object the card keeps in the region too
   // (here it is on the stack).
   const std::size_t object = TlsAllocator::block_size_for(sizeof(TlsSession));

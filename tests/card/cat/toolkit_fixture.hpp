@@ -1,6 +1,6 @@
 // Shared by the toolkit and BIP channel tests: a scriptable StreamEndpoint (canned response or echo)
 // and a small CAT terminal that answers the card's proactive commands the way a UICC-server-mode
-// gateway does (protocol-notes 1.12), counting APDUs. The endpoint keeps its state in fixed arrays:
+// gateway does (docs/protocol.md section 7), counting APDUs. The endpoint keeps its state in fixed arrays:
 // the card path must not touch the host heap.
 #pragma once
 

@@ -13,14 +13,14 @@ using namespace scws::card::test;
 
 namespace {
 
-const std::string kRequest = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";  // 35 bytes (protocol-notes 1.13)
+const std::string kRequest = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";  // 35 bytes (docs/protocol.md section 9)
 const std::string kResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK";  // 40 bytes
 
 Bytes as_bytes(const std::string& s) { return Bytes(reinterpret_cast<const u8*>(s.data()), s.size()); }
 
 std::string hex_of(const std::string& s) { return hex_text(as_bytes(s)); }
 
-// The minimal SCWS gateway profile of protocol-notes 1.11: byte 1 b1, byte 5 b1, byte 6 b3+b4,
+// The minimal SCWS gateway profile of docs/protocol.md section 6.1: byte 1 b1, byte 5 b1, byte 6 b3+b4,
 // byte 12 = 1F, byte 13 = E0 (7 channels), byte 17 = 04; no timers, no GET CHANNEL STATUS bit needed.
 const char* const kMinimalProfile = "0100000001 0C00000000 001FE00000 0004";
 
@@ -35,21 +35,21 @@ std::vector<u8> gateway_profile() { return profile_bytes(cat::scws_gateway_profi
 
 }  // namespace
 
-TEST_CASE("toolkit plays the protocol-notes 1.13 exchange byte for byte") {
+TEST_CASE("toolkit plays the exchange of docs/protocol.md section 9 byte for byte") {
   ToolkitRig t;
   t.endpoint.response = as_bytes(kResponse);
-  // protocol-notes 1.13 [D], with this card's command numbers: every proactive command of the session
-  // gets the next number (01 SET UP EVENT LIST, 02 OPEN CHANNEL, 03 RECEIVE DATA, 04 SEND DATA, 05
-  // CLOSE CHANNEL); 1.13 reuses 01 for OPEN CHANNEL. TS 102 223 8.6 leaves the number to the card.
+  // docs/protocol.md section 9: every proactive command of the session gets the next number (01 SET UP EVENT
+  // LIST, 02 OPEN CHANNEL, 03 RECEIVE DATA, 04 SEND DATA, 05 CLOSE CHANNEL); TS 102 223 8.6 leaves the
+  // number to the card.
   const std::vector<Step> steps = {
-      {"8010000011" + std::string(kMinimalProfile), "910F", "TERMINAL PROFILE (1.11 minimal)"},
-      {"801200000F", "D00D810301050082028182990209 0A9000", "SET UP EVENT LIST 09 0A (1.12)"},
+      {"8010000011" + std::string(kMinimalProfile), "910F", "TERMINAL PROFILE (minimal, section 6.1)"},
+      {"801200000F", "D00D810301050082028182990209 0A9000", "SET UP EVENT LIST 09 0A (section 7.2)"},
       {"801400000C810301050082028281830100", "9114", "TR ok"},
       {"8012000014", "D01281030240008202818239020578 3C03030DBC9000", "OPEN CHANNEL server, 1400, port 3516"},
       {"8014000014810302400082028281830100380241003902 0578", "9000", "TR: channel 1 LISTEN"},
-      {"80C200000DD60B990 10A82028281B8028100", "9000", "ENVELOPE channel status ESTABLISHED (1.10)"},
+      {"80C200000DD60B990 10A82028281B8028100", "9000", "ENVELOPE channel status ESTABLISHED (section 7.4)"},
       {"80C2000010D60E990109820282 81B8028100B70123", "910E", "ENVELOPE data available 35 bytes"},
-      {"801200000E", "D00C810303420082028121B701239000", "RECEIVE DATA 35 (1.12)"},
+      {"801200000E", "D00C810303420082028121B701239000", "RECEIVE DATA 35 (section 7.5)"},
       {"8014000034810303420082028281830100B623" + hex_of(kRequest) + "B70100", "9135", "TR with the request"},
       {"8012000035", "D033810304430182028121B628" + hex_of(kResponse) + "9000", "SEND DATA immediately"},
       {"801400000F810304430182028281830100B701FF", "910B", "TR: Tx buffer free"},

@@ -44,7 +44,7 @@ TEST_CASE("card answers the default UICC ATR before and after power-up") {
 }
 
 TEST_CASE("card takes its ATR from the identity stored in the image") {
-  // USIM Orange ATR, pcsc-tools smartcard_list.txt (protocol-notes 5).
+  // USIM Orange ATR, pcsc-tools smartcard_list.txt.
   const std::vector<u8> atr = hex("3B9F96801FC78031E073FE211B63E2039483 0F9000BD");
   CardIdentity identity;
   identity.atr = atr;

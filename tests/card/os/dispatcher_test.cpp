@@ -286,7 +286,7 @@ TEST_CASE("dispatcher hands CAT commands to the toolkit and turns 9000 into 91XX
   REQUIRE(rig.card.set_toolkit(toolkit));
   rig.power_on();
   CHECK_FALSE(rig.card.set_toolkit(toolkit));  // not while powered
-  // TERMINAL PROFILE (protocol-notes 1.1): data reaches the toolkit.
+  // TERMINAL PROFILE (TS 102 221 11.2.1): data reaches the toolkit.
   CHECK(rig.send("8010000003FFFF7F") == "9000");
   CHECK(toolkit.profiles == 1);
   CHECK(toolkit.profile_size == 3);

@@ -1,4 +1,4 @@
-// Power loss at every device write of a scenario (DESIGN.md section 7, littlefs-style): after each
+// Power loss at every device write of a scenario (docs/architecture.md, "Tests"; littlefs-style): after each
 // reboot the image mounts and every transaction is either entirely there or entirely absent.
 #include <doctest/doctest.h>
 

@@ -19,11 +19,11 @@ TEST_CASE("the protocol minimum per GET is 6 APDUs plus a FETCH and TERMINAL RES
     const char* source;
   };
   const Row rows[] = {
-      // protocol-notes 1.13: a 40-byte response takes 8 APDUs (2 ENVELOPEs, RECEIVE, SEND, CLOSE).
-      {40, 8, "protocol-notes 1.13, the assembled exchange"},
+      // docs/protocol.md section 9: a 40-byte response takes 8 APDUs (2 ENVELOPEs, RECEIVE, SEND, CLOSE).
+      {40, 8, "docs/protocol.md section 9, the exchange"},
       {0, 6, "no response bytes: only the connection's own APDUs"},
       {1, 8, "one SEND DATA"},
-      {240, 8, "exactly one full SEND DATA (protocol-notes 1.12: 240-byte payload)"},
+      {240, 8, "exactly one full SEND DATA (docs/protocol.md section 6.4: 240-byte payload)"},
       {241, 10, "one byte more needs a second SEND DATA"},
       {480, 10, "two full SEND DATA"},
       {1024 + 100, 6 + 2 * 5, "a 1 KiB page with a 100-byte head: 5 pieces"},
@@ -79,7 +79,7 @@ TEST_CASE("the bench client reads status, Content-Length and Connection: close f
   };
   // RFC 9112 4 (status line), RFC 9110 8.6 (Content-Length), 7.6.1 (Connection); names case-insensitive.
   const Row rows[] = {
-      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", 200, 2, false},  // protocol-notes 1.13
+      {"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n", 200, 2, false},  // docs/protocol.md section 9
       {"HTTP/1.1 404 Not Found\r\ncontent-length:  17 \r\nConnection: close\r\n\r\n", 404, 17, true},
       {"HTTP/1.1 200 OK\r\nCONNECTION: Close\r\n\r\n", 200, -1, true},
       {"HTTP/1.0 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\"\r\nContent-Length: 0\r\n\r\n", 401, 0, false},

@@ -40,7 +40,7 @@ TEST_CASE("bench tls bisection reports no size when even the upper bound fails")
   CHECK(b.probes == 1);
 }
 
-TEST_CASE("bench tls ratios and targets follow the issue 4 figures") {
+TEST_CASE("bench tls ratios and targets follow docs/architecture.md, Figures and targets") {
   CHECK(tls_ratio(45562, 10528) == doctest::Approx(4.3277).epsilon(0.001));
   CHECK(tls_ratio(1, 0) == 0);
   CHECK(kTlsCertificateTarget == 12288);

@@ -137,7 +137,7 @@ class ReversingCard final : public VpcdCard {
     response[n++] = 0x00;
     return n;
   }
-  // A UICC ATR (protocol-notes 5, "USIM (3G DF) Orange").
+  // A UICC ATR ("USIM (3G DF) Orange" in pcsc-tools' list).
   std::vector<u8> atr_ = {0x3B, 0x9F, 0x96, 0x80, 0x1F, 0xC7, 0x80, 0x31, 0xE0, 0x73, 0xFE, 0x21,
                           0x1B, 0x63, 0xE2, 0x03, 0x94, 0x83, 0x0F, 0x90, 0x00, 0xBD};
 
@@ -247,7 +247,7 @@ TEST_CASE("apdu benchmark rounds measure two cards at the speed of the tuned soc
   CHECK(r.reference.failures == 0);
   CHECK(r.ratio > 0.0);  // the ratio of two identical peers is a figure, not a pass mark
   // Without TCP_NODELAY / TCP_QUICKACK every APDU through vpcd costs about 44 ms (Nagle's
-  // algorithm meets delayed ACKs, docs/protocol.md on vpcd framing): a median round trip below
+  // algorithm meets delayed ACKs, docs/protocol.md section 10): a median round trip below
   // 10 ms shows the fix works, with room for a loaded CI machine.
   CHECK(r.reference.median_us < 10000);
   MESSAGE(format_human(r));

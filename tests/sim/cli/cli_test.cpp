@@ -1,4 +1,4 @@
-// The `scws` command line as users and the end-to-end tests see it (DESIGN.md section 6): the
+// The `scws` command line as users and the end-to-end tests see it (docs/architecture.md, "The command line"): the
 // executable (SCWS_EXE, set by meson) runs as a child process; every wait is bounded polling.
 #include <doctest/doctest.h>
 #include <signal.h>

@@ -52,7 +52,7 @@ std::vector<u8> concat(std::initializer_list<std::vector<u8>> parts) {
   return out;
 }
 
-// A session as vpcd drives it (protocol-notes.md section 5: 2-byte big-endian length + payload;
+// A session as vpcd drives it (docs/protocol.md section 10: 2-byte big-endian length + payload;
 // 1-byte payloads are control bytes, longer ones APDUs).
 const std::vector<u8> kPowerOn = {0x00, 0x01, 0x01};    // VPCD_CTRL_ON
 const std::vector<u8> kGetAtr = {0x00, 0x01, 0x04};     // VPCD_CTRL_ATR
@@ -154,7 +154,7 @@ TEST_CASE("vpcd frame parser rejects malformed framing at every split") {
     std::size_t frames_before;
     VpcdFrameError error;
   };
-  // Sources: protocol-notes.md section 5 (control bytes 00 01 02 04 only; vpcd never sends length 0).
+  // docs/protocol.md section 10 (control bytes 00 01 02 04 only; vpcd never sends length 0).
   const Row rows[] = {
       {"length 0", {0x00, 0x00}, 0, VpcdFrameError::kEmptyFrame},
       {"length 0 after a good frame", concat({kPowerOn, {0x00, 0x00}}), 1, VpcdFrameError::kEmptyFrame},

@@ -76,7 +76,7 @@ class FakeCard final : public VpcdCard {
   std::size_t commands() const { std::lock_guard l(mutex_); return commands_.size(); }
 
   std::vector<u8> atr_ = {0x3B, 0x9F, 0x96, 0x80, 0x1F, 0xC7, 0x80, 0x31, 0xE0, 0x73, 0xFE, 0x21,
-                          0x1B, 0x63, 0xE2, 0x03, 0x94, 0x83, 0x0F, 0x90, 0x00, 0xBD};  // protocol-notes 5
+                          0x1B, 0x63, 0xE2, 0x03, 0x94, 0x83, 0x0F, 0x90, 0x00, 0xBD};  // a real UICC's ATR
   bool fail_power_on_ = false;
 
  private:
@@ -249,7 +249,7 @@ TEST_CASE("vpcd link answers get ATR, follows the power control bytes and return
   vpcd.send_frame(kCtrlAtr);
   CHECK(vpcd.read_frame() == card.atr_);
   vpcd.send_frame(kCtrlOn);
-  CHECK(vpcd.silent_for(50ms));  // vpcd expects no reply to 00, 01, 02 (protocol-notes 5)
+  CHECK(vpcd.silent_for(50ms));  // vpcd expects no reply to 00, 01, 02 (docs/protocol.md section 10)
   CHECK(poll_until([&] { return card.powered(); }, 3000ms));
   vpcd.send_frame(kStatus);
   CHECK(vpcd.read_frame() == echoed(kStatus));
@@ -308,7 +308,7 @@ TEST_CASE("vpcd link closes the link on a malformed frame, powers the card off a
     const char* what;
     std::vector<u8> bytes;
   };
-  // protocol-notes 5: vpcd never sends length 0, and control bytes are 00, 01, 02, 04 only.
+  // docs/protocol.md section 10: vpcd never sends length 0, and control bytes are 00, 01, 02, 04 only.
   const Row rows[] = {{"length 0", {0x00, 0x00}}, {"control byte 03", {0x00, 0x01, 0x03}},
                       {"control byte 80", {0x00, 0x01, 0x80}}};
   for (const auto& row : rows) {

@@ -88,7 +88,7 @@ TEST_CASE("vpcd reader file names the driver, the listening port and the channel
   write_vpcd_reader_conf(dir, "scws test", 35963);
   std::ifstream in(dir / "vpcd");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // Debian's /etc/reader.conf.d/vpcd with another name and port (protocol-notes 5).
+  // Debian's /etc/reader.conf.d/vpcd with another name and port (docs/protocol.md section 10).
   CHECK(text ==
         "FRIENDLYNAME \"scws test\"\n"
         "DEVICENAME   /dev/null:0x8C7B\n"
