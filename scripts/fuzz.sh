@@ -5,7 +5,8 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]   a campaign: SECONDS (default 60) per target, all targets
 #                                           unless named. New interesting inputs join
 #                                           tests/fuzz/corpus/<target>/, which is then minimised
-#                                           (-merge=1; hand-named seeds always stay); crashes land in
+#                                           (-merge=1, at most ~300 inputs; hand-named seeds always
+#                                           stay); crashes land in
 #                                           tests/fuzz/crashes/<target>/. The suite replays both.
 #   scripts/fuzz.sh --check [SECONDS]       the suite's check: builds only the fuzz targets, runs each
 #                                           over its corpus and saved crashes, then fuzzes it for up
@@ -100,6 +101,19 @@ check() {
   [ "$failed" -eq 0 ]
 }
 
+# A campaign keeps at most about this many inputs per target.
+kept_max=300
+
+# minimise BIN OUT CORPUS WORK [FLAG...]: OUT gets the corpus's hand-named seeds, then whatever else
+# in CORPUS and WORK (inputs named by libFuzzer after their SHA-1) adds coverage to them. OUT.ok
+# marks success, OUT.log keeps libFuzzer's output.
+minimise() {
+  local bin=$1 out=$2 corpus=$3 work=$4; shift 4
+  rm -rf "$out" "$out.ok"; mkdir -p "$out"
+  find "$corpus" -maxdepth 1 -type f -regextype egrep ! -regex '.*/[0-9a-f]{40}' -exec cp {} "$out/" \;
+  "$bin" -merge=1 "$@" "$out" "$corpus" "$work" >"$out.log" 2>&1 && touch "$out.ok"
+}
+
 campaign() {
   local secs=${1:-60}; shift || true
   local targets=("$@") t
@@ -113,17 +127,21 @@ campaign() {
     echo "fuzz: $t for ${secs}s ($(count "$corpus") corpus inputs)"
     "$bin" -max_total_time="$secs" -artifact_prefix="$crashes/" -print_final_stats=1 "$work" "$corpus" 2>&1 \
       | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || true
-    # Minimise: the hand-named seeds first, then whatever else (old or new, named by libFuzzer
-    # after its SHA-1) adds coverage to them.
-    find "$corpus" -maxdepth 1 -type f -regextype egrep ! -regex '.*/[0-9a-f]{40}' -exec cp {} "$min/" \;
-    if "$bin" -merge=1 "$min" "$corpus" "$work" >"$work.merge.log" 2>&1; then
+    # Minimise on every coverage feature (edges and their hit-count ranges); a corpus still larger
+    # than kept_max is minimised on edges alone, which keeps the suite's replays short.
+    local how="all features"
+    if minimise "$bin" "$min" "$corpus" "$work" && [ "$(count "$min")" -gt "$kept_max" ]; then
+      how="edges only"
+      minimise "$bin" "$min" "$corpus" "$work" -use_counters=0
+    fi
+    if [ -f "$min.ok" ]; then
       find "$corpus" -maxdepth 1 -type f -regextype egrep -regex '.*/[0-9a-f]{40}' -delete
       find "$min" -maxdepth 1 -type f -exec cp -n {} "$corpus/" \;
+      echo "fuzz: $t corpus now $(count "$corpus") inputs (minimised on $how)"
     else
-      echo "fuzz: $t: merge failed, corpus left as it was"; tail -5 "$work.merge.log"
+      echo "fuzz: $t: merge failed, corpus left as it was"; tail -5 "$min.log"
     fi
-    echo "fuzz: $t corpus now $(count "$corpus") inputs"
-    rm -rf "$work" "$work.merge.log" "$min"
+    rm -rf "$work" "$min" "$min.ok" "$min.log"
   done
 }
 
