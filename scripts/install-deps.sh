@@ -6,7 +6,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 PKGS=(
-  # build
+  # build; clang-14 and libclang-rt-14-dev for scripts/fuzz.sh (libFuzzer, ASan and UBSan: the
+  # libFuzzer runtime ships in libclang-rt-14-dev, libfuzzer-14-dev is not needed)
   build-essential pkg-config meson ninja-build clang-14 libclang-rt-14-dev
   # mbedTLS source for the card build (scripts/fetch-mbedtls.sh: apt-get source, dpkg-source)
   dpkg-dev apt
