@@ -1,10 +1,13 @@
 // `scws gateway --reader NAME [--trace FILE.pcap] [--listen-address 127.0.0.1] [--map CARD=LOCAL]...`:
 // the handset (CAT terminal + BIP server-mode relay) against any PC/SC reader: the emulated card
 // behind pcscd + vpcd, or a real SCWS card. Runs until SIGINT/SIGTERM (exit 0); a card that is
-// reset, removed or restarted is waited for and served again.
+// reset, removed or restarted is waited for and served again. A port the card opens that cannot be
+// listened on (taken by another process) ends it at once (exit 1), naming the port, its holder and
+// the --map that moves it.
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,8 +66,17 @@ int run_gateway(const GatewayArgs& args) {
   if (trace) std::cerr << "gateway: tracing APDUs to " << args.trace << std::endl;
 
   asio::io_context io;
-  Gateway gateway(io, transport, options);
   asio::signal_set signals(io, SIGINT, SIGTERM);
+  std::optional<ListenFailure> failure;
+  Gateway* running = nullptr;
+  options.on_listen_failure = [&](const ListenFailure& f) {
+    if (failure) return;
+    failure = f;
+    signals.cancel();
+    running->stop();
+  };
+  Gateway gateway(io, transport, options);
+  running = &gateway;
   signals.async_wait([&](const asio::error_code& ec, int) {
     if (ec) return;
     std::cerr << "gateway: stopping" << std::endl;
@@ -72,6 +84,11 @@ int run_gateway(const GatewayArgs& args) {
   });
   gateway.start();
   io.run();
+  if (failure) {
+    std::cerr << "scws gateway: " << describe(*failure) << "; --map " << failure->card_port
+              << "=PORT listens elsewhere (0: any free port)" << std::endl;
+    return kExitFailure;
+  }
   const auto& s = gateway.stats();
   std::cerr << "gateway: stopped after " << s.apdus << " APDUs, " << s.sessions << " card session(s), "
             << s.clients_accepted << " client(s)" << std::endl;
@@ -99,7 +116,8 @@ void add_gateway_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--verbose,-v", args->verbose, "Log every proactive command, envelope and client");
   cmd->footer(
       "Prints one line per listening socket: \"gateway: channel N listening on ADDR:PORT (card port P, ...)\".\n"
-      "Waits for the card and starts over after a reset or removal; exits 0 on SIGINT or SIGTERM.");
+      "Waits for the card and starts over after a reset or removal; exits 0 on SIGINT or SIGTERM, 1 when a port the\n"
+      "card opens cannot be listened on.");
   cmd->callback([args, &exit_code] { exit_code = run_gateway(*args); });
 }
 

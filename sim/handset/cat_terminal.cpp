@@ -188,6 +188,8 @@ void CatTerminal::stop() {
   card_.disconnect();
 }
 
+void CatTerminal::halt() { set_state(State::kHalted); }
+
 void CatTerminal::set_state(State next) {
   state_ = next;
   if (next != State::kSession) fetch_pending_ = false;
@@ -248,7 +250,7 @@ void CatTerminal::card_lost(const std::string& why) {
   ++stats_.cards_lost;
   log("card lost (" + why + "): closing " + std::to_string(open) + " channel(s), waiting for the card");
   teardown();
-  if (state_ == State::kStopped) return;
+  if (state_ == State::kStopped || state_ == State::kHalted) return;
   set_state(State::kNoCard);
   connect_at_ = clock_.now() + kReconnectAfterLoss;
 }
@@ -303,7 +305,8 @@ bool CatTerminal::step(TimePoint now) {
 
 std::optional<CatTerminal::TimePoint> CatTerminal::next_wakeup() const {
   switch (state_) {
-    case State::kStopped: return std::nullopt;
+    case State::kStopped:
+    case State::kHalted: return std::nullopt;
     case State::kNoCard: return connect_at_;
     case State::kSession: break;
   }

@@ -130,6 +130,10 @@ class CatTerminal final : private ChannelEvents {
   // Ends the card session: every connector resets, the card is disconnected. run_due() then does
   // nothing and next_wakeup() is nullopt until start().
   void stop();
+  // Finishes the proactive command in progress (its TERMINAL RESPONSE still goes to the card), then
+  // does nothing more until stop() or start(): for a driver that has decided to stop, from inside a
+  // connector call.
+  void halt();
 
   // Does what is due now: a connect attempt, TERMINAL PROFILE, FETCH and TERMINAL RESPONSE, ENVELOPEs,
   // timer expirations, a STATUS poll. Returns after a bounded number of card exchanges, so the driver
@@ -148,7 +152,7 @@ class CatTerminal final : private ChannelEvents {
   [[nodiscard]] std::optional<std::chrono::milliseconds> polling() const;
 
  private:
-  enum class State : u8 { kStopped, kNoCard, kSession };
+  enum class State : u8 { kStopped, kNoCard, kSession, kHalted };
   enum class PendingKind : u8 { kChannelStatus, kDataAvailable, kTimerExpiration };
 
   struct Channel {

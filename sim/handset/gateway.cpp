@@ -94,7 +94,8 @@ struct Gateway::Impl {
     if (g.on_listen_failure) {
       c.on_listen_failure = [this, report = g.on_listen_failure, address = g.listen_address](
                                 u16 card_port, u16 local_port, const std::error_code& ec) {
-        // The card is half-way through OPEN CHANNEL: report once it has its answer.
+        // The card is half-way through OPEN CHANNEL: it gets its answer, nothing more, then the report.
+        terminal.halt();
         asio::post(io, [report, f = ListenFailure{card_port, address, local_port, ec}] { report(f); });
       };
     }

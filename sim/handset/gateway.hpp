@@ -66,7 +66,8 @@ struct GatewayOptions {
   // Called when a listening socket opens for a card port (once per socket, not per channel).
   std::function<void(u16 card_port, const std::string& address, u16 local_port)> on_listen;
   // Called (from the io_context, after the card got its "port not available") when a listening
-  // socket cannot be opened. Unset: logged, and the gateway goes on serving the other ports.
+  // socket cannot be opened; the terminal does nothing more meanwhile, the handler decides (stop()
+  // or start() again). Unset: logged, and the gateway goes on serving the other ports.
   std::function<void(const ListenFailure&)> on_listen_failure;
 };
 

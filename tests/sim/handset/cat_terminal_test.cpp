@@ -200,6 +200,21 @@ TEST_CASE("terminal answers OPEN CHANNEL with BIP errors and a CLOSED status whe
   }
 }
 
+TEST_CASE("halt from inside a connector call lets the card have its answer, then nothing more runs") {
+  Rig rig;
+  rig.start();
+  rig.t.connector.refused_ports.insert(3516);
+  rig.t.connector.on_refused = [&] { rig.terminal().halt(); };
+  rig.card.queue(cat::make_open_channel_server(1, 1400, 3516));
+  rig.card.queue(cat::make_get_channel_status(2));
+  rig.t.advance_until([&] { return rig.card.responses.size() == 1; }, 2s, "the OPEN CHANNEL response");
+  CHECK(hex_text(rig.card.responses[0]) == "81030140008202828183023A103802" "0000");
+  CHECK_FALSE(rig.t.terminal->next_wakeup().has_value());
+  rig.t.clock.advance(1h);
+  rig.t.terminal->run_due();
+  CHECK(rig.card.responses.size() == 1);  // GET CHANNEL STATUS was never fetched
+}
+
 // ---------------------------------------------------------------------------------------------------
 // a client's life on a channel: ESTABLISHED, Data available, RECEIVE DATA, SEND DATA, CLOSE CHANNEL
 

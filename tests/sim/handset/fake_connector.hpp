@@ -9,6 +9,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -45,6 +46,7 @@ class FakeConnector final : public Connector {
   };
 
   std::set<u16> refused_ports;     // open() answers "port not available" for these
+  std::function<void()> on_refused;  // called from inside that open(), as a driver's handler would be
   bool hold_tx = false;            // keep what the card sends in unsent() until drain()
   std::map<u16, u16> listening;    // card port -> "local port"
   std::array<Slot, apdu::cat::kMaxChannels + 1> slots{};  // by channel id (0 unused)
@@ -97,6 +99,7 @@ class FakeConnector final : public Connector {
     if (refused_ports.count(port) != 0) {
       o.cause = apdu::cat::BipCause::kPortNotAvailable;
       o.error = "Address already in use";
+      if (on_refused) on_refused();
       return o;
     }
     slots.at(channel) = Slot{};
