@@ -7,7 +7,6 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,30 +65,14 @@ int run_gateway(const GatewayArgs& args) {
   if (trace) std::cerr << "gateway: tracing APDUs to " << args.trace << std::endl;
 
   asio::io_context io;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::optional<ListenFailure> failure;
-  Gateway* running = nullptr;
-  options.on_listen_failure = [&](const ListenFailure& f) {
-    if (failure) return;
-    failure = f;
-    signals.cancel();
-    running->stop();
-  };
-  Gateway gateway(io, transport, options);
-  running = &gateway;
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (ec) return;
-    std::cerr << "gateway: stopping" << std::endl;
-    gateway.stop();
-  });
-  gateway.start();
-  io.run();
-  if (failure) {
-    std::cerr << "scws gateway: " << describe(*failure) << "; --map " << failure->card_port
+  const ServeOutcome served =
+      serve_until_signal(io, transport, std::move(options), [] { std::cerr << "gateway: stopping" << std::endl; });
+  if (served.failure) {
+    std::cerr << "scws gateway: " << describe(*served.failure) << "; --map " << served.failure->card_port
               << "=PORT listens elsewhere (0: any free port)" << std::endl;
     return kExitFailure;
   }
-  const auto& s = gateway.stats();
+  const TerminalStats& s = served.stats;
   std::cerr << "gateway: stopped after " << s.apdus << " APDUs, " << s.sessions << " card session(s), "
             << s.clients_accepted << " client(s)" << std::endl;
   return kExitOk;

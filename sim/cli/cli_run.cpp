@@ -193,30 +193,15 @@ int run(const RunArgs& args) {
     }
   };
   asio::io_context io;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::optional<ListenFailure> failure;
-  Gateway* running = nullptr;
-  options.on_listen_failure = [&](const ListenFailure& f) {
-    if (failure) return;
-    failure = f;
-    signals.cancel();
-    running->stop();
-  };
-  Gateway gateway(io, transport, options);
-  running = &gateway;
-  signals.async_wait([&](const asio::error_code& e, int) {
-    if (e) return;
-    gateway.stop();
-  });
-  gateway.start();
-  io.run();
-  if (failure) {
+  const ServeOutcome served = serve_until_signal(io, transport, std::move(options));
+  if (served.failure) {
     host.card().power_off();
-    return refuse(describe(*failure) + "; " + port_option_hint(failure->card_port, http_card_port, tls_card_port));
+    const ListenFailure& f = *served.failure;
+    return refuse(describe(f) + "; " + port_option_hint(f.card_port, http_card_port, tls_card_port));
   }
   const card::RamReport ram = host.card().ram_report();
-  say("stopped after " + std::to_string(gateway.stats().apdus) + " APDUs and " +
-      std::to_string(gateway.stats().clients_accepted) + " clients; card RAM high-water " +
+  say("stopped after " + std::to_string(served.stats.apdus) + " APDUs and " +
+      std::to_string(served.stats.clients_accepted) + " clients; card RAM high-water " +
       std::to_string(ram.high_water) + " of " + std::to_string(ram.capacity) + " bytes");
   host.card().power_off();
   return kExitOk;

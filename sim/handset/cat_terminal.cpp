@@ -833,11 +833,11 @@ bool CatTerminal::subscribed(cat::Event e) const { return events_.count(static_c
 
 // --- observers and logging ----------------------------------------------------------------------------
 
-std::vector<GatewayChannel> CatTerminal::channels() const {
-  std::vector<GatewayChannel> out;
+std::vector<TerminalChannel> CatTerminal::channels() const {
+  std::vector<TerminalChannel> out;
   for (const auto& ch : channels_) {
     if (ch.state == cat::ServerState::kClosed) continue;
-    out.push_back(GatewayChannel{ch.id, ch.card_port, ch.local_port, ch.state, ch.buffer_size, ch.rx.size(),
+    out.push_back(TerminalChannel{ch.id, ch.card_port, ch.local_port, ch.state, ch.buffer_size, ch.rx.size(),
                                  tx_pending(ch)});
   }
   return out;

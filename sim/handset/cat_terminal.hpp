@@ -93,7 +93,7 @@ struct TerminalOptions {
   std::function<void()> wake;
 };
 
-struct GatewayChannel {
+struct TerminalChannel {
   u8 id = 0;
   u16 card_port = 0;
   u16 local_port = 0;
@@ -103,7 +103,7 @@ struct GatewayChannel {
   std::size_t tx_bytes = 0;  // stored by SEND DATA or not yet written to the peer
 };
 
-struct GatewayStats {
+struct TerminalStats {
   u64 sessions = 0;            // TERMINAL PROFILEs sent (one per card session)
   u64 apdus = 0;               // every command sent to the card
   u64 proactive_commands = 0;  // FETCHed
@@ -144,8 +144,8 @@ class CatTerminal final : private ChannelEvents {
   [[nodiscard]] std::optional<TimePoint> next_wakeup() const;
 
   [[nodiscard]] bool card_session_active() const noexcept { return state_ == State::kSession; }
-  [[nodiscard]] std::vector<GatewayChannel> channels() const;  // open channels (LISTEN/ESTABLISHED)
-  [[nodiscard]] const GatewayStats& stats() const noexcept { return stats_; }
+  [[nodiscard]] std::vector<TerminalChannel> channels() const;  // open channels (LISTEN/ESTABLISHED)
+  [[nodiscard]] const TerminalStats& stats() const noexcept { return stats_; }
   // The events the card subscribed to with SET UP EVENT LIST.
   [[nodiscard]] std::vector<apdu::cat::Event> events() const;
   // The idle polling interval in use; nullopt after POLLING OFF.
@@ -252,7 +252,7 @@ class CatTerminal final : private ChannelEvents {
   const TerminalClock& clock_;
   TerminalOptions options_;
   std::vector<Connector*> connectors_;
-  GatewayStats stats_;
+  TerminalStats stats_;
 
   State state_ = State::kStopped;
   TimePoint connect_at_{};

@@ -1,6 +1,7 @@
 #include "sim/handset/gateway.hpp"
 
 #include <charconv>
+#include <csignal>
 #include <ctime>
 #include <iostream>
 #include <stdexcept>
@@ -168,10 +169,36 @@ void Gateway::stop() {
 }
 
 bool Gateway::card_session_active() const { return impl_->terminal.card_session_active(); }
-std::vector<GatewayChannel> Gateway::channels() const { return impl_->terminal.channels(); }
+std::vector<TerminalChannel> Gateway::channels() const { return impl_->terminal.channels(); }
 std::optional<u16> Gateway::local_port(u16 card_port) const { return impl_->connector.local_port(card_port); }
 bool Gateway::accepting(u16 card_port) const { return impl_->connector.accepting(card_port); }
-const GatewayStats& Gateway::stats() const { return impl_->terminal.stats(); }
+const TerminalStats& Gateway::stats() const { return impl_->terminal.stats(); }
 std::vector<apdu::cat::Event> Gateway::events() const { return impl_->terminal.events(); }
+
+// --- the command line's main loop ------------------------------------------------------------------
+
+ServeOutcome serve_until_signal(asio::io_context& io, CardTransport& card, GatewayOptions options,
+                                const std::function<void()>& on_signal) {
+  ServeOutcome out;
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  Gateway* running = nullptr;
+  options.on_listen_failure = [&](const ListenFailure& f) {
+    if (out.failure) return;
+    out.failure = f;
+    signals.cancel();
+    running->stop();
+  };
+  Gateway gateway(io, card, std::move(options));
+  running = &gateway;
+  signals.async_wait([&](const std::error_code& ec, int) {
+    if (ec) return;
+    if (on_signal) on_signal();
+    gateway.stop();
+  });
+  gateway.start();
+  io.run();
+  out.stats = gateway.stats();
+  return out;
+}
 
 }  // namespace scws::sim

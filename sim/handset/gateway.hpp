@@ -93,12 +93,12 @@ class Gateway {
   void stop();
 
   [[nodiscard]] bool card_session_active() const;
-  [[nodiscard]] std::vector<GatewayChannel> channels() const;  // open channels (LISTEN/ESTABLISHED)
+  [[nodiscard]] std::vector<TerminalChannel> channels() const;  // open channels (LISTEN/ESTABLISHED)
   // Where the listening socket for a card port is bound now.
   [[nodiscard]] std::optional<u16> local_port(u16 card_port) const;
   // Whether the listening socket of a card port has an accept outstanding.
   [[nodiscard]] bool accepting(u16 card_port) const;
-  [[nodiscard]] const GatewayStats& stats() const;
+  [[nodiscard]] const TerminalStats& stats() const;
   // The events the card subscribed to with SET UP EVENT LIST.
   [[nodiscard]] std::vector<apdu::cat::Event> events() const;
 
@@ -106,5 +106,15 @@ class Gateway {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The command line programs' main loop: a gateway on io until SIGINT or SIGTERM (on_signal is called
+// first) or until a port the card opens cannot be listened on; either way the gateway is stopped and
+// io has run out of work. options.on_listen_failure is replaced.
+struct ServeOutcome {
+  std::optional<ListenFailure> failure;  // why it stopped, when not a signal
+  TerminalStats stats;
+};
+ServeOutcome serve_until_signal(asio::io_context& io, CardTransport& card, GatewayOptions options,
+                                const std::function<void()>& on_signal = {});
 
 }  // namespace scws::sim
