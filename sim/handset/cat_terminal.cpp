@@ -190,7 +190,19 @@ void CatTerminal::stop() {
 
 void CatTerminal::halt() { set_state(State::kHalted); }
 
+const char* CatTerminal::session_name(State s) {
+  switch (s) {
+    case State::kStopped: return "Stopped";
+    case State::kNoCard: return "NoCard";
+    case State::kSession: return "Session";
+    case State::kHalted: return "Halted";
+  }
+  return "?";
+}
+
+// The terminal's one transition function.
 void CatTerminal::set_state(State next) {
+  if (next != state_) debug(std::string("terminal ") + session_name(state_) + " -> " + session_name(next));
   state_ = next;
   if (next != State::kSession) fetch_pending_ = false;
 }

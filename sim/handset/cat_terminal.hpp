@@ -196,6 +196,7 @@ class CatTerminal final : private ChannelEvents {
   void tx_progress(u8 channel) override;
 
   // session
+  static const char* session_name(State s);
   void set_state(State next);
   void try_connect();
   void begin_session();

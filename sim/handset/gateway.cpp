@@ -76,8 +76,8 @@ TerminalOptions terminal_options(const GatewayOptions& g, std::function<void()> 
 
 }  // namespace
 
-struct Gateway::Impl {
-  Impl(asio::io_context& io_, CardTransport& card, GatewayOptions options)
+struct Gateway::Driver {
+  Driver(asio::io_context& io_, CardTransport& card, GatewayOptions options)
       : io(io_),
         connector(io_, connector_options(options)),
         terminal(card, clock, terminal_options(options, [this] { schedule(); })),
@@ -150,30 +150,30 @@ struct Gateway::Impl {
 };
 
 Gateway::Gateway(asio::io_context& io, CardTransport& card, GatewayOptions options)
-    : impl_(std::make_unique<Impl>(io, card, with_default_log(std::move(options)))) {}
+    : driver_(std::make_unique<Driver>(io, card, with_default_log(std::move(options)))) {}
 
 Gateway::~Gateway() {
   stop();
-  *impl_->alive = false;
+  *driver_->alive = false;
 }
 
 void Gateway::start() {
-  impl_->terminal.start();
-  impl_->schedule();
+  driver_->terminal.start();
+  driver_->schedule();
 }
 
 void Gateway::stop() {
-  impl_->terminal.stop();
-  impl_->timer.cancel();
-  impl_->armed.reset();
+  driver_->terminal.stop();
+  driver_->timer.cancel();
+  driver_->armed.reset();
 }
 
-bool Gateway::card_session_active() const { return impl_->terminal.card_session_active(); }
-std::vector<TerminalChannel> Gateway::channels() const { return impl_->terminal.channels(); }
-std::optional<u16> Gateway::local_port(u16 card_port) const { return impl_->connector.local_port(card_port); }
-bool Gateway::accepting(u16 card_port) const { return impl_->connector.accepting(card_port); }
-const TerminalStats& Gateway::stats() const { return impl_->terminal.stats(); }
-std::vector<apdu::cat::Event> Gateway::events() const { return impl_->terminal.events(); }
+bool Gateway::card_session_active() const { return driver_->terminal.card_session_active(); }
+std::vector<TerminalChannel> Gateway::channels() const { return driver_->terminal.channels(); }
+std::optional<u16> Gateway::local_port(u16 card_port) const { return driver_->connector.local_port(card_port); }
+bool Gateway::accepting(u16 card_port) const { return driver_->connector.accepting(card_port); }
+const TerminalStats& Gateway::stats() const { return driver_->terminal.stats(); }
+std::vector<apdu::cat::Event> Gateway::events() const { return driver_->terminal.events(); }
 
 // --- the command line's main loop ------------------------------------------------------------------
 

@@ -103,8 +103,8 @@ class Gateway {
   [[nodiscard]] std::vector<apdu::cat::Event> events() const;
 
  private:
-  struct Impl;
-  std::unique_ptr<Impl> impl_;
+  struct Driver;
+  std::unique_ptr<Driver> driver_;
 };
 
 // The command line programs' main loop: a gateway on io until SIGINT or SIGTERM (on_signal is called
