@@ -18,7 +18,9 @@
 //   - DISPLAY TEXT (6.4.1) is logged; MORE TIME (6.4.4) is acknowledged; PROVIDE LOCAL INFORMATION
 //     (6.4.15) gives date, time and time zone (qualifier 03, TS 102 223 8.39) and refuses other
 //     qualifiers with 30; every other command type is answered 31 (type not understood);
-//   - an ENVELOPE answered 93 00 (toolkit busy) is retried later with a bounded backoff, in order;
+//   - an ENVELOPE answered 93 00 (toolkit busy) is retried later with a bounded backoff, in order
+//     (envelopes from other sources, such as an SMS-PP download path (TS 102 223 7.1), would join the
+//     same queue as another PendingKind);
 //   - a lost card (CardLost): every channel closes (Connector::reset), timers and events are
 //     forgotten, and the terminal waits for the card and starts over.
 //

@@ -15,6 +15,7 @@
 //     time; after release() or close() the connector reports nothing more about the peer it had.
 //   - A connector reports events from its own driver, never from inside a call the terminal makes:
 //     the terminal may be half-way through a proactive command when it calls the connector.
+//     rx_room() is a question, not an event: it may be asked at any time.
 //   - The terminal may call the connector from inside an event (e.g. release() from peer_closed()).
 #pragma once
 
