@@ -29,6 +29,7 @@ CatErrorKind kind_of(CatError e) noexcept {
     case CatError::kBadTimerIdentifier:
     case CatError::kBadTimerValue:
     case CatError::kBadImmediateResponse:
+    case CatError::kBadDateTime:
       return CatErrorKind::kDataNotUnderstood;
     case CatError::kMissingCommandDetails:
     case CatError::kMissingDeviceIdentities:
@@ -44,6 +45,7 @@ CatErrorKind kind_of(CatError e) noexcept {
     case CatError::kMissingTimerIdentifier:
     case CatError::kMissingTimerValue:
     case CatError::kMissingSmsTpdu:
+    case CatError::kMissingDuration:
       return CatErrorKind::kRequiredValuesMissing;
     case CatError::kBufferTooSmall:
     case CatError::kTooLong:
@@ -90,6 +92,7 @@ const char* describe(CatError e) noexcept {
     case CatError::kBadTimerIdentifier: return "bad timer identifier";
     case CatError::kBadTimerValue: return "bad timer value";
     case CatError::kBadImmediateResponse: return "bad immediate response";
+    case CatError::kBadDateTime: return "bad date-time and time zone";
     case CatError::kMissingCommandDetails: return "command details missing";
     case CatError::kMissingDeviceIdentities: return "device identities missing";
     case CatError::kMissingResult: return "result missing";
@@ -104,6 +107,7 @@ const char* describe(CatError e) noexcept {
     case CatError::kMissingTimerIdentifier: return "timer identifier missing";
     case CatError::kMissingTimerValue: return "timer value missing";
     case CatError::kMissingSmsTpdu: return "SMS TPDU missing";
+    case CatError::kMissingDuration: return "duration missing";
     case CatError::kBufferTooSmall: return "output buffer too small";
     case CatError::kTooLong: return "message too long";
     case CatError::kInvalidArgument: return "field cannot be encoded";
@@ -147,6 +151,21 @@ constexpr u8 encode_swapped_bcd(u8 v) noexcept {
 static_assert(encode_swapped_bcd(5) == 0x50 && encode_swapped_bcd(10) == 0x01 &&
               encode_swapped_bcd(59) == 0x95);
 
+// The time zone byte (TS 23.040 9.2.3.11): tens digit in b3..b1, sign in b4, units digit in b8..b5.
+constexpr u8 kZoneSignBit = 0x08;
+constexpr u8 kZoneTensMask = 0x07;
+
+constexpr u8 encode_zone(bool known, int quarters) noexcept {
+  if (!known) return kTimeZoneUnknown;
+  const bool west = quarters < 0;
+  const int q = west ? -quarters : quarters;
+  return static_cast<u8>(((q % 10) << 4) | (west ? kZoneSignBit : 0) | (q / 10));
+}
+static_assert(encode_zone(true, 4) == 0x40 && encode_zone(true, -20) == 0x0A && encode_zone(true, 23) == 0x32 &&
+              encode_zone(false, 0) == 0xFF);
+
+bool in_range(u8 v, u8 low, u8 high) noexcept { return v >= low && v <= high; }
+
 }  // namespace
 
 Result<TimerValue, CatError> decode_timer_value(Bytes value) noexcept {
@@ -163,6 +182,52 @@ Status<CatError> encode_timer_value(const TimerValue& t, u8 (&out)[kTimerValueSi
   out[0] = encode_swapped_bcd(t.hours);
   out[1] = encode_swapped_bcd(t.minutes);
   out[2] = encode_swapped_bcd(t.seconds);
+  return {};
+}
+
+Result<Duration, CatError> decode_duration(Bytes value) noexcept {
+  if (value.size() != kDurationSize || value[0] > static_cast<u8>(DurationUnit::kTenthsOfSeconds) || value[1] == 0)
+    return fail(CatError::kBadDuration);
+  return Duration{static_cast<DurationUnit>(value[0]), value[1]};
+}
+
+Status<CatError> encode_duration(const Duration& d, u8 (&out)[kDurationSize]) noexcept {
+  if (static_cast<u8>(d.unit) > static_cast<u8>(DurationUnit::kTenthsOfSeconds) || d.interval == 0)
+    return fail(CatError::kInvalidArgument);
+  out[0] = static_cast<u8>(d.unit);
+  out[1] = d.interval;
+  return {};
+}
+
+Result<DateTimeZone, CatError> decode_date_time(Bytes value) noexcept {
+  if (value.size() != kDateTimeSize) return fail(CatError::kBadDateTime);
+  DateTimeZone t;
+  if (!decode_swapped_bcd(value[0], t.year) || !decode_swapped_bcd(value[1], t.month) ||
+      !decode_swapped_bcd(value[2], t.day) || !decode_swapped_bcd(value[3], t.hour) ||
+      !decode_swapped_bcd(value[4], t.minute) || !decode_swapped_bcd(value[5], t.second) ||
+      !in_range(t.month, 1, 12) || !in_range(t.day, 1, 31) || t.hour > 23 || t.minute > 59 || t.second > 59)
+    return fail(CatError::kBadDateTime);
+  const u8 zone = value[6];
+  if (zone == kTimeZoneUnknown) return t;
+  u8 quarters = 0;
+  if (!decode_swapped_bcd(static_cast<u8>(zone & ~kZoneSignBit), quarters)) return fail(CatError::kBadDateTime);
+  t.zone_known = true;
+  t.zone_quarters = static_cast<signed char>((zone & kZoneSignBit) != 0 ? -quarters : quarters);
+  return t;
+}
+
+Status<CatError> encode_date_time(const DateTimeZone& t, u8 (&out)[kDateTimeSize]) noexcept {
+  const int q = t.zone_quarters;
+  if (t.year > 99 || !in_range(t.month, 1, 12) || !in_range(t.day, 1, 31) || t.hour > 23 || t.minute > 59 ||
+      t.second > 59 || (t.zone_known && (q < -kMaxZoneQuarters || q > kMaxZoneQuarters)))
+    return fail(CatError::kInvalidArgument);
+  out[0] = encode_swapped_bcd(t.year);
+  out[1] = encode_swapped_bcd(t.month);
+  out[2] = encode_swapped_bcd(t.day);
+  out[3] = encode_swapped_bcd(t.hour);
+  out[4] = encode_swapped_bcd(t.minute);
+  out[5] = encode_swapped_bcd(t.second);
+  out[6] = encode_zone(t.zone_known, q);
   return {};
 }
 
@@ -295,6 +360,20 @@ Status<CatError> Emitter::timer_value(const TimerValue& t) noexcept {
   u8 b[kTimerValueSize];
   SCWS_TRY(encode_timer_value(t, b));
   object(tag::kTimerValue, b);
+  return {};
+}
+
+Status<CatError> Emitter::duration(const Duration& d) noexcept {
+  u8 b[kDurationSize];
+  SCWS_TRY(encode_duration(d, b));
+  object(tag::kDuration, b);
+  return {};
+}
+
+Status<CatError> Emitter::date_time(const DateTimeZone& t) noexcept {
+  u8 b[kDateTimeSize];
+  SCWS_TRY(encode_date_time(t, b));
+  object(tag::kDateTimeAndTimeZone, b);
   return {};
 }
 

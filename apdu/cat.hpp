@@ -37,6 +37,7 @@ inline constexpr u16 kEventList = 0x19;             // 8.25
 inline constexpr u16 kIconIdentifier = 0x1E;        // 8.31
 inline constexpr u16 kTimerIdentifier = 0x24;       // 8.37
 inline constexpr u16 kTimerValue = 0x25;            // 8.38
+inline constexpr u16 kDateTimeAndTimeZone = 0x26;   // 8.39
 inline constexpr u16 kImmediateResponse = 0x2B;     // 8.43
 inline constexpr u16 kBearerDescription = 0x35;     // 8.52
 inline constexpr u16 kChannelData = 0x36;           // 8.53
@@ -83,7 +84,16 @@ inline constexpr u8 kTimerStart = 0x00;                  // b2..b1 of TIMER MANA
 inline constexpr u8 kTimerDeactivate = 0x01;
 inline constexpr u8 kTimerGetValue = 0x02;
 inline constexpr u8 kTimerActionMask = 0x03;
+inline constexpr u8 kLocalInfoDateTimeAndTimeZone = 0x03;  // PROVIDE LOCAL INFORMATION, TS 102 223 6.4.15
 }  // namespace qualifier
+
+// Data coding schemes of a Text string (TS 102 223 8.15, TS 23.038 clause 4): the first value byte.
+namespace dcs {
+inline constexpr u8 kGsm7BitPacked = 0x00;
+inline constexpr u8 k8BitData = 0x04;         // general data coding, no message class
+inline constexpr u8 k8BitDataClass0 = 0xF4;   // data coding / message class group, 8-bit, class 0
+inline constexpr u8 kUcs2 = 0x08;
+}  // namespace dcs
 
 // --- device identities (TS 102 223 8.7) -----------------------------------------------------------
 namespace device {
@@ -279,6 +289,42 @@ struct TimerValue {
 inline constexpr u8 kMaxTimerId = 8;  // timer identifiers 1..8 (TS 102 223 8.37)
 inline constexpr std::size_t kTimerValueSize = 3;
 
+// Duration (TS 102 223 8.8): a time unit and a number of units, 1..255 (00 is reserved). POLL
+// INTERVAL asks for one and its TERMINAL RESPONSE states the one the terminal uses.
+enum class DurationUnit : u8 { kMinutes = 0x00, kSeconds = 0x01, kTenthsOfSeconds = 0x02 };
+struct Duration {
+  DurationUnit unit = DurationUnit::kSeconds;
+  u8 interval = 1;
+};
+inline constexpr std::size_t kDurationSize = 2;
+constexpr u32 duration_tenths(const Duration& d) noexcept {
+  switch (d.unit) {
+    case DurationUnit::kMinutes: return u32{d.interval} * 600U;
+    case DurationUnit::kSeconds: return u32{d.interval} * 10U;
+    case DurationUnit::kTenthsOfSeconds: return d.interval;
+  }
+  return 0;
+}
+static_assert(duration_tenths(Duration{DurationUnit::kMinutes, 255}) == 153000);
+
+// Date-time and time zone (TS 102 223 8.39): seven bytes coded like the TS 23.040 9.2.3.11 service
+// centre time stamp, each byte two semi-octets with the nibbles swapped ("21" = 12): year (two
+// digits), month, day, hour, minute, second, time zone. The time zone counts quarters of an hour
+// from GMT; b4 of its byte (the high bit of the first semi-octet) says west of GMT. FF: unknown.
+struct DateTimeZone {
+  u8 year = 0;  // 00..99
+  u8 month = 1;
+  u8 day = 1;
+  u8 hour = 0;
+  u8 minute = 0;
+  u8 second = 0;
+  bool zone_known = false;
+  signed char zone_quarters = 0;  // -79..79 when zone_known
+};
+inline constexpr std::size_t kDateTimeSize = 7;
+inline constexpr u8 kTimeZoneUnknown = 0xFF;
+inline constexpr int kMaxZoneQuarters = 79;  // two semi-octets, the sign taking the tens' high bit
+
 // Channel data length value meaning "more than 255 bytes" (TS 102 223 8.54).
 inline constexpr u8 kChannelDataLengthMany = 0xFF;
 
@@ -355,7 +401,7 @@ enum class CatError : u8 {
   kBadResult,              // empty, or additional information over kMaxAdditionalInfo bytes
   kBadEventList,           // an envelope event list with other than exactly one event
   kBadIconIdentifier,      // not 2 bytes
-  kBadDuration,            // not 2 bytes
+  kBadDuration,            // not 2 bytes; for POLL INTERVAL also a reserved unit or a zero interval
   kBadBearerDescription,   // empty
   kBadBufferSize,          // not 2 bytes
   kBadTransportLevel,      // not 3 bytes
@@ -365,6 +411,7 @@ enum class CatError : u8 {
   kBadTimerIdentifier,     // not 1 byte, or not 1..8
   kBadTimerValue,          // not 3 bytes, or not BCD hh mm ss with mm, ss < 60
   kBadImmediateResponse,   // not empty
+  kBadDateTime,            // not 7 bytes, or a field that is not a BCD date, time or time zone
   // required values missing (general result 36)
   kMissingCommandDetails,
   kMissingDeviceIdentities,
@@ -380,6 +427,7 @@ enum class CatError : u8 {
   kMissingTimerIdentifier,
   kMissingTimerValue,
   kMissingSmsTpdu,
+  kMissingDuration,
   // builders
   kBufferTooSmall,         // the output span is too small
   kTooLong,                // the message would exceed its size limit
@@ -404,6 +452,12 @@ CatError from_tlv_error(TlvError e) noexcept;
 Result<TimerValue, CatError> decode_timer_value(Bytes value) noexcept;
 // Fails with kInvalidArgument unless hours <= 99, minutes and seconds <= 59.
 Status<CatError> encode_timer_value(const TimerValue& t, u8 (&out)[kTimerValueSize]) noexcept;
+// Fails with kBadDuration for a reserved unit or a zero interval.
+Result<Duration, CatError> decode_duration(Bytes value) noexcept;
+Status<CatError> encode_duration(const Duration& d, u8 (&out)[kDurationSize]) noexcept;
+Result<DateTimeZone, CatError> decode_date_time(Bytes value) noexcept;
+// Fails with kInvalidArgument for a field out of its range (month 1..12, day 1..31, ...).
+Status<CatError> encode_date_time(const DateTimeZone& t, u8 (&out)[kDateTimeSize]) noexcept;
 constexpr u32 timer_seconds(const TimerValue& t) noexcept {
   return u32{t.hours} * 3600U + u32{t.minutes} * 60U + t.seconds;
 }

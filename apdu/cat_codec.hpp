@@ -47,6 +47,8 @@ class Emitter {
   void transport_level(const TransportLevel& t) noexcept;
   void other_address(const OtherAddress& a) noexcept;  // nothing when !a.present
   Status<CatError> timer_value(const TimerValue& t) noexcept;
+  Status<CatError> duration(const Duration& d) noexcept;
+  Status<CatError> date_time(const DateTimeZone& t) noexcept;
 
  private:
   TlvWriter& w_;

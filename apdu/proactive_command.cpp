@@ -15,14 +15,14 @@ bool is_supported_command_type(CommandType t) noexcept {
     case CommandType::kReceiveData:
     case CommandType::kSendData:
     case CommandType::kGetChannelStatus:
-      return true;
-    case CommandType::kRefresh:
     case CommandType::kMoreTime:
     case CommandType::kPollInterval:
     case CommandType::kPollingOff:
+    case CommandType::kProvideLocalInformation:
+      return true;
+    case CommandType::kRefresh:
     case CommandType::kLaunchBrowser:
     case CommandType::kSetUpMenu:
-    case CommandType::kProvideLocalInformation:
       return false;
   }
   return false;  // a value outside the enumeration
@@ -62,13 +62,15 @@ bool defines(CommandType type, u16 t) noexcept {
     case CommandType::kSendShortMessage:  // 6.6.9
       return t == tag::kAlphaIdentifier || t == tag::kAddress || t == tag::kSmsTpdu ||
              t == tag::kIconIdentifier || t == tag::kTextAttribute || t == tag::kFrameIdentifier;
+    case CommandType::kPollInterval:  // 6.6.6
+      return t == tag::kDuration;
+    case CommandType::kMoreTime:                 // 6.6.4
+    case CommandType::kPollingOff:               // 6.6.14
+    case CommandType::kProvideLocalInformation:  // 6.6.15
+      return false;
     case CommandType::kRefresh:
-    case CommandType::kMoreTime:
-    case CommandType::kPollInterval:
-    case CommandType::kPollingOff:
     case CommandType::kLaunchBrowser:
     case CommandType::kSetUpMenu:
-    case CommandType::kProvideLocalInformation:
       return false;
   }
   return false;
@@ -82,6 +84,10 @@ bool devices_valid(CommandType type, const DeviceIdentities& d) noexcept {
     case CommandType::kOpenChannel:
     case CommandType::kGetChannelStatus:
     case CommandType::kTimerManagement:
+    case CommandType::kMoreTime:
+    case CommandType::kPollInterval:
+    case CommandType::kPollingOff:
+    case CommandType::kProvideLocalInformation:
       return d.destination == device::kTerminal;
     case CommandType::kCloseChannel:
     case CommandType::kReceiveData:
@@ -92,12 +98,8 @@ bool devices_valid(CommandType type, const DeviceIdentities& d) noexcept {
     case CommandType::kSendShortMessage:
       return d.destination == device::kNetwork;
     case CommandType::kRefresh:
-    case CommandType::kMoreTime:
-    case CommandType::kPollInterval:
-    case CommandType::kPollingOff:
     case CommandType::kLaunchBrowser:
     case CommandType::kSetUpMenu:
-    case CommandType::kProvideLocalInformation:
       return false;
   }
   return false;
@@ -150,13 +152,17 @@ Status<CatError> check_complete(const ProactiveCommand& c, const Seen& seen) noe
     case CommandType::kSendShortMessage:
       if (!seen.has(tag::kSmsTpdu)) return fail(CatError::kMissingSmsTpdu);
       return {};
-    case CommandType::kRefresh:
-    case CommandType::kMoreTime:
     case CommandType::kPollInterval:
+      if (!c.duration.present) return fail(CatError::kMissingDuration);
+      if (!decode_duration(c.duration.value).ok()) return fail(CatError::kBadDuration);
+      return {};
+    case CommandType::kMoreTime:
     case CommandType::kPollingOff:
+    case CommandType::kProvideLocalInformation:  // the qualifier says what; the terminal decides
+      return {};
+    case CommandType::kRefresh:
     case CommandType::kLaunchBrowser:
     case CommandType::kSetUpMenu:
-    case CommandType::kProvideLocalInformation:
       return fail(CatError::kUnknownCommandType);
   }
   return fail(CatError::kUnknownCommandType);
@@ -389,13 +395,16 @@ Status<CatError> put_body(detail::Emitter& e, const ProactiveCommand& c) noexcep
       e.optional(tag::kIconIdentifier, c.icon_identifier);
       put_trailer(e, c);
       return {};
-    case CommandType::kRefresh:
-    case CommandType::kMoreTime:
     case CommandType::kPollInterval:
+      e.optional(tag::kDuration, c.duration);
+      return {};
+    case CommandType::kMoreTime:
     case CommandType::kPollingOff:
+    case CommandType::kProvideLocalInformation:
+      return {};
+    case CommandType::kRefresh:
     case CommandType::kLaunchBrowser:
     case CommandType::kSetUpMenu:
-    case CommandType::kProvideLocalInformation:
       return fail(CatError::kInvalidArgument);
   }
   return fail(CatError::kInvalidArgument);
@@ -507,6 +516,24 @@ ProactiveCommand make_display_text(u8 number, u8 qualifier, Bytes text_string) n
   ProactiveCommand c = command(number, CommandType::kDisplayText, qualifier, device::kDisplay);
   c.text_string = text_string;
   return c;
+}
+
+ProactiveCommand make_more_time(u8 number) noexcept {
+  return command(number, CommandType::kMoreTime, 0, device::kTerminal);
+}
+
+ProactiveCommand make_poll_interval(u8 number, Bytes duration) noexcept {
+  ProactiveCommand c = command(number, CommandType::kPollInterval, 0, device::kTerminal);
+  c.duration = some(duration);
+  return c;
+}
+
+ProactiveCommand make_polling_off(u8 number) noexcept {
+  return command(number, CommandType::kPollingOff, 0, device::kTerminal);
+}
+
+ProactiveCommand make_provide_local_information(u8 number, u8 qualifier) noexcept {
+  return command(number, CommandType::kProvideLocalInformation, qualifier, device::kTerminal);
 }
 
 }  // namespace scws::apdu::cat

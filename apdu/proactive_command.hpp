@@ -2,8 +2,10 @@
 //
 // Understood command types: SET UP EVENT LIST (05), OPEN CHANNEL (40) in UICC server mode and client
 // modes, CLOSE CHANNEL (41), RECEIVE DATA (42), SEND DATA (43), GET CHANNEL STATUS (44), TIMER
-// MANAGEMENT (27), DISPLAY TEXT (21), SEND SHORT MESSAGE (13). Any other type parses to
-// kUnknownCommandType, so the terminal answers "command type not understood" (31).
+// MANAGEMENT (27), DISPLAY TEXT (21), SEND SHORT MESSAGE (13), MORE TIME (02), POLL INTERVAL (03,
+// with a valid Duration), POLLING OFF (04), PROVIDE LOCAL INFORMATION (26, any qualifier: the
+// terminal decides which it serves). Any other type parses to kUnknownCommandType, so the terminal
+// answers "command type not understood" (31).
 //
 // Parser rules (TS 102 223 6.10): objects may come in any order; an object the command type does not
 // define is skipped when its CR flag is clear (partial_comprehension is set) and refused with
@@ -67,7 +69,7 @@ struct ProactiveCommand {
   TimerValue timer_value;           // TIMER MANAGEMENT: 25 (start)
   Bytes text_string;                // DISPLAY TEXT: 0D, data coding scheme + text
   bool immediate_response = false;  // DISPLAY TEXT: 2B
-  OptionalBytes duration;           // DISPLAY TEXT: 04, unit + interval
+  OptionalBytes duration;           // DISPLAY TEXT, POLL INTERVAL: 04, unit + interval (decode_duration)
   OptionalBytes address;            // SEND SHORT MESSAGE: 06
   Bytes sms_tpdu;                   // SEND SHORT MESSAGE: 0B
 
@@ -112,5 +114,11 @@ ProactiveCommand make_timer_start(u8 number, u8 timer_id, TimerValue value) noex
 ProactiveCommand make_timer_deactivate(u8 number, u8 timer_id) noexcept;
 ProactiveCommand make_timer_get_value(u8 number, u8 timer_id) noexcept;
 ProactiveCommand make_display_text(u8 number, u8 qualifier, Bytes text_string) noexcept;
+ProactiveCommand make_more_time(u8 number) noexcept;                    // TS 102 223 6.6.4
+// duration: the two bytes of encode_duration, alive until the command is built (6.6.6).
+ProactiveCommand make_poll_interval(u8 number, Bytes duration) noexcept;
+ProactiveCommand make_polling_off(u8 number) noexcept;                  // 6.6.14
+// qualifier: what to provide (6.6.15), e.g. qualifier::kLocalInfoDateTimeAndTimeZone.
+ProactiveCommand make_provide_local_information(u8 number, u8 qualifier) noexcept;
 
 }  // namespace scws::apdu::cat

@@ -22,6 +22,8 @@ struct TerminalProfile {
   bool profile_download = false;              // b1
   bool sms_pp_data_download = false;          // b2
   bool timer_expiration = false;              // b6
+  // byte 2
+  bool command_result = false;                // b1
   // byte 3
   bool display_text = false;                  // b1
   bool more_time = false;                     // b4
@@ -39,6 +41,7 @@ struct TerminalProfile {
   // byte 8
   bool timer_management_start_stop = false;   // b1
   bool timer_management_get_value = false;    // b2
+  bool provide_local_information_date_time = false;  // b3: date, time and time zone
   // byte 12
   bool open_channel = false;                  // b1
   bool close_channel = false;                 // b2

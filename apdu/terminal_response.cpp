@@ -97,6 +97,20 @@ Result<TerminalResponse, CatError> parse_terminal_response(Bytes data) noexcept 
         r.timer_value = *tv;
         break;
       }
+      case tag::kDuration: {
+        auto d = decode_duration(v);
+        if (!d) return fail(d.error());
+        r.has_duration = true;
+        r.duration = *d;
+        break;
+      }
+      case tag::kDateTimeAndTimeZone: {
+        auto dt = decode_date_time(v);
+        if (!dt) return fail(dt.error());
+        r.has_date_time = true;
+        r.date_time = *dt;
+        break;
+      }
       default:
         known = false;
         break;
@@ -126,6 +140,8 @@ Result<std::size_t, CatError> build_terminal_response(const TerminalResponse& r,
   e.command_details(r.details);
   e.device_identities(r.devices);
   e.result(r.result);
+  if (r.has_duration) SCWS_TRY(e.duration(r.duration));
+  if (r.has_date_time) SCWS_TRY(e.date_time(r.date_time));
   for (u8 i = 0; i < r.channel_status_count; ++i) e.channel_status(r.channel_status[i]);
   e.optional(tag::kBearerDescription, r.bearer_description);
   if (r.has_buffer_size) e.u16_object(tag::kBufferSize, r.buffer_size);

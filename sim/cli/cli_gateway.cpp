@@ -1,7 +1,9 @@
 // `scws gateway --reader NAME [--trace FILE.pcap] [--listen-address 127.0.0.1] [--map CARD=LOCAL]...`:
 // the handset (CAT terminal + BIP server-mode relay) against any PC/SC reader: the emulated card
 // behind pcscd + vpcd, or a real SCWS card. Runs until SIGINT/SIGTERM (exit 0); a card that is
-// reset, removed or restarted is waited for and served again.
+// reset, removed or restarted is waited for and served again. A port the card opens that cannot be
+// listened on (taken by another process) ends it at once (exit 1), naming the port, its holder and
+// the --map that moves it.
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -63,16 +65,14 @@ int run_gateway(const GatewayArgs& args) {
   if (trace) std::cerr << "gateway: tracing APDUs to " << args.trace << std::endl;
 
   asio::io_context io;
-  Gateway gateway(io, transport, options);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& ec, int) {
-    if (ec) return;
-    std::cerr << "gateway: stopping" << std::endl;
-    gateway.stop();
-  });
-  gateway.start();
-  io.run();
-  const auto& s = gateway.stats();
+  const ServeOutcome served =
+      serve_until_signal(io, transport, std::move(options), [] { std::cerr << "gateway: stopping" << std::endl; });
+  if (served.failure) {
+    std::cerr << "scws gateway: " << describe(*served.failure) << "; --map " << served.failure->card_port
+              << "=PORT listens elsewhere (0: any free port)" << std::endl;
+    return kExitFailure;
+  }
+  const TerminalStats& s = served.stats;
   std::cerr << "gateway: stopped after " << s.apdus << " APDUs, " << s.sessions << " card session(s), "
             << s.clients_accepted << " client(s)" << std::endl;
   return kExitOk;
@@ -99,7 +99,8 @@ void add_gateway_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--verbose,-v", args->verbose, "Log every proactive command, envelope and client");
   cmd->footer(
       "Prints one line per listening socket: \"gateway: channel N listening on ADDR:PORT (card port P, ...)\".\n"
-      "Waits for the card and starts over after a reset or removal; exits 0 on SIGINT or SIGTERM.");
+      "Waits for the card and starts over after a reset or removal; exits 0 on SIGINT or SIGTERM, 1 when a port the\n"
+      "card opens cannot be listened on.");
   cmd->callback([args, &exit_code] { exit_code = run_gateway(*args); });
 }
 

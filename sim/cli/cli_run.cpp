@@ -9,7 +9,8 @@
 // created on the first start and reused afterwards (a rebuilt image keeps the same CA, so client
 // certificates stay valid); with --image they are looked for in IMG.credentials. Prints where it
 // keeps its state, the URLs it serves and a curl command that works for the TLS port.
-// SIGINT/SIGTERM end it cleanly (exit 0).
+// SIGINT/SIGTERM end it cleanly (exit 0). A port that cannot be listened on (taken by another
+// process) ends it at once (exit 1), naming the port, its holder and the option that moves it.
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -59,6 +60,13 @@ fs::path default_state_dir() {
   if (const char* x = std::getenv("XDG_STATE_HOME"); x != nullptr && *x != '\0') return fs::path(x) / "scws";
   if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') return fs::path(h) / ".local" / "state" / "scws";
   return fs::path("scws-state");
+}
+
+// The option that moves a card port elsewhere, for the "cannot listen" message.
+std::string port_option_hint(u16 card_port, u16 http_card_port, u16 tls_card_port) {
+  if (card_port == http_card_port) return "--http-port PORT serves it elsewhere (0: any free port)";
+  if (card_port == tls_card_port) return "--tls-port PORT serves it elsewhere (0: any free port)";
+  return "no option of scws run moves card port " + std::to_string(card_port);
 }
 
 int run(const RunArgs& args) {
@@ -185,17 +193,15 @@ int run(const RunArgs& args) {
     }
   };
   asio::io_context io;
-  Gateway gateway(io, transport, options);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const asio::error_code& e, int) {
-    if (e) return;
-    gateway.stop();
-  });
-  gateway.start();
-  io.run();
+  const ServeOutcome served = serve_until_signal(io, transport, std::move(options));
+  if (served.failure) {
+    host.card().power_off();
+    const ListenFailure& f = *served.failure;
+    return refuse(describe(f) + "; " + port_option_hint(f.card_port, http_card_port, tls_card_port));
+  }
   const card::RamReport ram = host.card().ram_report();
-  say("stopped after " + std::to_string(gateway.stats().apdus) + " APDUs and " +
-      std::to_string(gateway.stats().clients_accepted) + " clients; card RAM high-water " +
+  say("stopped after " + std::to_string(served.stats.apdus) + " APDUs and " +
+      std::to_string(served.stats.clients_accepted) + " clients; card RAM high-water " +
       std::to_string(ram.high_water) + " of " + std::to_string(ram.capacity) + " bytes");
   host.card().power_off();
   return kExitOk;
@@ -226,7 +232,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->footer(
       "Prints \"scws run: state: DIR\", \"scws run: serving http://ADDR:PORT/\" and, with TLS, \"scws run: serving\n"
       "https://ADDR:PORT/\" and a curl command; gateway lines go to stderr.\n"
-      "Exits 0 on SIGINT or SIGTERM.");
+      "Exits 0 on SIGINT or SIGTERM, 1 when a port cannot be listened on (it names the process holding it).");
   cmd->callback([args, &exit_code] { exit_code = run(*args); });
 }
 

@@ -65,6 +65,89 @@ TEST_CASE("timer values that are not BCD or out of range are refused") {
   CHECK(encode_timer_value(TimerValue{100, 0, 0}, out).error() == CatError::kInvalidArgument);
 }
 
+TEST_CASE("durations decode unit and interval and refuse reserved units and a zero interval (TS 102 223 8.8)") {
+  struct Row {
+    const char* bytes;
+    DurationUnit unit;
+    u8 interval;
+    u32 tenths;
+  };
+  const Row rows[] = {
+      {"0114", DurationUnit::kSeconds, 20, 200},           // 20 s
+      {"001A", DurationUnit::kMinutes, 26, 15600},         // 26 min
+      {"0205", DurationUnit::kTenthsOfSeconds, 5, 5},      // 0.5 s
+      {"01FF", DurationUnit::kSeconds, 255, 2550},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.bytes);
+    const auto bytes = hex(row.bytes);
+    auto d = decode_duration(bytes);
+    REQUIRE(d.ok());
+    CHECK(d->unit == row.unit);
+    CHECK(d->interval == row.interval);
+    CHECK(duration_tenths(*d) == row.tenths);
+    u8 out[kDurationSize];
+    REQUIRE(encode_duration(*d, out).ok());
+    CHECK(test::to_vector(out) == bytes);
+  }
+  for (const char* bad : {"0100" /* zero */, "0314" /* unit 03 reserved */, "01", "011400"}) {
+    CAPTURE(bad);
+    const auto bytes = hex(bad);
+    auto d = decode_duration(bytes);
+    REQUIRE_FALSE(d.ok());
+    CHECK(d.error() == CatError::kBadDuration);
+  }
+  u8 out[kDurationSize];
+  CHECK(encode_duration(Duration{DurationUnit::kSeconds, 0}, out).error() == CatError::kInvalidArgument);
+}
+
+TEST_CASE("date-time and time zone code seven swapped semi-octets, the zone in signed quarters (TS 102 223 8.39)") {
+  struct Row {
+    const char* bytes;
+    DateTimeZone value;
+    const char* what;
+  };
+  const Row rows[] = {
+      // TS 23.040 9.2.3.11: year, month, day, hour, minute, second, zone; nibbles swapped.
+      {"42309041500340", {24, 3, 9, 14, 5, 30, true, 4}, "2024-03-09 14:05:30, GMT+1 (4 quarters)"},
+      {"99211232959500", {99, 12, 21, 23, 59, 59, true, 0}, "1999-12-21 23:59:59 GMT"},
+      {"5201100000000A", {25, 10, 1, 0, 0, 0, true, -20}, "GMT-5: 20 quarters, sign in b4"},
+      {"52011000000032", {25, 10, 1, 0, 0, 0, true, 23}, "GMT+5:45: 23 quarters"},
+      {"52011000000049", {25, 10, 1, 0, 0, 0, true, -14}, "GMT-3:30: 14 quarters west"},
+      {"520110000000FF", {25, 10, 1, 0, 0, 0, false, 0}, "time zone unknown: FF"},
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.what);
+    const auto bytes = hex(row.bytes);
+    auto t = decode_date_time(bytes);
+    REQUIRE(t.ok());
+    CHECK(t->year == row.value.year);
+    CHECK(t->month == row.value.month);
+    CHECK(t->day == row.value.day);
+    CHECK(t->hour == row.value.hour);
+    CHECK(t->minute == row.value.minute);
+    CHECK(t->second == row.value.second);
+    CHECK(t->zone_known == row.value.zone_known);
+    CHECK(t->zone_quarters == row.value.zone_quarters);
+    u8 out[kDateTimeSize];
+    REQUIRE(encode_date_time(row.value, out).ok());
+    CHECK(hex_text(out) == row.bytes);
+  }
+  for (const char* bad : {"423090415003", "4230904150034000", "42009041500340" /* month 0 */,
+                          "42319041500340" /* month 13 */, "42309042500340" /* hour 24 */,
+                          "4230904150A340", "423090415003A0" /* zone units A */}) {
+    CAPTURE(bad);
+    const auto bytes = hex(bad);
+    auto t = decode_date_time(bytes);
+    REQUIRE_FALSE(t.ok());
+    CHECK(t.error() == CatError::kBadDateTime);
+  }
+  u8 out[kDateTimeSize];
+  CHECK(encode_date_time(DateTimeZone{24, 2, 30, 24, 0, 0, false, 0}, out).error() == CatError::kInvalidArgument);
+  CHECK(encode_date_time(DateTimeZone{24, 2, 3, 1, 0, 0, true, 80}, out).error() == CatError::kInvalidArgument);
+  CHECK(encode_date_time(DateTimeZone{100, 2, 3, 1, 0, 0, false, 0}, out).error() == CatError::kInvalidArgument);
+}
+
 TEST_CASE("channel status helpers encode server and client states (TS 102 223 8.56)") {
   struct Row {
     ChannelStatus status;

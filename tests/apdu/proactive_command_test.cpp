@@ -63,6 +63,11 @@ std::vector<Vector> valid_vectors() {
       {hex("D01A8103012180820281028D0B0442617369632049636F6E9E020001"), "oFono display_text_511: icon"},
       {hex("D0158103011300820281838B0A010005912143F4000400"),
        "[D] SEND SHORT MESSAGE: TS 102 223 6.6.9 objects, a TS 23.040 SMS-SUBMIT with no user data"},
+      {hex("D009810301020082028182"), "[D] MORE TIME: TS 102 223 6.6.4"},
+      {hex("D00D810301030082028182 840201 14"), "[D] POLL INTERVAL 20 s: TS 102 223 6.6.6, duration 8.8"},
+      {hex("D00D810301030082028182 8402001A"), "[D] POLL INTERVAL 26 min"},
+      {hex("D009810301040082028182"), "[D] POLLING OFF: TS 102 223 6.6.14"},
+      {hex("D009810301260382028182"), "[D] PROVIDE LOCAL INFORMATION date, time and time zone: 6.6.15"},
   };
 }
 
@@ -304,6 +309,54 @@ TEST_CASE("an unknown object without CR is skipped, with CR it is refused (TS 10
   REQUIRE_FALSE(refused.ok());
   CHECK(refused.error() == CatError::kUnknownRequiredTlv);
   CHECK(general_result_for(refused.error()) == GeneralResult::kDataNotUnderstood);
+}
+
+TEST_CASE("more time, polling off and provide local information carry only their details (TS 102 223 6.6)") {
+  CHECK(hex_text(build(make_more_time(1))) == "D009810301020082028182");
+  CHECK(hex_text(build(make_polling_off(1))) == "D009810301040082028182");
+  CHECK(hex_text(build(make_provide_local_information(1, qualifier::kLocalInfoDateTimeAndTimeZone))) ==
+        "D009810301260382028182");
+  auto c = parse(hex("D009810302260382028182"));
+  REQUIRE(c.ok());
+  CHECK(c->details.type == CommandType::kProvideLocalInformation);
+  CHECK(c->details.number == 2);
+  CHECK(c->details.qualifier == qualifier::kLocalInfoDateTimeAndTimeZone);
+  // Another qualifier (01: IMEI) parses too: the terminal decides what it provides.
+  CHECK(parse(hex("D009810301260182028182")).ok());
+  // These commands go to the terminal (82): another destination is data not understood.
+  auto wrong = parse(hex("D009810301020082028102"));
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error() == CatError::kBadDeviceIdentities);
+}
+
+TEST_CASE("poll interval carries a duration, required and valid (TS 102 223 6.6.6)") {
+  auto c = parse(hex("D00D810301030082028182840201 14"));
+  REQUIRE(c.ok());
+  REQUIRE(c->duration.present);
+  auto d = decode_duration(c->duration.value);
+  REQUIRE(d.ok());
+  CHECK(d->unit == DurationUnit::kSeconds);
+  CHECK(d->interval == 20);
+  const u8 twenty_s[] = {0x01, 0x14};
+  CHECK(hex_text(build(make_poll_interval(1, twenty_s))) == "D00D81030103008202818284020114");
+
+  struct Row {
+    const char* bytes;
+    CatError error;
+  };
+  const Row rows[] = {
+      {"D009810301030082028182", CatError::kMissingDuration},
+      {"D00D8103010300820281828402 0100", CatError::kBadDuration},      // interval 0 is reserved
+      {"D00D8103010300820281828402 0714", CatError::kBadDuration},      // unit 07 is reserved
+      {"D00C81030103008202818284 0101", CatError::kBadDuration},         // one byte
+  };
+  for (const Row& row : rows) {
+    CAPTURE(row.bytes);
+    auto bad = parse(hex(row.bytes));
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error() == row.error);
+  }
+  CHECK(general_result_for(CatError::kMissingDuration) == GeneralResult::kRequiredValuesMissing);
 }
 
 TEST_CASE("a command type the codec does not know is type not understood, with its details") {

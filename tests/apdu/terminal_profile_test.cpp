@@ -42,6 +42,7 @@ TEST_CASE("terminal profile parser reads the named bits (pySim default OTA profi
   CHECK(p.profile_download);       // byte 1 = 7F
   CHECK(p.sms_pp_data_download);
   CHECK(p.timer_expiration);
+  CHECK(p.command_result);         // byte 2 = E1: b1
   CHECK(p.display_text);           // byte 3 = E1: b1
   CHECK_FALSE(p.more_time);
   CHECK(p.poll_interval);          // E1: b6
@@ -82,7 +83,8 @@ TEST_CASE("every named bit round-trips through build and parse") {
   CHECK(hex_text(build(back)) == hex_text(bytes));
 
   TerminalProfile all;
-  for (bool* b : {&all.profile_download, &all.sms_pp_data_download, &all.timer_expiration, &all.display_text,
+  for (bool* b : {&all.profile_download, &all.sms_pp_data_download, &all.timer_expiration, &all.command_result,
+                  &all.provide_local_information_date_time, &all.display_text,
                   &all.more_time, &all.poll_interval, &all.polling_off, &all.send_short_message,
                   &all.set_up_event_list, &all.event_data_available, &all.event_channel_status,
                   &all.event_access_technology_change, &all.event_local_connection,
@@ -95,7 +97,7 @@ TEST_CASE("every named bit round-trips through build and parse") {
   all.channel_count = 5;
   const auto all_bytes = build(all);
   CHECK(all_bytes.size() == kTerminalProfileMaxSize);
-  CHECK(hex_text(all_bytes) == "23" "00" "69" "02" "01" "5C" "00" "03" "00" "00" "00" "1F" "A3" "00" "00" "00"
+  CHECK(hex_text(all_bytes) == "23" "01" "69" "02" "01" "5C" "00" "07" "00" "00" "00" "1F" "A3" "00" "00" "00"
                              "FF" "04");
   CHECK(hex_text(build(parse_terminal_profile(all_bytes))) == hex_text(all_bytes));
 }

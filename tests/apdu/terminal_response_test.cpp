@@ -53,6 +53,11 @@ std::vector<Vector> valid_vectors() {
       {hex("810301270282028281830100A40101A503005000"), "[D] TIMER MANAGEMENT get value: 5 minutes left"},
       {hex("8103012180820282818301 00"), "oFono display_text_response_111"},
       {hex("81030121808202828183022001"), "oFono display_text_response_121: screen busy"},
+      {hex("810301020082028281830100"), "[D] MORE TIME response: TS 102 223 6.8"},
+      {hex("8103010300820282818301008402 0114"), "[D] POLL INTERVAL response: the 20 s in use (6.8, 8.8)"},
+      {hex("810301040082028281830100"), "[D] POLLING OFF response"},
+      {hex("810301260382028281830100A607 42309041500340"),
+       "[D] PROVIDE LOCAL INFORMATION 03 response: 2024-03-09 14:05:30 GMT+1 (6.8, 8.39)"},
   };
 }
 
@@ -191,6 +196,40 @@ TEST_CASE("timer management response echoes the timer and its value") {
   CHECK(r->timer_id == 1);
   REQUIRE(r->has_timer_value);
   CHECK(r->timer_value.minutes == 5);
+}
+
+TEST_CASE("poll interval response states the duration in use (TS 102 223 6.4.6)") {
+  TerminalResponse b = make_terminal_response(CommandDetails{1, CommandType::kPollInterval, 0},
+                                              make_result(GeneralResult::kOk));
+  b.has_duration = true;
+  b.duration = Duration{DurationUnit::kSeconds, 20};
+  CHECK(hex_text(build(b)) == "81030103008202828183010084020114");
+  auto r = parse(hex("810301030082028281830100 8402001A"));
+  REQUIRE(r.ok());
+  REQUIRE(r->has_duration);
+  CHECK(r->duration.unit == DurationUnit::kMinutes);
+  CHECK(r->duration.interval == 26);
+  auto bad = parse(hex("81030103008202828183010084020100"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error() == CatError::kBadDuration);
+}
+
+TEST_CASE("provide local information response carries date, time and time zone (TS 102 223 6.4.15)") {
+  TerminalResponse b = make_terminal_response(
+      CommandDetails{1, CommandType::kProvideLocalInformation, qualifier::kLocalInfoDateTimeAndTimeZone},
+      make_result(GeneralResult::kOk));
+  b.has_date_time = true;
+  b.date_time = DateTimeZone{24, 3, 9, 14, 5, 30, true, 4};
+  CHECK(hex_text(build(b)) == "810301260382028281830100A60742309041500340");
+  auto r = parse(hex("810301260382028281830100A607520110000000FF"));
+  REQUIRE(r.ok());
+  REQUIRE(r->has_date_time);
+  CHECK(r->date_time.year == 25);
+  CHECK(r->date_time.month == 10);
+  CHECK_FALSE(r->date_time.zone_known);
+  b.date_time.month = 13;
+  std::vector<u8> out(64);
+  CHECK(build_terminal_response(b, out).error() == CatError::kInvalidArgument);
 }
 
 TEST_CASE("unknown objects in a terminal response are skipped whatever their CR flag") {

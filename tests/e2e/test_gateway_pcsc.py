@@ -1,5 +1,5 @@
-"""Issue 3 acceptance over the real stack: pcscd + vpcd + `scws card` + `scws gateway --reader ...`, and
-curl / raw sockets as the handset's applications (protocol-notes 1.13, section 8)."""
+"""End to end over the real stack: pcscd + vpcd + `scws card` + `scws gateway --reader ...`, and
+curl / raw sockets as the handset's applications (BIP in UICC server mode, TS 102 223 6.4.27-6.4.31)."""
 import hashlib
 import json
 import re
@@ -223,3 +223,24 @@ def test_gateway_without_pcscd_reader_exits_with_an_error_or_waits(pcscd, workdi
         assert gw.process.alive()  # it waits for the reader/card to appear
     finally:
         assert gw.stop() == 0
+
+
+def test_a_second_gateway_on_a_taken_port_stops_at_once_naming_the_holder(stack, pcscd, workdir, image):
+    card, first = stack
+    port = first.local_port()
+    # A second card in the reader's other slot, and a gateway for it told to listen where the first does.
+    image2 = workdir / "card2.img"
+    shutil.copyfile(image, image2)
+    card2 = Card(pcscd, image2, slot=1).start()
+    try:
+        second = run([scws_bin(), "gateway", "--reader", card2.reader, "--map", f"3516={port}"], timeout=60)
+        assert second.returncode == 1, second.stderr
+        err = second.stderr
+        assert f"cannot listen on 127.0.0.1:{port} (card port 3516): Address already in use" in err, err
+        assert f"is held by process {first.process.pid} (" in err, err
+        assert "--map 3516=PORT listens elsewhere" in err, err
+        assert "stopped after" not in err  # it did not serve on
+        assert first.process.alive()
+        assert http_get(port, "/") == (ROOT / "profiles" / "demo" / "www" / "index.html").read_bytes()
+    finally:
+        card2.stop()

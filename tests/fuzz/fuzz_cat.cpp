@@ -39,6 +39,10 @@ bool same(const OtherAddress& a, const OtherAddress& b) {
 bool same(const TimerValue& a, const TimerValue& b) {
   return a.hours == b.hours && a.minutes == b.minutes && a.seconds == b.seconds;
 }
+bool same(const DateTimeZone& a, const DateTimeZone& b) {
+  return a.year == b.year && a.month == b.month && a.day == b.day && a.hour == b.hour && a.minute == b.minute &&
+         a.second == b.second && a.zone_known == b.zone_known && (!a.zone_known || a.zone_quarters == b.zone_quarters);
+}
 bool same(const CommandDetails& a, const CommandDetails& b) {
   return a.number == b.number && a.type == b.type && a.qualifier == b.qualifier;
 }
@@ -72,6 +76,10 @@ bool same(const TerminalResponse& a, const TerminalResponse& b) {
   for (u8 i = 0; i < a.channel_status_count; ++i)
     if (a.channel_status[i].status != b.channel_status[i].status || a.channel_status[i].info != b.channel_status[i].info)
       return false;
+  if (a.has_duration != b.has_duration ||
+      (a.has_duration && (a.duration.unit != b.duration.unit || a.duration.interval != b.duration.interval)) ||
+      a.has_date_time != b.has_date_time || (a.has_date_time && !same(a.date_time, b.date_time)))
+    return false;
   return same(a.bearer_description, b.bearer_description) && a.has_buffer_size == b.has_buffer_size &&
          a.buffer_size == b.buffer_size && same(a.local_address, b.local_address) &&
          same(a.channel_data, b.channel_data) && a.has_channel_data_length == b.has_channel_data_length &&
