@@ -53,11 +53,7 @@ PeerFigures summarize(std::string name, std::string reader, std::vector<double> 
 
 namespace {
 
-bool success_sw(Bytes response) {
-  if (response.size() < 2) return false;
-  u8 sw1 = response[response.size() - 2];
-  return (sw1 == 0x90 && response[response.size() - 1] == 0x00) || sw1 == 0x91;
-}
+bool success_sw(Bytes response) { return response.size() >= 2 && apdu::is_normal_ending(apdu::response_status(response)); }
 
 struct Series {
   std::vector<double> round_trips_us;
