@@ -25,6 +25,7 @@
 #include "card/os/card.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
+#include "sim/host/host_entropy.hpp"
 #include "tls/card_clock.hpp"
 #include "tls/card_rng.hpp"
 #include "tls/credentials.hpp"
@@ -156,15 +157,6 @@ struct ClockGuard {
   ClockGuard(const ClockGuard&) = delete;
   ClockGuard& operator=(const ClockGuard&) = delete;
 };
-
-int entropy(void* ctx, unsigned char* out, std::size_t len) {
-  auto* state = static_cast<scws::u64*>(ctx);
-  for (std::size_t i = 0; i < len; ++i) {
-    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-    out[i] = static_cast<unsigned char>(*state >> 56);
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -548,9 +540,9 @@ TEST_CASE("pki card part lands in the image where find_psk and the card's TLS co
   scws::tls::CardClock::set(std::time(nullptr));
   std::vector<scws::u64> region(48 * 1024 / 8);
   scws::tls::TlsAllocator allocator{scws::MutableBytes(reinterpret_cast<scws::u8*>(region.data()), region.size() * 8)};
-  scws::u64 state = 0x5eedULL;
+  scws::sim::ReproducibleEntropy seed{0x5eedULL};
   scws::tls::CardRng rng;
-  REQUIRE(rng.seed(entropy, &state, scws::Bytes()).ok());
+  REQUIRE(rng.seed(scws::sim::host_entropy, &seed, scws::Bytes()).ok());
   {
     scws::tls::TlsContext server{allocator};
     CHECK(server.init_server(store, scws::tls::TlsMode::kBoth, rng).ok());
