@@ -7,7 +7,7 @@
 #include <deque>
 #include <cstdio>
 
-#include "tests/tls/tls_harness.hpp"
+#include "tests/tls/tls_test_data.hpp"
 #include "mbedtls/x509.h"
 
 using namespace scws;
