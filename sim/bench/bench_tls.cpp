@@ -3,6 +3,7 @@
 #include "base/hex_text.hpp"
 #include "sim/bench/bench_report.hpp"
 #include "sim/testing/scratch_dir.hpp"
+#include "sim/testing/tls_rig.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -168,136 +169,46 @@ void write_peer_credentials(const TlsBenchCredentials& c, const fs::path& dir) {
 
 namespace {
 
-Bytes bytes_of(const std::vector<u8>& v) { return Bytes(v.data(), v.size()); }
-Bytes bytes_of(const std::string& s) { return Bytes(reinterpret_cast<const u8*>(s.data()), s.size()); }
-
-int host_entropy(void*, unsigned char* out, std::size_t len) {
-  // Benchmarks need no secrecy, only distinct runs: a xorshift seeded once from the clock.
-  static u64 state = static_cast<u64>(Clock::now().time_since_epoch().count()) | 1;
-  for (std::size_t i = 0; i < len; ++i) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    out[i] = static_cast<unsigned char>(state);
-  }
-  return 0;
-}
+namespace rig = tls_rig;
 
 constexpr char kRequest[] = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-
-std::string page_response(std::size_t body) {
-  std::string r = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(body) +
-                  "\r\nConnection: close\r\n\r\n";
-  r.append(body, 'x');
-  return r;
-}
-
-// The card's plaintext side (where the SCWS applet would be): reads a request up to its blank line,
-// answers with the page, then wants the connection closed.
-struct PageServer final : card::StreamEndpoint {
-  const std::string response;
-  struct Connection {
-    std::string tail;  // last bytes seen (finds "\r\n\r\n" across pieces)
-    bool answering = false;
-    std::size_t sent = 0;
-  };
-  std::array<Connection, kMaxConnections> connections{};
-  explicit PageServer(std::string r) : response(std::move(r)) {}
-  bool open(std::size_t c) noexcept override {
-    connections[c] = Connection{};
-    return true;
-  }
-  std::size_t receive(std::size_t c, Bytes data) noexcept override {
-    Connection& k = connections[c];
-    if (!k.answering) {
-      k.tail.append(reinterpret_cast<const char*>(data.data()), data.size());
-      if (k.tail.find("\r\n\r\n") != std::string::npos) k.answering = true;
-      if (k.tail.size() > 8) k.tail.erase(0, k.tail.size() - 8);
-    }
-    return data.size();
-  }
-  std::size_t send(std::size_t c, MutableBytes out) noexcept override {
-    Connection& k = connections[c];
-    if (!k.answering) return 0;
-    const std::size_t n = std::min(out.size(), response.size() - k.sent);
-    std::memcpy(out.data(), response.data() + k.sent, n);
-    k.sent += n;
-    return n;
-  }
-  bool wants_close(std::size_t c) const noexcept override {
-    return connections[c].answering && connections[c].sent == response.size();
-  }
-  void close(std::size_t) noexcept override {}
-};
-
-// The client's plaintext side: sends the request once open, counts the answer.
-struct RequestClient final : card::StreamEndpoint {
-  std::size_t sent = 0, received = 0;
-  bool open(std::size_t) noexcept override { return true; }
-  std::size_t receive(std::size_t, Bytes data) noexcept override {
-    received += data.size();
-    return data.size();
-  }
-  std::size_t send(std::size_t, MutableBytes out) noexcept override {
-    const std::size_t n = std::min(out.size(), sizeof kRequest - 1 - sent);
-    std::memcpy(out.data(), kRequest + sent, n);
-    sent += n;
-    return n;
-  }
-  bool wants_close(std::size_t) const noexcept override { return false; }
-  void close(std::size_t) noexcept override {}
-};
+constexpr std::size_t kClientRegion = 96 * 1024;  // room for a saved session's copies too
 
 const card::Tracer& silent_tracer() {
   static const card::Tracer t;
   return t;
 }
 
-// A card: NVM with the credentials, the TLS region, the server context, the TLS endpoint.
-struct BenchCard {
-  std::vector<u8> nvm_bytes = std::vector<u8>(256 * 1024);
-  card::RamNvmDevice device{MutableBytes(nvm_bytes.data(), nvm_bytes.size())};
-  card::Nvm nvm{device};
-  card::ObjectStore store{nvm};
-  std::vector<u64> region;  // u64: 8-byte aligned
-  std::unique_ptr<tls::TlsAllocator> allocator;
-  tls::CardRng rng;
-  std::unique_ptr<tls::TlsContext> ctx;
-  bool ready = false;
+rig::CardCredentials card_credentials(const TlsBenchCredentials& c) {
+  return rig::CardCredentials{c.ca, c.server_chain, c.server_key, {{c.psk_identity, c.psk}}};
+}
 
-  BenchCard(const TlsBenchCredentials& c, TlsBenchMode mode, std::size_t region_bytes) {
-    if (!nvm.format(16 * 1024).ok() || !nvm.begin().ok() || !store.format().ok() || !nvm.commit().ok())
-      throw std::runtime_error("bench tls: cannot format the card's NVM");
-    bool stored = tls::put_server_chain(store, bytes_of(c.server_chain)).ok() && tls::put_server_key(store, bytes_of(c.server_key)).ok() &&
-                  tls::put_issuer_ca(store, bytes_of(c.ca)).ok() && tls::put_psk(store, bytes_of(c.psk_identity), bytes_of(c.psk)).ok();
-    if (!stored) throw std::runtime_error("bench tls: the card refused the credentials");
-    region.resize((region_bytes + 7) / 8);
-    allocator = std::make_unique<tls::TlsAllocator>(MutableBytes(reinterpret_cast<u8*>(region.data()), region_bytes));
-    if (!rng.seed(host_entropy, nullptr, bytes_of(std::string("bench card"))).ok()) throw std::runtime_error("bench tls: DRBG seed failed");
-    ctx = std::make_unique<tls::TlsContext>(*allocator);
-    ready = ctx->init_server(store, mode == TlsBenchMode::kPsk ? tls::TlsMode::kPsk : tls::TlsMode::kCertificate, rng).ok();
+// A card with the run's credentials and a TLS region of region_bytes; its DRBG seeded from the kernel.
+struct BenchCard : rig::Card {
+  BenchCard(const TlsBenchCredentials& c, TlsBenchMode mode, std::size_t region_bytes)
+      : rig::Card(card_credentials(c), region_bytes, mode == TlsBenchMode::kPsk ? tls::TlsMode::kPsk : tls::TlsMode::kCertificate,
+                  rig::Seed{std::nullopt, "bench card"}) {}
+};
+
+tls::ClientCredentials client_credentials(const TlsBenchCredentials& c, TlsBenchMode mode) {
+  using rig::bytes_of;
+  if (mode == TlsBenchMode::kPsk) return rig::psk_client(bytes_of(c.psk_identity), bytes_of(c.psk));
+  return rig::certificate_client(bytes_of(c.ca), bytes_of(c.client), bytes_of(c.client_key));
+}
+
+struct BenchClient : rig::Client {
+  BenchClient(const TlsBenchCredentials& c, TlsBenchMode mode)
+      : rig::Client(client_credentials(c, mode), rig::Seed{std::nullopt, "bench client"}, kClientRegion) {
+    if (!ok) throw std::runtime_error("bench tls: the client context did not initialise");
   }
 };
 
-struct BenchClient {
-  std::vector<u64> region = std::vector<u64>(96 * 1024 / 8);
-  tls::TlsAllocator allocator{MutableBytes(reinterpret_cast<u8*>(region.data()), region.size() * 8)};
-  tls::CardRng rng;
-  tls::TlsContext ctx{allocator};
-  tls::ClientCredentials credentials;
-
-  BenchClient(const TlsBenchCredentials& c, TlsBenchMode mode) {
-    if (mode == TlsBenchMode::kPsk) {
-      credentials.psk_identity = bytes_of(c.psk_identity);
-      credentials.psk_key = bytes_of(c.psk);
-      credentials.psk_only = true;
-    } else {
-      credentials.ca_der = bytes_of(c.ca);
-      credentials.cert_chain_der = bytes_of(c.client);
-      credentials.key_der = bytes_of(c.client_key);
-    }
-    if (!rng.seed(host_entropy, nullptr, bytes_of(std::string("bench client"))).ok() || !ctx.init_client(credentials, rng).ok())
-      throw std::runtime_error("bench tls: the client context did not initialise");
+// The card's plaintext side (where the SCWS applet would be): reads a request up to its blank line,
+// answers with a page of `body` bytes, then wants the connection closed.
+struct PageServer : rig::App {
+  explicit PageServer(std::size_t body) {
+    answer = rig::page_response(body);
+    close_after_answer = true;
   }
 };
 
@@ -318,54 +229,32 @@ std::string describe_failure(const tls::TlsSession* s, const char* side) {
   return out.str();
 }
 
-// One connection between the client and the card's TLS endpoint: ciphertext moves in pieces of at
-// most 237 bytes towards the card (RECEIVE DATA, TS 102 223 8.7) and 240 from it (SEND DATA).
+// One connection between the client and the card's TLS endpoint over the rig's pipe (RECEIVE DATA-
+// and SEND DATA-sized pieces), until the client has the whole answer.
 Connection run_connection(BenchClient& client, tls::TlsEndpoint& endpoint, std::size_t expected, const mbedtls_ssl_session* resume,
                           mbedtls_ssl_session* save) {
   constexpr std::size_t kConnection = 0;
   Connection result;
-  RequestClient app;
+  rig::App app;
+  app.to_send = kRequest;
   tls::TlsSession session(client.ctx, app, 0, silent_tracer());
   if (!session.start(resume)) throw std::runtime_error("bench tls: the client has no RAM for a session");
   if (!endpoint.open(kConnection)) {
     result.failure = describe_failure(nullptr, "card");
     return result;
   }
-  std::vector<u8> to_card, to_client;
   bool saved = false;
-  u8 buf[240];
-  for (int round = 0; round < 100000; ++round) {
-    bool moved = false;
-    for (std::size_t n; (n = session.send(MutableBytes(buf, sizeof buf))) > 0; moved = true) to_card.insert(to_card.end(), buf, buf + n);
-    std::size_t pos = 0;
-    while (pos < to_card.size()) {
-      const std::size_t piece = std::min<std::size_t>(237, to_card.size() - pos);
-      const std::size_t took = endpoint.receive(kConnection, Bytes(to_card.data() + pos, piece));
-      pos += took;
-      if (took == 0) break;
-      moved = true;
-      if (took < piece) break;
-    }
-    to_card.erase(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(pos));
-    for (std::size_t n; (n = endpoint.send(kConnection, MutableBytes(buf, sizeof buf))) > 0; moved = true)
-      to_client.insert(to_client.end(), buf, buf + n);
-    pos = 0;
-    while (pos < to_client.size()) {
-      const std::size_t took = session.receive(Bytes(to_client.data() + pos, to_client.size() - pos));
-      pos += took;
-      if (took == 0) break;
-      moved = true;
-    }
-    to_client.erase(to_client.begin(), to_client.begin() + static_cast<std::ptrdiff_t>(pos));
+  rig::Pipe pipe;
+  pipe.run(session, rig::PipeEnd(endpoint, kConnection), [&] {
     if (save != nullptr && !saved && session.state() == tls::TlsSession::State::kOpen) {
       // Right after the handshake: the card's close_notify may follow the page in the same pass.
       if (!session.save_session(*save)) throw std::runtime_error("bench tls: cannot save the session");
       saved = true;
     }
-    if (app.received >= expected || !moved) break;
-  }
+    return app.received.size() >= expected;
+  });
   const tls::TlsSession* card_session = endpoint.session(kConnection);
-  result.ok = app.received == expected;
+  result.ok = app.received.size() == expected;
   result.resumed = card_session != nullptr && card_session->resumed();
   if (!result.ok) {
     result.failure = describe_failure(card_session, "card");
@@ -385,13 +274,13 @@ CardProbe probe_card_region(const TlsBenchCredentials& credentials, TlsBenchMode
   CardProbe p;
   tls::CardClock::set(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   BenchCard card(credentials, mode, region_bytes);
-  if (!card.ready) {
+  if (!card.ready()) {
     p.failure = "the server context does not fit the region";
     return p;
   }
   BenchClient client(credentials, mode);
-  PageServer page(page_response(response_bytes));
-  const std::string& response = page.response;
+  PageServer page(response_bytes);
+  const std::string& response = page.answer;
   tls::TlsEndpoint endpoint(*card.ctx, page, silent_tracer());
   p.idle = card.allocator->in_use();
   card.allocator->reset_high_water();
@@ -420,9 +309,9 @@ PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode 
   PipeRate rate;
   rate.handshakes = runs;
   BenchCard card(credentials, mode, 64 * 1024);
-  if (!card.ready) throw std::runtime_error("bench tls: the server context did not initialise");
+  if (!card.ready()) throw std::runtime_error("bench tls: the server context did not initialise");
   BenchClient client(credentials, mode);
-  PageServer page(page_response(1024));
+  PageServer page(1024);
   tls::TlsEndpoint endpoint(*card.ctx, page, silent_tracer());
   mbedtls_ssl_session saved;
   mbedtls_ssl_session_init(&saved);
@@ -430,14 +319,14 @@ PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode 
     tls::TlsAllocator::Scope scope(client.allocator);  // the saved session's copies live in the client's region
     auto start = Clock::now();
     for (unsigned i = 0; i < runs; ++i) {
-      const Connection c = run_connection(client, endpoint, page.response.size(), nullptr, i + 1 == runs ? &saved : nullptr);
+      const Connection c = run_connection(client, endpoint, page.answer.size(), nullptr, i + 1 == runs ? &saved : nullptr);
       if (!c.ok) throw std::runtime_error("bench tls: a full handshake failed: " + c.failure);
     }
     rate.full_per_second = runs / std::chrono::duration<double>(Clock::now() - start).count();
     rate.resumed_ok = true;
     start = Clock::now();
     for (unsigned i = 0; i < runs; ++i) {
-      const Connection c = run_connection(client, endpoint, page.response.size(), &saved, nullptr);
+      const Connection c = run_connection(client, endpoint, page.answer.size(), &saved, nullptr);
       if (!c.ok) throw std::runtime_error("bench tls: a resumed handshake failed: " + c.failure);
       rate.resumed_ok = rate.resumed_ok && c.resumed;
     }
