@@ -5,9 +5,7 @@
 #include "sim/testing/scratch_dir.hpp"
 #include "sim/testing/tls_rig.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -340,54 +338,10 @@ PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode 
 
 namespace {
 
-// Runs argv, returns (exit status, stdout). stderr goes to ours.
-std::pair<int, std::string> run_child(const std::vector<std::string>& args, const std::string* input = nullptr) {
-  int out[2], in[2];
-  if (::pipe(out) != 0 || ::pipe(in) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    if (input != nullptr) {  // a client: its input from us, its chatter on stderr dropped
-      ::dup2(in[0], 0);
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 2);
-    }
-    ::close(out[0]);
-    ::close(out[1]);
-    ::close(in[0]);
-    ::close(in[1]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(in[0]);
-  if (input != nullptr) {
-    std::size_t at = 0;
-    while (at < input->size()) {
-      const ssize_t n = ::write(in[1], input->data() + at, input->size() - at);
-      if (n <= 0) break;
-      at += static_cast<std::size_t>(n);
-    }
-  }
-  ::close(in[1]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+// A client run to its end (curl, openssl): its input on stdin, its chatter on stderr dropped.
+ChildProcess::Output run_client(const std::vector<std::string>& argv, const std::string& input,
+                                std::chrono::milliseconds bound = std::chrono::minutes(2)) {
+  return ChildProcess::run(argv, input, ChildProcess::Stderr::kDiscard, bound);
 }
 
 // The number after "key": in a flat JSON line (the peers print nothing nested).
@@ -422,11 +376,12 @@ PeerRegion run_peer(const fs::path& exe, bool stock, TlsBenchMode mode, const fs
   if (!stock) {
     args.insert(args.end(), {"--lo", mode == TlsBenchMode::kPsk ? "1024" : "4096", "--hi", "65536"});
   }
-  auto [status, out] = run_child(args);
+  // The peer's stderr goes to ours; its bisection takes minutes with many runs.
+  auto [status, out, timed_out] = ChildProcess::run(args, std::nullopt, ChildProcess::Stderr::kInherit, std::chrono::hours(1));
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   p.raw_json = out;
   if (status != 0) {
-    p.error = "exit status " + std::to_string(status);
+    p.error = (timed_out ? "stopped after an hour, exit status " : "exit status ") + std::to_string(status);
     const std::string e = json_string(out, "first_error_text");
     if (!e.empty()) p.error += ", mbedTLS " + e;
     return p;
@@ -835,8 +790,7 @@ std::vector<StackClient> stack_clients(const Pki& pki, const fs::path& c) {
 // One connection of a real client: handshake, GET of the demo page, close.
 bool run_stack_client(const StackClient& client, const std::string& address) {
   static const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  static const std::string empty;
-  auto [status, out] = run_child(client.argv(address), client.curl ? &empty : &request);
+  auto [status, out, timed_out] = run_client(client.argv(address), client.curl ? std::string() : request);
   return status == 0 && (client.curl ? out == "200" : out.find("HTTP/1.1 200") != std::string::npos);
 }
 
@@ -961,7 +915,7 @@ StackFigures measure_stack(unsigned runs, bool verbose) {
     std::vector<std::string> argv = hs;
     argv.insert(argv.end(), extra.begin(), extra.end());
     const u64 before = rig.apdus();
-    auto [status, out] = run_child(argv, &none);
+    auto [status, out, timed_out] = run_client(argv, none);
     if (!rig.settle()) return 0;
     reused = out.find("Reused, TLSv1.2") != std::string::npos;
     return status == 0 ? static_cast<double>(rig.apdus() - before) : 0;
@@ -1073,7 +1027,7 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
     argv.insert(argv.end(), cert.begin(), cert.end());
     const std::string none;
     const auto t0 = Clock::now();
-    const auto [status, out] = run_child(argv, &none);
+    const auto [status, out, timed_out] = run_client(argv, none, std::chrono::seconds(seconds) + std::chrono::minutes(1));
     row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const STime t = parse_s_time(out);
     if (!t.parsed) {
@@ -1115,7 +1069,7 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
     unsigned failures = 0;
     const auto t0 = Clock::now();
     while (Clock::now() - t0 < std::chrono::seconds(seconds)) {
-      const auto [status, out] = run_child(argv, &none);
+      const auto [status, out, timed_out] = run_client(argv, none);
       if (status == 0 && out.find("New, TLSv1.2") != std::string::npos) {
         ++row.connections;
       } else if (++failures >= 3 && row.connections == 0) {

@@ -1,17 +1,11 @@
 #include "sim/testing/pcscd_harness.hpp"
 
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,28 +13,13 @@
 #include <deque>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <stdexcept>
-#include <system_error>
-#include <thread>
 
 #include "sim/host/pcsc_client.hpp"
-
-extern char** environ;
 
 namespace scws::sim {
 
 using Clock = std::chrono::steady_clock;
-
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(interval);  // the polling interval of a bounded wait
-  }
-}
 
 bool pcscd_socket_answers() {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -112,95 +91,6 @@ std::string tail_of_file(const std::filesystem::path& path, std::size_t lines) {
   std::string out;
   for (auto& l : last) out += "  | " + l + "\n";
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// ChildProcess
-
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log) : log_(log) {
-  if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  // The child starts with default signal handling and an empty mask, whatever the parent set.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  int rc = ::posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "starting " + argv[0]);
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // -1 on old kernels: polling then
-}
-
-ChildProcess::~ChildProcess() {
-  stop();
-  if (pidfd_ >= 0) ::close(pidfd_);
-}
-
-bool ChildProcess::reap(bool block) {
-  if (exit_code_) return true;
-  int status = 0;
-  pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-  if (r == pid_) {
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return true;
-  }
-  if (r < 0 && errno == ECHILD) {
-    exit_code_ = -1;  // reaped elsewhere
-    return true;
-  }
-  return false;
-}
-
-bool ChildProcess::alive() { return !reap(false); }
-
-std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!reap(false)) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    if (pidfd_ >= 0) {
-      pollfd p{pidfd_, POLLIN, 0};  // readable when the child exits
-      ::poll(&p, 1, static_cast<int>(left.count()) + 1);
-    } else {
-      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(5)));
-    }
-  }
-  return exit_code_;
-}
-
-void ChildProcess::signal(int sig) noexcept {
-  if (!exit_code_ && pid_ > 0) ::kill(pid_, sig);
-}
-
-int ChildProcess::stop(std::chrono::milliseconds grace) {
-  if (pid_ <= 0) return -1;
-  if (!reap(false)) {
-    ::kill(pid_, SIGTERM);
-    if (!wait_exit(grace)) {
-      ::kill(pid_, SIGKILL);
-      reap(true);
-    }
-  }
-  return *exit_code_;
-}
-
-std::string ChildProcess::log_text() const {
-  std::ifstream in(log_);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // ---------------------------------------------------------------------------------------------

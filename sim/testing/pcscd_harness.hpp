@@ -8,8 +8,7 @@
 // gets a private mount namespace with a fresh tmpfs on /run/pcscd, so its pcscd never meets the
 // system one. Otherwise start() refuses when another pcscd answers.
 //
-// Also here: ChildProcess (a child started by posix_spawn, stopped by pid) and poll_until (the
-// bounded wait every test and benchmark uses instead of sleeping).
+// pcscd runs as a ChildProcess (sim/testing/child_process.hpp, included here with poll_until).
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "sim/testing/child_process.hpp"
 
 namespace scws::sim {
 
@@ -29,10 +29,6 @@ inline constexpr char kPcscdSocket[] = "/run/pcscd/pcscd.comm";  // pcsc-lite PC
 inline constexpr char kPcscdRunDir[] = "/run/pcscd";
 inline constexpr char kVpcdDriver[] = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 inline constexpr int kVpcdSlots = 2;  // Debian's vpcd: slot n listens on base port + n
-
-// Calls condition every interval until it returns true (then true) or timeout passes (then false).
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval = std::chrono::milliseconds(5));
 
 // True when something accepts connections on the pcscd socket.
 bool pcscd_socket_answers();
@@ -44,35 +40,6 @@ bool enter_private_pcscd_namespace(std::string& why);
 // A base port p such that p and p+1 are free on 0.0.0.0 (vpcd binds all addresses). Throws when
 // none is found among random candidates in [20000, 60000).
 u16 choose_vpcd_port_pair();
-
-// A child process: stdin from /dev/null, stdout and stderr to log (appended). Stopped by pid.
-class ChildProcess {
- public:
-  // argv[0] is looked up in PATH when it has no '/'. Throws std::system_error when spawning fails.
-  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log);
-  ~ChildProcess();  // stop()
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-  [[nodiscard]] bool alive();
-  // Waits (bounded) for the child to exit by itself; its wait status decoded as an exit code
-  // (128 + signal when killed), or nullopt when it is still running.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
-  // SIGTERM, bounded wait, then SIGKILL. Returns the exit code. Idempotent.
-  int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
-  void signal(int sig) noexcept;
-  [[nodiscard]] const std::filesystem::path& log() const noexcept { return log_; }
-  [[nodiscard]] std::string log_text() const;
-
- private:
-  bool reap(bool block);
-
-  pid_t pid_ = -1;
-  int pidfd_ = -1;  // pidfd_open: lets wait_exit block on the child's exit instead of polling
-  std::optional<int> exit_code_;
-  std::filesystem::path log_;
-};
 
 struct PcscdOptions {
   std::filesystem::path workdir;  // holds conf/ (reader files only) and pcscd.log
