@@ -418,12 +418,8 @@ TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
   bool pcscd = options.pcscd;
   if (!pcscd) {
     r.pcscd.note = "not asked for (--no-pcscd)";
-  } else if (::geteuid() != 0) {
+  } else if (!enter_private_pcscd_namespace_for_figures(r.pcscd.note)) {
     pcscd = false;
-    r.pcscd.note = "needs root (a private pcscd in a private mount namespace); run as root for these figures";
-  } else if (std::string why; !enter_private_pcscd_namespace(why)) {
-    pcscd = false;
-    r.pcscd.note = "no private mount namespace for pcscd: " + why;
   }
   r.runs = options.runs;
   r.in_content_len = MBEDTLS_SSL_IN_CONTENT_LEN;
@@ -983,22 +979,18 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
   const std::size_t tls_ram = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
   const std::size_t ram = std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + tls_ram + 15) / 16 * 16);
 
-  fs::create_directories(dir / "pcscd");
-  PcscdHarness pcscd({dir / "pcscd", "scws bench tls", 0, false, 10000ms});
-  pcscd.start();
+  PcscStack stack({dir, "scws bench tls"});
+  const PcscdHarness& pcscd = stack.pcscd();
   std::error_code ec;
   const fs::path scws = options.scws.empty() ? fs::read_symlink("/proc/self/exe", ec) : options.scws;
-  ChildProcess card({scws.string(), "card", "--quiet", "--image", image.string(), "--vpcd", pcscd.vpcd_address(0), "--ram",
-                     std::to_string(ram)},
-                    dir / "card.log");
+  stack.start_card(scws, image, {"--quiet", "--ram", std::to_string(ram)});
   PcscTransport transport(pcscd.reader(0));
   GatewayRunner runner(transport, options.verbose, "pcscd", {profile.tls->port, profile.http_port});
   u16 port = 0;
   try {
     port = runner.start(profile.tls->channels, 20000ms);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string(e.what()) + "\n scws card log:\n" + tail_of_file(card.log()) + " pcscd log:\n" +
-                             tail_of_file(pcscd.log_path()));
+    throw stack.failure(e.what());
   }
   progress("through pcscd: gateway over " + pcscd.reader(0) + ", TLS on 127.0.0.1:" + std::to_string(port));
 
@@ -1082,8 +1074,7 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
     finish(row);
   }
   runner.stop();
-  card.stop();
-  pcscd.stop();
+  stack.stop();
   rates.measured = true;
   return rates;
 }

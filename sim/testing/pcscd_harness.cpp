@@ -173,4 +173,66 @@ void PcscdHarness::stop() {
   process_.reset();
 }
 
+// ---------------------------------------------------------------------------------------------
+// PcscStack
+
+PcscStack::PcscStack(PcscStackOptions options)
+    : options_(std::move(options)),
+      pcscd_({options_.dir / "pcscd", options_.friendly_name, 0, options_.log_apdus, options_.ready_timeout}) {
+  std::filesystem::create_directories(options_.dir / "pcscd");
+  pcscd_.start();
+}
+
+PcscStack::~PcscStack() { stop(); }
+
+ChildProcess& PcscStack::start_card(const std::filesystem::path& scws, const std::filesystem::path& image,
+                                    const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {scws.string(), "card", "--image", image.string(), "--vpcd", pcscd_.vpcd_address(0)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return card_.emplace(argv, options_.dir / "card.log");
+}
+
+ChildProcess& PcscStack::start_reference_card(const std::filesystem::path& scws, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {scws.string(), "bench", "refcard", "--vpcd", pcscd_.vpcd_address(1)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return reference_.emplace(argv, options_.dir / "refcard.log");
+}
+
+void PcscStack::connect(PcscContext& context, const PcscCardOptions& options, std::optional<PcscCard>& ours,
+                        std::optional<PcscCard>& reference) {
+  try {
+    ours.emplace(context, pcscd_.reader(0), options);
+    reference.emplace(context, pcscd_.reader(1), options);
+  } catch (const PcscError& e) {
+    throw failure(std::string("the cards did not come up: ") + e.what());
+  }
+}
+
+std::runtime_error PcscStack::failure(const std::string& what) const {
+  std::string message = what + "\n";
+  if (card_) message += " scws card log:\n" + tail_of_file(card_->log());
+  if (reference_) message += " reference card log:\n" + tail_of_file(reference_->log());
+  message += " pcscd log:\n" + tail_of_file(pcscd_.log_path());
+  return std::runtime_error(message);
+}
+
+void PcscStack::stop() {
+  if (card_) card_->stop();
+  if (reference_) reference_->stop();
+  pcscd_.stop();
+}
+
+bool enter_private_pcscd_namespace_for_figures(std::string& why) {
+  if (::geteuid() != 0) {
+    why = "needs root (a private pcscd in a private mount namespace); run as root for these figures";
+    return false;
+  }
+  std::string reason;
+  if (!enter_private_pcscd_namespace(reason)) {
+    why = "no private mount namespace for pcscd: " + reason;
+    return false;
+  }
+  return true;
+}
+
 }  // namespace scws::sim

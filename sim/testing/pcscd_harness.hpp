@@ -17,10 +17,12 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "sim/host/pcsc_client.hpp"
 #include "sim/testing/child_process.hpp"
 
 namespace scws::sim {
@@ -75,6 +77,55 @@ class PcscdHarness {
   PcscdOptions options_;
   std::optional<ChildProcess> process_;
 };
+
+// The PC/SC baseline of the tests and the benchmarks: a private pcscd (PcscdHarness, in
+// DIR/pcscd) and the cards of its two vpcd slots as child processes: `scws card` on slot 0 (our
+// card), `scws bench refcard` on slot 1 (the reference card, answering 90 00 to everything), their
+// logs DIR/card.log and DIR/refcard.log. Tests that serve a slot in process (VpcdLink) start no
+// card child. Destruction stops the cards, then pcscd.
+struct PcscStackOptions {
+  std::filesystem::path dir;
+  std::string friendly_name = "scws";
+  bool log_apdus = false;  // pcscd -a
+  std::chrono::milliseconds ready_timeout{10000};
+};
+
+class PcscStack {
+ public:
+  // Starts pcscd; throws as PcscdHarness::start.
+  explicit PcscStack(PcscStackOptions options);
+  ~PcscStack();  // stop()
+  PcscStack(const PcscStack&) = delete;
+  PcscStack& operator=(const PcscStack&) = delete;
+
+  [[nodiscard]] PcscdHarness& pcscd() noexcept { return pcscd_; }
+  [[nodiscard]] const std::filesystem::path& dir() const noexcept { return options_.dir; }
+  // `SCWS card --image IMAGE --vpcd <slot 0> EXTRA...` (a missing image is created by `scws card`).
+  ChildProcess& start_card(const std::filesystem::path& scws, const std::filesystem::path& image,
+                           const std::vector<std::string>& extra = {});
+  // `SCWS bench refcard --vpcd <slot 1> EXTRA...`.
+  ChildProcess& start_reference_card(const std::filesystem::path& scws, const std::vector<std::string>& extra = {});
+  [[nodiscard]] ChildProcess* card() noexcept { return card_ ? &*card_ : nullptr; }
+  [[nodiscard]] ChildProcess* reference_card() noexcept { return reference_ ? &*reference_ : nullptr; }
+  // Waits (options.card_wait) for both slots' cards and connects to them; throws failure(...) when
+  // one does not come up.
+  void connect(PcscContext& context, const PcscCardOptions& options, std::optional<PcscCard>& ours,
+               std::optional<PcscCard>& reference);
+  // An error for `what` with the end of every log of the stack (cards', pcscd's).
+  [[nodiscard]] std::runtime_error failure(const std::string& what) const;
+  // Stops the cards, then pcscd. Idempotent.
+  void stop();
+
+ private:
+  PcscStackOptions options_;
+  PcscdHarness pcscd_;
+  std::optional<ChildProcess> card_;
+  std::optional<ChildProcess> reference_;
+};
+
+// Whether this run can have figures through its own pcscd: as root, it enters a private mount
+// namespace (call it while the process has no threads). false: why, a sentence for the report.
+bool enter_private_pcscd_namespace_for_figures(std::string& why);
 
 // Writes DIR/vpcd, a pcsc-lite reader.conf entry for Debian's vpcd listening on `port` (and port+1):
 // FRIENDLYNAME, DEVICENAME /dev/null:0xPORT ("listen on PORT"), LIBPATH, CHANNELID 0xPORT.
