@@ -667,6 +667,13 @@ Profile stack_profile() {
   return profile;
 }
 
+// Card RAM for a profile's image: the TLS region (the profile's, or its mode's default) beside 16 KiB
+// for everything else, at least the build's card RAM.
+std::size_t card_ram_for(const Profile& profile) {
+  const std::size_t region = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
+  return std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + region + 15) / 16 * 16);
+}
+
 // The card as `scws run` builds it, in this process: an image provisioned from the profile (TLS
 // region tls_ram bytes, 0: the profile's), an EmulatedUicc, DirectTransport and the Gateway on
 // loopback with idle STATUS polling off (every APDU counted is a client's). budget: the TLS port's
@@ -676,8 +683,7 @@ class StackRig {
   StackRig(const Profile& base, const Pki& pki, std::size_t tls_ram, std::size_t budget) : profile_(base) {
     if (tls_ram != 0) profile_.tls->ram = static_cast<std::uint32_t>(tls_ram);
     provision_device(profile_, nvm_, &pki);
-    const std::size_t region = profile_.tls->ram != 0 ? profile_.tls->ram : default_tls_ram(profile_.tls->mode, profile_.tls->channels);
-    host_.emplace(nvm_, std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + region + 15) / 16 * 16));
+    host_.emplace(nvm_, card_ram_for(profile_));
     host_->tls_port().set_session_budget(budget);
     if (!host_->card().power_on()) throw std::runtime_error("bench tls: the card did not power up");
     if (port().state() != card::TlsPort::State::kServing) return;  // e.g. a region too small for the context
@@ -959,32 +965,100 @@ STime parse_s_time(const std::string& out) {
   return t;
 }
 
+// Where the rate rows connect, with what, for how long.
+struct RateTarget {
+  std::string address;            // the gateway's TLS port
+  std::vector<std::string> cert;  // openssl's client certificate, key and CA options
+  std::string psk_identity, psk_hex;
+  unsigned seconds = 0;           // per row
+};
+
+RateTarget rate_target(const fs::path& creds, u16 port, unsigned seconds) {
+  RateTarget t;
+  t.address = "127.0.0.1:" + std::to_string(port);
+  t.cert = {"-cert", (creds / "client-1.pem").string(), "-key", (creds / "client-1.key").string(), "-CAfile", (creds / "ca.pem").string()};
+  std::ifstream in(creds / "psk.txt");
+  in >> t.psk_identity >> t.psk_hex;
+  if (t.psk_identity.empty() || t.psk_hex.empty()) throw std::runtime_error("bench tls: no PSK in " + (creds / "psk.txt").string());
+  t.seconds = seconds;
+  return t;
+}
+
+// Certificate, full or resumed: `openssl s_time` for the target's seconds.
+PcscdRateRow s_time_row(const RateTarget& target, bool reuse) {
+  PcscdRateRow row;
+  row.mode = TlsBenchMode::kCertificate;
+  row.resumed = reuse;
+  row.client = reuse ? "openssl s_time -reuse" : "openssl s_time -new";
+  std::vector<std::string> argv = {"/usr/bin/openssl", "s_time", "-connect", target.address, "-tls1_2", reuse ? "-reuse" : "-new",
+                                   "-time", std::to_string(target.seconds)};
+  argv.insert(argv.end(), target.cert.begin(), target.cert.end());
+  const auto t0 = Clock::now();
+  const auto [status, out, timed_out] = run_client(argv, std::string(), std::chrono::seconds(target.seconds) + std::chrono::minutes(1));
+  row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const STime t = parse_s_time(out);
+  if (!t.parsed) {
+    row.note = "s_time printed no summary (exit " + std::to_string(status) + ")";
+    return row;
+  }
+  row.connections = t.connections;
+  row.resumed_count = t.resumed;
+  row.note = "s_time: " + std::to_string(t.connections) + " connections in " + std::to_string(t.real_seconds) +
+             " real seconds; rate over the child's wall time, process start included";
+  if (reuse && t.resumed < t.connections)
+    row.note += "; only " + std::to_string(t.resumed) + " of " + std::to_string(t.connections) + " resumed";
+  if (reuse) row.note += "; plus one full handshake first";
+  return row;
+}
+
+// One `openssl s_client` per handshake for the target's seconds (PSK: s_time has no -psk).
+PcscdRateRow s_client_loop_row(const RateTarget& target, TlsBenchMode mode) {
+  PcscdRateRow row;
+  row.mode = mode;
+  row.client = "openssl s_client loop";
+  std::vector<std::string> argv = {"/usr/bin/openssl", "s_client", "-connect", target.address, "-tls1_2"};
+  if (mode == TlsBenchMode::kPsk) {
+    // -no-CA*: without them s_client loads the system's whole CA store at every start (~40 ms).
+    argv.insert(argv.end(), {"-no-CAfile", "-no-CApath", "-no-CAstore", "-psk_identity", target.psk_identity, "-psk",
+                             target.psk_hex, "-cipher", "PSK-AES128-CCM"});
+  } else {
+    argv.insert(argv.end(), target.cert.begin(), target.cert.end());
+  }
+  unsigned failures = 0;
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < std::chrono::seconds(target.seconds)) {
+    // stdin at its end: handshake, close_notify, exit
+    const auto [status, out, timed_out] = run_client(argv, std::string());
+    if (status == 0 && out.find("New, TLSv1.2") != std::string::npos) {
+      ++row.connections;
+    } else if (++failures >= 3 && row.connections == 0) {
+      break;
+    }
+  }
+  row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  row.note = "one process per handshake (process start included)";
+  if (failures > 0) row.note += "; " + std::to_string(failures) + " failed";
+  return row;
+}
+
 PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector<std::pair<TlsBenchMode, PipeRate>>& pipe,
                                const std::function<void(const std::string&)>& progress) {
   using namespace std::chrono_literals;
   ::signal(SIGPIPE, SIG_IGN);
-  PcscdRates rates;
   const ScratchDir scratch("scws-bench-tls-pcscd");
   const fs::path& dir = scratch.path();
 
   // The card image: the demo profile with a TLS port serving certificates and PSKs.
-  Profile profile = load_profile(bundled_demo_profile());
-  if (!profile.tls) profile.tls = ProfileTls{};
-  profile.tls->mode = ProfileTls::Mode::kBoth;
-  profile.tls->clients = 1;
-  profile.tls->psk_identities = 1;
+  const Profile profile = stack_profile();
   const fs::path creds = dir / "clients";
   const fs::path image = dir / "card.img";
   provision_file(profile, image, SCWS_NVM_SIZE, true, creds);
-  const std::size_t tls_ram = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
-  const std::size_t ram = std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + tls_ram + 15) / 16 * 16);
 
   PcscStack stack({dir, "scws bench tls"});
-  const PcscdHarness& pcscd = stack.pcscd();
   std::error_code ec;
   const fs::path scws = options.scws.empty() ? fs::read_symlink("/proc/self/exe", ec) : options.scws;
-  stack.start_card(scws, image, {"--quiet", "--ram", std::to_string(ram)});
-  PcscTransport transport(pcscd.reader(0));
+  stack.start_card(scws, image, {"--quiet", "--ram", std::to_string(card_ram_for(profile))});
+  PcscTransport transport(stack.pcscd().reader(0));
   GatewayRunner runner(transport, options.verbose, "pcscd", {profile.tls->port, profile.http_port});
   u16 port = 0;
   try {
@@ -992,13 +1066,11 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
   } catch (const std::runtime_error& e) {
     throw stack.failure(e.what());
   }
-  progress("through pcscd: gateway over " + pcscd.reader(0) + ", TLS on 127.0.0.1:" + std::to_string(port));
+  progress("through pcscd: gateway over " + stack.pcscd().reader(0) + ", TLS on 127.0.0.1:" + std::to_string(port));
+  const RateTarget target = rate_target(creds, port, options.pcscd_seconds != 0 ? options.pcscd_seconds : (options.quick ? 3 : 10));
 
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  const unsigned seconds = options.pcscd_seconds != 0 ? options.pcscd_seconds : (options.quick ? 3 : 10);
-  const std::vector<std::string> cert = {"-cert", (creds / "client-1.pem").string(), "-key", (creds / "client-1.key").string(),
-                                         "-CAfile", (creds / "ca.pem").string()};
-  auto finish = [&](PcscdRateRow& row) {
+  PcscdRates rates;
+  auto add = [&](PcscdRateRow row) {
     row.per_second = handshake_rate(row.connections, row.seconds);
     for (const auto& [mode, rate] : pipe)
       if (mode == row.mode) row.pipe_per_second = row.resumed ? rate.resumed_per_second : rate.full_per_second;
@@ -1006,72 +1078,14 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
     rates.rows.push_back(row);
     wait_quiet(runner.counter());
   };
-
-  // Certificate, full and resumed: openssl s_time for `seconds` seconds each.
   for (bool reuse : {false, true}) {
-    PcscdRateRow row;
-    row.mode = TlsBenchMode::kCertificate;
-    row.resumed = reuse;
-    row.client = reuse ? "openssl s_time -reuse" : "openssl s_time -new";
-    progress("through pcscd: " + row.client);
-    std::vector<std::string> argv = {"/usr/bin/openssl", "s_time", "-connect", address, "-tls1_2", reuse ? "-reuse" : "-new",
-                                     "-time", std::to_string(seconds)};
-    argv.insert(argv.end(), cert.begin(), cert.end());
-    const std::string none;
-    const auto t0 = Clock::now();
-    const auto [status, out, timed_out] = run_client(argv, none, std::chrono::seconds(seconds) + std::chrono::minutes(1));
-    row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const STime t = parse_s_time(out);
-    if (!t.parsed) {
-      row.note = "s_time printed no summary (exit " + std::to_string(status) + ")";
-    } else {
-      row.connections = t.connections;
-      row.resumed_count = t.resumed;
-      row.note = "s_time: " + std::to_string(t.connections) + " connections in " + std::to_string(t.real_seconds) +
-                 " real seconds; rate over the child's wall time, process start included";
-      if (reuse && t.resumed < t.connections)
-        row.note += "; only " + std::to_string(t.resumed) + " of " + std::to_string(t.connections) + " resumed";
-      if (reuse) row.note += "; plus one full handshake first";
-    }
-    finish(row);
+    progress(std::string("through pcscd: openssl s_time ") + (reuse ? "-reuse" : "-new"));
+    add(s_time_row(target, reuse));
   }
-
-  // PSK (s_time has no -psk) and, beside it, certificate: one `openssl s_client` per handshake.
-  std::string psk_identity, psk_hex;
-  {
-    std::ifstream in(creds / "psk.txt");
-    in >> psk_identity >> psk_hex;
-    if (psk_identity.empty() || psk_hex.empty()) throw std::runtime_error("bench tls: no PSK in " + (creds / "psk.txt").string());
-  }
+  // PSK and, beside it, certificate the same way: what a process per handshake costs.
   for (TlsBenchMode mode : {TlsBenchMode::kPsk, TlsBenchMode::kCertificate}) {
-    PcscdRateRow row;
-    row.mode = mode;
-    row.client = "openssl s_client loop";
     progress(std::string("through pcscd: openssl s_client loop, ") + tls_bench_mode_name(mode));
-    std::vector<std::string> argv = {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2"};
-    if (mode == TlsBenchMode::kPsk) {
-      // -no-CA*: without them s_client loads the system's whole CA store at every start (~40 ms).
-      for (const char* a : {"-no-CAfile", "-no-CApath", "-no-CAstore", "-psk_identity", psk_identity.c_str(), "-psk", psk_hex.c_str(),
-                            "-cipher", "PSK-AES128-CCM"})
-        argv.emplace_back(a);
-    } else {
-      argv.insert(argv.end(), cert.begin(), cert.end());
-    }
-    const std::string none;  // stdin at its end: handshake, close_notify, exit
-    unsigned failures = 0;
-    const auto t0 = Clock::now();
-    while (Clock::now() - t0 < std::chrono::seconds(seconds)) {
-      const auto [status, out, timed_out] = run_client(argv, none);
-      if (status == 0 && out.find("New, TLSv1.2") != std::string::npos) {
-        ++row.connections;
-      } else if (++failures >= 3 && row.connections == 0) {
-        break;
-      }
-    }
-    row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    row.note = "one process per handshake (process start included)";
-    if (failures > 0) row.note += "; " + std::to_string(failures) + " failed";
-    finish(row);
+    add(s_client_loop_row(target, mode));
   }
   runner.stop();
   stack.stop();
