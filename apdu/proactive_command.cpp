@@ -168,27 +168,11 @@ Status<CatError> check_complete(const ProactiveCommand& c, const Seen& seen) noe
   return fail(CatError::kUnknownCommandType);
 }
 
-// Reads one object the command type defines into c.
-Status<CatError> read_object(ProactiveCommand& c, const ComprehensionTlv& t, bool after_transport,
-                             u8& text_strings) noexcept {
+// The BIP objects (TS 102 223 6.6.27-6.6.31): channel set-up and channel data. In OPEN CHANNEL an
+// Other address before the transport level is the local address, after it the data destination.
+Status<CatError> read_channel_object(ProactiveCommand& c, const ComprehensionTlv& t, bool after_transport) noexcept {
   const Bytes v = t.value;
   switch (t.tag) {
-    case tag::kAlphaIdentifier:
-      c.alpha_identifier = some(v);
-      return {};
-    case tag::kIconIdentifier:
-      if (v.size() != 2) return fail(CatError::kBadIconIdentifier);
-      c.icon_identifier = some(v);
-      return {};
-    case tag::kTextAttribute:
-      c.text_attribute = some(v);
-      return {};
-    case tag::kFrameIdentifier:
-      c.frame_identifier = some(v);
-      return {};
-    case tag::kEventList:
-      c.events = v;
-      return {};
     case tag::kBearerDescription:
       if (v.empty()) return fail(CatError::kBadBearerDescription);
       c.open_channel.bearer_description = some(v);
@@ -201,21 +185,6 @@ Status<CatError> read_object(ProactiveCommand& c, const ComprehensionTlv& t, boo
     }
     case tag::kNetworkAccessName:
       c.open_channel.network_access_name = some(v);
-      return {};
-    case tag::kTextString:
-      if (c.details.type == CommandType::kOpenChannel) {
-        // First text string = login, second = password (TS 102 223 6.6.27.2).
-        if (text_strings == 0) {
-          c.open_channel.login = some(v);
-        } else if (text_strings == 1) {
-          c.open_channel.password = some(v);
-        } else {
-          return fail(CatError::kDuplicateTlv);
-        }
-        ++text_strings;
-        return {};
-      }
-      c.text_string = v;
       return {};
     case tag::kTransportLevel: {
       auto level = detail::read_transport_level(v);
@@ -241,19 +210,78 @@ Status<CatError> read_object(ProactiveCommand& c, const ComprehensionTlv& t, boo
     case tag::kChannelData:
       c.channel_data = v;
       return {};
-    case tag::kTimerIdentifier: {
-      auto id = detail::read_timer_id(v);
-      if (!id) return fail(id.error());
-      c.timer_id = *id;
+    default:
+      return fail(CatError::kUnknownRequiredTlv);  // read_object sends only the BIP tags here
+  }
+}
+
+// The timer objects of TIMER MANAGEMENT (TS 102 223 6.6.21).
+Status<CatError> read_timer_object(ProactiveCommand& c, const ComprehensionTlv& t) noexcept {
+  if (t.tag == tag::kTimerIdentifier) {
+    auto id = detail::read_timer_id(t.value);
+    if (!id) return fail(id.error());
+    c.timer_id = *id;
+    return {};
+  }
+  auto tv = decode_timer_value(t.value);
+  if (!tv) return fail(tv.error());
+  c.has_timer_value = true;
+  c.timer_value = *tv;
+  return {};
+}
+
+// A text string: OPEN CHANNEL's first is the login, its second the password (TS 102 223 6.6.27.2);
+// any other command has one.
+Status<CatError> read_text_string(ProactiveCommand& c, Bytes v, u8& text_strings) noexcept {
+  if (c.details.type != CommandType::kOpenChannel) {
+    c.text_string = v;
+    return {};
+  }
+  if (text_strings == 0) {
+    c.open_channel.login = some(v);
+  } else if (text_strings == 1) {
+    c.open_channel.password = some(v);
+  } else {
+    return fail(CatError::kDuplicateTlv);
+  }
+  ++text_strings;
+  return {};
+}
+
+// Reads one object the command type defines into c.
+Status<CatError> read_object(ProactiveCommand& c, const ComprehensionTlv& t, bool after_transport,
+                             u8& text_strings) noexcept {
+  const Bytes v = t.value;
+  switch (t.tag) {
+    case tag::kBearerDescription:
+    case tag::kBufferSize:
+    case tag::kNetworkAccessName:
+    case tag::kTransportLevel:
+    case tag::kOtherAddress:
+    case tag::kChannelDataLength:
+    case tag::kChannelData:
+      return read_channel_object(c, t, after_transport);
+    case tag::kTimerIdentifier:
+    case tag::kTimerValue:
+      return read_timer_object(c, t);
+    case tag::kTextString:
+      return read_text_string(c, v, text_strings);
+    case tag::kAlphaIdentifier:
+      c.alpha_identifier = some(v);
       return {};
-    }
-    case tag::kTimerValue: {
-      auto tv = decode_timer_value(v);
-      if (!tv) return fail(tv.error());
-      c.has_timer_value = true;
-      c.timer_value = *tv;
+    case tag::kIconIdentifier:
+      if (v.size() != 2) return fail(CatError::kBadIconIdentifier);
+      c.icon_identifier = some(v);
       return {};
-    }
+    case tag::kTextAttribute:
+      c.text_attribute = some(v);
+      return {};
+    case tag::kFrameIdentifier:
+      c.frame_identifier = some(v);
+      return {};
+    case tag::kEventList:
+      c.events = v;
+      return {};
     case tag::kImmediateResponse:
       if (!v.empty()) return fail(CatError::kBadImmediateResponse);
       c.immediate_response = true;

@@ -2,6 +2,8 @@
 // turns an error into one of these (docs/architecture.md, "Card-side rules"); the rest names errors.
 #pragma once
 
+#include <cstddef>
+
 #include "base/bytes.hpp"
 
 namespace scws::apdu {
@@ -44,6 +46,28 @@ constexpr u8 sw2(StatusWord sw) noexcept { return static_cast<u8>(to_u16(sw)); }
 // 91 XX / 61 XX / 6C XX carry a length in SW2.
 constexpr u16 with_length(StatusWord sw, u8 xx) noexcept {
   return static_cast<u16>((to_u16(sw) & 0xFF00U) | xx);
+}
+
+// True when sw is `family` with any length in SW2 (61 XX, 6C XX, 91 XX), or `family` itself.
+constexpr bool in_family(u16 sw, StatusWord family) noexcept {
+  return static_cast<u8>(sw >> 8) == sw1(family);
+}
+// Normal processing (TS 102 221 10.2.1.1): 90 00, or 91 XX with a proactive command pending.
+constexpr bool is_normal_ending(u16 sw) noexcept {
+  return sw == to_u16(StatusWord::kOk) || in_family(sw, StatusWord::kProactivePending);
+}
+
+// The status word that ends a response APDU (data + SW1 SW2); 0 when the response is shorter than 2.
+constexpr u16 response_status(Bytes response) noexcept {
+  if (response.size() < 2) return 0;
+  return static_cast<u16>((response[response.size() - 2] << 8) | response[response.size() - 1]);
+}
+// Writes sw as SW1 SW2 at out[at], out[at + 1]; returns at + 2 (the response length). out must
+// hold at + 2 bytes.
+constexpr std::size_t put_status(MutableBytes out, std::size_t at, u16 sw) noexcept {
+  out[at] = static_cast<u8>(sw >> 8);
+  out[at + 1] = static_cast<u8>(sw);
+  return at + 2;
 }
 
 // A short human-readable name for traces and the CLI ("9000 ok", "6A82 file not found").

@@ -19,6 +19,108 @@ TerminalResponse make_terminal_response(const CommandDetails& details, ResultVal
   return r;
 }
 
+namespace {
+
+// The BIP and timer objects a terminal response may carry (TS 102 223 6.8); false for any other tag.
+Result<bool, CatError> read_optional_object(TerminalResponse& r, const ComprehensionTlv& t) noexcept {
+  const Bytes v = t.value;
+  switch (t.tag) {
+    case tag::kBearerDescription:
+      if (v.empty()) return fail(CatError::kBadBearerDescription);
+      r.bearer_description = some(v);
+      return true;
+    case tag::kBufferSize: {
+      auto n = detail::read_u16(v, CatError::kBadBufferSize);
+      if (!n) return fail(n.error());
+      r.has_buffer_size = true;
+      r.buffer_size = *n;
+      return true;
+    }
+    case tag::kOtherAddress: {
+      auto a = detail::read_other_address(v);
+      if (!a) return fail(a.error());
+      r.local_address = *a;
+      return true;
+    }
+    case tag::kChannelData:
+      r.channel_data = some(v);
+      return true;
+    case tag::kChannelDataLength: {
+      auto n = detail::read_u8(v, CatError::kBadChannelDataLength);
+      if (!n) return fail(n.error());
+      r.has_channel_data_length = true;
+      r.channel_data_length = *n;
+      return true;
+    }
+    case tag::kTimerIdentifier: {
+      auto id = detail::read_timer_id(v);
+      if (!id) return fail(id.error());
+      r.has_timer_id = true;
+      r.timer_id = *id;
+      return true;
+    }
+    case tag::kTimerValue: {
+      auto tv = decode_timer_value(v);
+      if (!tv) return fail(tv.error());
+      r.has_timer_value = true;
+      r.timer_value = *tv;
+      return true;
+    }
+    case tag::kDuration: {
+      auto d = decode_duration(v);
+      if (!d) return fail(d.error());
+      r.has_duration = true;
+      r.duration = *d;
+      return true;
+    }
+    case tag::kDateTimeAndTimeZone: {
+      auto dt = decode_date_time(v);
+      if (!dt) return fail(dt.error());
+      r.has_date_time = true;
+      r.date_time = *dt;
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+// Reads one object into r; false when the tag is not one a terminal response carries.
+Result<bool, CatError> read_object(TerminalResponse& r, const ComprehensionTlv& t) noexcept {
+  const Bytes v = t.value;
+  switch (t.tag) {
+    case tag::kCommandDetails: {
+      auto d = detail::read_command_details(v);
+      if (!d) return fail(d.error());
+      r.details = *d;
+      return true;
+    }
+    case tag::kDeviceIdentities: {
+      auto d = detail::read_device_identities(v);
+      if (!d) return fail(d.error());
+      r.devices = *d;
+      return true;
+    }
+    case tag::kResult: {
+      auto res = detail::read_result(v);
+      if (!res) return fail(res.error());
+      r.result = *res;
+      return true;
+    }
+    case tag::kChannelStatus: {
+      auto s = detail::read_channel_status(v);
+      if (!s) return fail(s.error());
+      if (r.channel_status_count == kMaxChannels) return fail(CatError::kBadChannelStatus);
+      r.channel_status[r.channel_status_count++] = *s;
+      return true;
+    }
+    default:
+      return read_optional_object(r, t);
+  }
+}
+
+}  // namespace
+
 Result<TerminalResponse, CatError> parse_terminal_response(Bytes data) noexcept {
   SCWS_TRY(detail::check_framing(data));
   TerminalResponse r;
@@ -27,98 +129,13 @@ Result<TerminalResponse, CatError> parse_terminal_response(Bytes data) noexcept 
   ComprehensionTlvReader reader(data);
   ComprehensionTlv t;
   while (reader.next(t)) {
-    const Bytes v = t.value;
-    const bool repeats = t.tag == tag::kChannelStatus;
-    bool known = true;
-    switch (t.tag) {
-      case tag::kCommandDetails: {
-        auto d = detail::read_command_details(v);
-        if (!d) return fail(d.error());
-        r.details = *d;
-        break;
-      }
-      case tag::kDeviceIdentities: {
-        auto d = detail::read_device_identities(v);
-        if (!d) return fail(d.error());
-        r.devices = *d;
-        break;
-      }
-      case tag::kResult: {
-        auto res = detail::read_result(v);
-        if (!res) return fail(res.error());
-        r.result = *res;
-        break;
-      }
-      case tag::kChannelStatus: {
-        auto s = detail::read_channel_status(v);
-        if (!s) return fail(s.error());
-        if (r.channel_status_count == kMaxChannels) return fail(CatError::kBadChannelStatus);
-        r.channel_status[r.channel_status_count++] = *s;
-        break;
-      }
-      case tag::kBearerDescription:
-        if (v.empty()) return fail(CatError::kBadBearerDescription);
-        r.bearer_description = some(v);
-        break;
-      case tag::kBufferSize: {
-        auto n = detail::read_u16(v, CatError::kBadBufferSize);
-        if (!n) return fail(n.error());
-        r.has_buffer_size = true;
-        r.buffer_size = *n;
-        break;
-      }
-      case tag::kOtherAddress: {
-        auto a = detail::read_other_address(v);
-        if (!a) return fail(a.error());
-        r.local_address = *a;
-        break;
-      }
-      case tag::kChannelData:
-        r.channel_data = some(v);
-        break;
-      case tag::kChannelDataLength: {
-        auto n = detail::read_u8(v, CatError::kBadChannelDataLength);
-        if (!n) return fail(n.error());
-        r.has_channel_data_length = true;
-        r.channel_data_length = *n;
-        break;
-      }
-      case tag::kTimerIdentifier: {
-        auto id = detail::read_timer_id(v);
-        if (!id) return fail(id.error());
-        r.has_timer_id = true;
-        r.timer_id = *id;
-        break;
-      }
-      case tag::kTimerValue: {
-        auto tv = decode_timer_value(v);
-        if (!tv) return fail(tv.error());
-        r.has_timer_value = true;
-        r.timer_value = *tv;
-        break;
-      }
-      case tag::kDuration: {
-        auto d = decode_duration(v);
-        if (!d) return fail(d.error());
-        r.has_duration = true;
-        r.duration = *d;
-        break;
-      }
-      case tag::kDateTimeAndTimeZone: {
-        auto dt = decode_date_time(v);
-        if (!dt) return fail(dt.error());
-        r.has_date_time = true;
-        r.date_time = *dt;
-        break;
-      }
-      default:
-        known = false;
-        break;
-    }
-    if (!known) {
+    auto known = read_object(r, t);
+    if (!known) return fail(known.error());
+    if (!*known) {
       r.skipped_unknown = true;
       continue;
     }
+    const bool repeats = t.tag == tag::kChannelStatus;
     if (!repeats && seen.has(t.tag)) return fail(CatError::kDuplicateTlv);
     seen.set(t.tag);
     if (t.cr) r.cr.set(t.tag, true);

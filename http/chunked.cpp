@@ -52,43 +52,80 @@ Result<ChunkedProgress, ChunkedError> ChunkedDecoder::decode(Bytes in, MutableBy
 Status<ChunkedError> ChunkedDecoder::step(Bytes in, std::size_t& at, MutableBytes out,
                                           std::size_t& produced) noexcept {
   if (state_ == State::kData) {
-    const std::size_t n = static_cast<std::size_t>(
-        std::min<u64>(size_, std::min(in.size() - at, out.size() - produced)));
-    std::memmove(out.data() + produced, in.data() + at, n);  // may overlap when decoding in place
-    at += n;
-    produced += n;
-    size_ -= n;
-    if (size_ == 0) state_ = State::kDataCr;
+    copy_data(in, at, out, produced);
     return {};
   }
-
   const u8 c = in[at++];
   switch (state_) {
-    case State::kSize: {
-      if (c == '\r') {
-        if (!have_digit_) return failure(ChunkedError::kBadChunkSize);
-        state_ = State::kSizeLf;
-        return {};
-      }
-      if (++line_ > limits_.max_chunk_line) return failure(ChunkedError::kChunkLineTooLong);
-      const int digit = hex_value(c);
-      if (digit >= 0) {
-        size_ = size_ * 16 + static_cast<u64>(digit);
-        have_digit_ = true;
-        // Checked at every digit, so size_ stays below 2^36 and never overflows.
-        if (size_ > u64{limits_.max_body} - total_) return failure(ChunkedError::kBodyTooLarge);
-        return {};
-      }
-      if (!have_digit_) return failure(ChunkedError::kBadChunkSize);
-      if (c == ';') {
-        state_ = State::kExtension;
-      } else if (is_ows(c)) {
-        state_ = State::kSizeSpace;
-      } else {
-        return failure(ChunkedError::kBadChunkSize);
-      }
+    case State::kSize:
+    case State::kSizeSpace:
+    case State::kExtension:
+    case State::kSizeLf:
+      return step_size_line(c);
+
+    case State::kDataCr:
+      if (c != '\r') return failure(ChunkedError::kBadLineEnding);
+      state_ = State::kDataLf;
       return {};
-    }
+
+    case State::kDataLf:
+      if (c != '\n') return failure(ChunkedError::kBadLineEnding);
+      state_ = State::kSize;
+      return {};
+
+    case State::kTrailerStart:
+    case State::kTrailerName:
+    case State::kTrailerValue:
+    case State::kTrailerLf:
+    case State::kFinalLf:
+      return step_trailer(c);
+
+    case State::kData:
+    case State::kDone:
+    case State::kFailed:
+      return {};  // kData is handled above; decode() never steps in kDone / kFailed
+  }
+  return {};
+}
+
+void ChunkedDecoder::copy_data(Bytes in, std::size_t& at, MutableBytes out, std::size_t& produced) noexcept {
+  const std::size_t n = static_cast<std::size_t>(
+      std::min<u64>(size_, std::min(in.size() - at, out.size() - produced)));
+  std::memmove(out.data() + produced, in.data() + at, n);  // may overlap when decoding in place
+  at += n;
+  produced += n;
+  size_ -= n;
+  if (size_ == 0) state_ = State::kDataCr;
+}
+
+Status<ChunkedError> ChunkedDecoder::step_size_digit(u8 c) noexcept {
+  if (++line_ > limits_.max_chunk_line) return failure(ChunkedError::kChunkLineTooLong);
+  const int digit = hex_value(c);
+  if (digit >= 0) {
+    size_ = size_ * 16 + static_cast<u64>(digit);
+    have_digit_ = true;
+    // Checked at every digit, so size_ stays below 2^36 and never overflows.
+    if (size_ > u64{limits_.max_body} - total_) return failure(ChunkedError::kBodyTooLarge);
+    return {};
+  }
+  if (!have_digit_) return failure(ChunkedError::kBadChunkSize);
+  if (c == ';') {
+    state_ = State::kExtension;
+  } else if (is_ows(c)) {
+    state_ = State::kSizeSpace;
+  } else {
+    return failure(ChunkedError::kBadChunkSize);
+  }
+  return {};
+}
+
+Status<ChunkedError> ChunkedDecoder::step_size_line(u8 c) noexcept {
+  switch (state_) {
+    case State::kSize:
+      if (c != '\r') return step_size_digit(c);
+      if (!have_digit_) return failure(ChunkedError::kBadChunkSize);
+      state_ = State::kSizeLf;
+      return {};
 
     case State::kSizeSpace:
       if (++line_ > limits_.max_chunk_line) return failure(ChunkedError::kChunkLineTooLong);
@@ -120,19 +157,16 @@ Status<ChunkedError> ChunkedDecoder::step(Bytes in, std::size_t& at, MutableByte
       }
       return {};
 
-    case State::kDataCr:
-      if (c != '\r') return failure(ChunkedError::kBadLineEnding);
-      state_ = State::kDataLf;
-      return {};
+    default:
+      return {};  // step() sends only the size line's states here
+  }
+}
 
-    case State::kDataLf:
-      if (c != '\n') return failure(ChunkedError::kBadLineEnding);
-      state_ = State::kSize;
-      return {};
-
-    // The trailer section is checked as field lines and skipped (RFC 9112 7.1.2).
+// The trailer section is checked as field lines and skipped (RFC 9112 7.1.2).
+Status<ChunkedError> ChunkedDecoder::step_trailer(u8 c) noexcept {
+  if (++trailer_ > limits_.max_trailer) return failure(ChunkedError::kTrailerTooLarge);
+  switch (state_) {
     case State::kTrailerStart:
-      if (++trailer_ > limits_.max_trailer) return failure(ChunkedError::kTrailerTooLarge);
       if (c == '\r') {
         state_ = State::kFinalLf;
       } else if (is_tchar(c)) {
@@ -143,7 +177,6 @@ Status<ChunkedError> ChunkedDecoder::step(Bytes in, std::size_t& at, MutableByte
       return {};
 
     case State::kTrailerName:
-      if (++trailer_ > limits_.max_trailer) return failure(ChunkedError::kTrailerTooLarge);
       if (c == ':') {
         state_ = State::kTrailerValue;
       } else if (!is_tchar(c)) {
@@ -152,7 +185,6 @@ Status<ChunkedError> ChunkedDecoder::step(Bytes in, std::size_t& at, MutableByte
       return {};
 
     case State::kTrailerValue:
-      if (++trailer_ > limits_.max_trailer) return failure(ChunkedError::kTrailerTooLarge);
       if (c == '\r') {
         state_ = State::kTrailerLf;
       } else if (!is_field_value_byte(c)) {
@@ -161,23 +193,18 @@ Status<ChunkedError> ChunkedDecoder::step(Bytes in, std::size_t& at, MutableByte
       return {};
 
     case State::kTrailerLf:
-      if (++trailer_ > limits_.max_trailer) return failure(ChunkedError::kTrailerTooLarge);
       if (c != '\n') return failure(ChunkedError::kBadLineEnding);
       state_ = State::kTrailerStart;
       return {};
 
     case State::kFinalLf:
-      if (++trailer_ > limits_.max_trailer) return failure(ChunkedError::kTrailerTooLarge);
       if (c != '\n') return failure(ChunkedError::kBadLineEnding);
       state_ = State::kDone;
       return {};
 
-    case State::kData:
-    case State::kDone:
-    case State::kFailed:
-      return {};  // kData is handled above; decode() never steps in kDone / kFailed
+    default:
+      return {};  // step() sends only the trailer's states here
   }
-  return {};
 }
 
 }  // namespace scws::http

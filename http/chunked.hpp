@@ -81,6 +81,12 @@ class ChunkedDecoder {
   // The transition function: consumes the next input element at in[at] (one framing byte, or a
   // run of chunk data copied to out[produced]) and advances at / produced.
   Status<ChunkedError> step(Bytes in, std::size_t& at, MutableBytes out, std::size_t& produced) noexcept;
+  // step()'s parts: a run of chunk data (kData), a byte of the size line (kSize .. kSizeLf; a size
+  // digit or what follows the digits), a byte of the trailer section (kTrailerStart .. kFinalLf).
+  void copy_data(Bytes in, std::size_t& at, MutableBytes out, std::size_t& produced) noexcept;
+  Status<ChunkedError> step_size_line(u8 c) noexcept;
+  Status<ChunkedError> step_size_digit(u8 c) noexcept;
+  Status<ChunkedError> step_trailer(u8 c) noexcept;
   Status<ChunkedError> failure(ChunkedError e) noexcept;
 
   ChunkedLimits limits_;

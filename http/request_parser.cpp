@@ -146,6 +146,29 @@ void RequestParser::step(u8 c) noexcept {
 
   switch (state_) {
     case State::kStart:
+    case State::kMethod:
+    case State::kLeadingLf:
+    case State::kTarget:
+    case State::kVersion:
+    case State::kRequestLineLf:
+      return step_request_line(c);
+
+    case State::kFieldStart:
+    case State::kFieldName:
+    case State::kFieldValue:
+    case State::kFieldLf:
+    case State::kHeadEndLf:
+      return step_field(c);
+
+    case State::kComplete:
+    case State::kFailed:
+      return;  // parse() never steps in these
+  }
+}
+
+void RequestParser::step_request_line(u8 c) noexcept {
+  switch (state_) {
+    case State::kStart:
       if (c == kCr) {
         state_ = State::kLeadingLf;
         return;
@@ -174,36 +197,45 @@ void RequestParser::step(u8 c) noexcept {
       if (++line_length_ > limits_.max_request_line) return fail(HttpStatus::kUriTooLong);
       return;
 
-    case State::kVersion: {
-      if (version_index_ == 8) {
-        if (c != kCr) return fail(HttpStatus::kBadRequest);
-        return end_version();
-      }
-      if (++line_length_ > limits_.max_request_line) return fail(HttpStatus::kUriTooLong);
-      // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 2.3).
-      constexpr std::string_view kPrefix = "HTTP/";
-      bool ok = false;
-      if (version_index_ < kPrefix.size()) {
-        ok = c == static_cast<u8>(kPrefix[version_index_]);
-      } else if (version_index_ == 5) {
-        ok = is_digit(c);
-        version_major_ = static_cast<u8>(c - '0');
-      } else if (version_index_ == 6) {
-        ok = c == '.';
-      } else {
-        ok = is_digit(c);
-        version_minor_ = static_cast<u8>(c - '0');
-      }
-      if (!ok) return fail(HttpStatus::kBadRequest);
-      ++version_index_;
-      return;
-    }
+    case State::kVersion:
+      return step_version(c);
 
     case State::kRequestLineLf:
       if (c != kLf) return fail(HttpStatus::kBadRequest);
       state_ = State::kFieldStart;
       return;
 
+    default:
+      return;  // step() sends only the request line's states here
+  }
+}
+
+void RequestParser::step_version(u8 c) noexcept {
+  if (version_index_ == 8) {
+    if (c != kCr) return fail(HttpStatus::kBadRequest);
+    return end_version();
+  }
+  if (++line_length_ > limits_.max_request_line) return fail(HttpStatus::kUriTooLong);
+  // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive (RFC 9112 2.3).
+  constexpr std::string_view kPrefix = "HTTP/";
+  bool ok = false;
+  if (version_index_ < kPrefix.size()) {
+    ok = c == static_cast<u8>(kPrefix[version_index_]);
+  } else if (version_index_ == 5) {
+    ok = is_digit(c);
+    version_major_ = static_cast<u8>(c - '0');
+  } else if (version_index_ == 6) {
+    ok = c == '.';
+  } else {
+    ok = is_digit(c);
+    version_minor_ = static_cast<u8>(c - '0');
+  }
+  if (!ok) return fail(HttpStatus::kBadRequest);
+  ++version_index_;
+}
+
+void RequestParser::step_field(u8 c) noexcept {
+  switch (state_) {
     case State::kFieldStart:
       if (c == kCr) {
         state_ = State::kHeadEndLf;
@@ -249,9 +281,8 @@ void RequestParser::step(u8 c) noexcept {
       if (c != kLf) return fail(HttpStatus::kBadRequest);
       return end_head();
 
-    case State::kComplete:
-    case State::kFailed:
-      return;  // parse() never steps in these
+    default:
+      return;  // step() sends only the field lines' states here
   }
 }
 

@@ -214,6 +214,10 @@ class RequestParser {
   };
 
   void step(u8 c) noexcept;  // the transition function: consumes the byte at pos_
+  // step()'s parts: the request line's states (the version's bytes apart), the field lines' states.
+  void step_request_line(u8 c) noexcept;
+  void step_version(u8 c) noexcept;
+  void step_field(u8 c) noexcept;
   void fail(HttpStatus s) noexcept;
   void end_method() noexcept;
   void end_target() noexcept;

@@ -81,6 +81,59 @@ bool valid_name(std::string_view n) noexcept {
   return true;
 }
 
+// Segment `index` of the status line (kStatusSegments of them).
+std::string_view status_segment(std::size_t index, HttpStatus status, std::string_view code) noexcept {
+  switch (index) {
+    case 0:
+      return "HTTP/1.1 ";
+    case 1:
+      return code;
+    case 2:
+      return " ";
+    case 3:
+      return reason_phrase(status);
+    default:
+      return "\r\n";
+  }
+}
+
+// The value of a known field, empty when the response does not send it. length: the Content-Length
+// digits; framing: whether Content-Length / Transfer-Encoding are sent at all.
+std::string_view field_value(Field field, const ResponseHead& head, bool framing, std::string_view length) noexcept {
+  switch (field) {
+    case Field::kContentType:
+      return head.content_type;
+    case Field::kContentLength:
+      if (framing && (head.body == BodyMode::kLength || head.body == BodyMode::kNone))
+        return length;
+      return {};
+    case Field::kTransferEncoding:
+      if (framing && head.body == BodyMode::kChunked) return "chunked";
+      return {};
+    case Field::kETag:
+      return head.etag;
+    case Field::kCacheControl:
+      return head.cache_control;
+    case Field::kLocation:
+      return head.location;
+    case Field::kAllow:
+      return head.allow;
+    case Field::kWwwAuthenticate:
+      return head.www_authenticate;
+    case Field::kConnection:
+      switch (head.connection) {
+        case ConnectionOption::kNone:
+          return {};
+        case ConnectionOption::kClose:
+          return "close";
+        case ConnectionOption::kKeepAlive:
+          return "keep-alive";
+      }
+      return {};
+  }
+  return {};
+}
+
 }  // namespace
 
 // --- MemoryBody --------------------------------------------------------------------------------
@@ -155,65 +208,13 @@ std::size_t ResponseWriter::segment_count() const noexcept {
 }
 
 std::string_view ResponseWriter::segment(std::size_t index) const noexcept {
-  if (index < kStatusSegments) {
-    switch (index) {
-      case 0:
-        return "HTTP/1.1 ";
-      case 1:
-        return std::string_view(code_, sizeof(code_));
-      case 2:
-        return " ";
-      case 3:
-        return reason_phrase(head_.status);
-      default:
-        return "\r\n";
-    }
-  }
+  if (index < kStatusSegments) return status_segment(index, head_.status, std::string_view(code_, sizeof(code_)));
   index -= kStatusSegments;
-  const bool interim = code(head_.status) < 200;
   if (index < kFieldSegments) {
-    if (interim) return {};
+    // An interim (1xx) response carries none of these fields; an absent field is three empty segments.
     const auto field = static_cast<Field>(index / 3);
-    std::string_view value;
-    switch (field) {
-      case Field::kContentType:
-        value = head_.content_type;
-        break;
-      case Field::kContentLength:
-        if (send_framing_ && (head_.body == BodyMode::kLength || head_.body == BodyMode::kNone))
-          value = std::string_view(length_, length_size_);
-        break;
-      case Field::kTransferEncoding:
-        if (send_framing_ && head_.body == BodyMode::kChunked) value = "chunked";
-        break;
-      case Field::kETag:
-        value = head_.etag;
-        break;
-      case Field::kCacheControl:
-        value = head_.cache_control;
-        break;
-      case Field::kLocation:
-        value = head_.location;
-        break;
-      case Field::kAllow:
-        value = head_.allow;
-        break;
-      case Field::kWwwAuthenticate:
-        value = head_.www_authenticate;
-        break;
-      case Field::kConnection:
-        switch (head_.connection) {
-          case ConnectionOption::kNone:
-            break;
-          case ConnectionOption::kClose:
-            value = "close";
-            break;
-          case ConnectionOption::kKeepAlive:
-            value = "keep-alive";
-            break;
-        }
-        break;
-    }
+    const std::string_view value = code(head_.status) < 200 ? std::string_view()
+                                                             : field_value(field, head_, send_framing_, std::string_view(length_, length_size_));
     if (value.empty()) return {};
     switch (index % 3) {
       case 0:
@@ -271,73 +272,18 @@ Result<std::size_t, WriteError> ResponseWriter::write(MutableBytes out) noexcept
 }
 
 Result<bool, WriteError> ResponseWriter::step(MutableBytes out, std::size_t& at) noexcept {
-  const std::size_t room = out.size() - at;
   switch (state_) {
-    case State::kHead: {
-      const std::string_view s = segment(segment_);
-      const std::size_t n = std::min(room, s.size() - within_);
-      if (n != 0) std::memcpy(out.data() + at, s.data() + within_, n);
-      at += n;
-      within_ += n;
-      if (within_ == s.size()) {
-        // Skip absent fields now, so that done() turns true with the last byte written.
-        within_ = 0;
-        const std::size_t count = segment_count();
-        do {
-          ++segment_;
-        } while (segment_ < count && segment(segment_).empty());
-        if (segment_ == count) after_head();
-      }
+    case State::kHead:
+      write_head(out, at);
       return true;
-    }
 
     case State::kBody:
       switch (head_.body) {
         case BodyMode::kLength:
-        case BodyMode::kUntilClose: {
-          std::size_t want = room;
-          if (head_.body == BodyMode::kLength) want = std::min<std::size_t>(want, remaining_);
-          auto got = body_.read(body_.context, offset_, out.subspan(at, want));
-          if (!got || *got > want) return fail_with(WriteError::kBodyReadFailed);
-          if (*got == 0) {
-            if (head_.body == BodyMode::kLength) return fail_with(WriteError::kBodyTooShort);
-            state_ = State::kDone;
-            return true;
-          }
-          at += *got;
-          offset_ += static_cast<u32>(*got);
-          if (head_.body == BodyMode::kLength) {
-            remaining_ -= static_cast<u32>(*got);
-            if (remaining_ == 0) state_ = State::kDone;
-          }
-          return true;
-        }
-        case BodyMode::kChunked: {
-          if (room < kMinChunk) return false;  // end this piece; the next one starts a chunk
-          // The largest chunk that fits: size digits, CRLF, data, CRLF.
-          std::size_t data = room - 5;
-          while (hex_digits(data) + 4 + data > room) --data;
-          const std::size_t reserved = hex_digits(data);
-          auto got = body_.read(body_.context, offset_, out.subspan(at + reserved + 2, data));
-          if (!got || *got > data) return fail_with(WriteError::kBodyReadFailed);
-          if (*got == 0) {
-            state_ = State::kLastChunk;
-            within_ = 0;
-            return true;
-          }
-          const std::size_t digits = hex_digits(*got);
-          u8* p = out.data() + at;
-          if (digits < reserved) std::memmove(p + digits + 2, p + reserved + 2, *got);
-          for (std::size_t i = 0, v = *got; i < digits; ++i, v /= 16)
-            p[digits - 1 - i] = static_cast<u8>("0123456789ABCDEF"[v % 16]);
-          p[digits] = '\r';
-          p[digits + 1] = '\n';
-          p[digits + 2 + *got] = '\r';
-          p[digits + 3 + *got] = '\n';
-          at += digits + 4 + *got;
-          offset_ += static_cast<u32>(*got);
-          return true;
-        }
+        case BodyMode::kUntilClose:
+          return write_content(out, at);
+        case BodyMode::kChunked:
+          return write_chunk(out, at);
         case BodyMode::kNone:
           state_ = State::kDone;  // not reached: kNone never sends content
           return true;
@@ -345,7 +291,7 @@ Result<bool, WriteError> ResponseWriter::step(MutableBytes out, std::size_t& at)
       return true;
 
     case State::kLastChunk: {
-      const std::size_t n = std::min(room, kLastChunk.size() - within_);
+      const std::size_t n = std::min(out.size() - at, kLastChunk.size() - within_);
       std::memcpy(out.data() + at, kLastChunk.data() + within_, n);
       at += n;
       within_ += n;
@@ -359,6 +305,69 @@ Result<bool, WriteError> ResponseWriter::step(MutableBytes out, std::size_t& at)
       return false;
   }
   return false;
+}
+
+void ResponseWriter::write_head(MutableBytes out, std::size_t& at) noexcept {
+  const std::string_view s = segment(segment_);
+  const std::size_t n = std::min(out.size() - at, s.size() - within_);
+  if (n != 0) std::memcpy(out.data() + at, s.data() + within_, n);
+  at += n;
+  within_ += n;
+  if (within_ != s.size()) return;
+  // Skip absent fields now, so that done() turns true with the last byte written.
+  within_ = 0;
+  const std::size_t count = segment_count();
+  do {
+    ++segment_;
+  } while (segment_ < count && segment(segment_).empty());
+  if (segment_ == count) after_head();
+}
+
+Result<bool, WriteError> ResponseWriter::write_content(MutableBytes out, std::size_t& at) noexcept {
+  std::size_t want = out.size() - at;
+  if (head_.body == BodyMode::kLength) want = std::min<std::size_t>(want, remaining_);
+  auto got = body_.read(body_.context, offset_, out.subspan(at, want));
+  if (!got || *got > want) return fail_with(WriteError::kBodyReadFailed);
+  if (*got == 0) {
+    if (head_.body == BodyMode::kLength) return fail_with(WriteError::kBodyTooShort);
+    state_ = State::kDone;
+    return true;
+  }
+  at += *got;
+  offset_ += static_cast<u32>(*got);
+  if (head_.body == BodyMode::kLength) {
+    remaining_ -= static_cast<u32>(*got);
+    if (remaining_ == 0) state_ = State::kDone;
+  }
+  return true;
+}
+
+Result<bool, WriteError> ResponseWriter::write_chunk(MutableBytes out, std::size_t& at) noexcept {
+  const std::size_t room = out.size() - at;
+  if (room < kMinChunk) return false;  // end this piece; the next one starts a chunk
+  // The largest chunk that fits: size digits, CRLF, data, CRLF.
+  std::size_t data = room - 5;
+  while (hex_digits(data) + 4 + data > room) --data;
+  const std::size_t reserved = hex_digits(data);
+  auto got = body_.read(body_.context, offset_, out.subspan(at + reserved + 2, data));
+  if (!got || *got > data) return fail_with(WriteError::kBodyReadFailed);
+  if (*got == 0) {
+    state_ = State::kLastChunk;
+    within_ = 0;
+    return true;
+  }
+  const std::size_t digits = hex_digits(*got);
+  u8* p = out.data() + at;
+  if (digits < reserved) std::memmove(p + digits + 2, p + reserved + 2, *got);
+  for (std::size_t i = 0, v = *got; i < digits; ++i, v /= 16)
+    p[digits - 1 - i] = static_cast<u8>("0123456789ABCDEF"[v % 16]);
+  p[digits] = '\r';
+  p[digits + 1] = '\n';
+  p[digits + 2 + *got] = '\r';
+  p[digits + 3 + *got] = '\n';
+  at += digits + 4 + *got;
+  offset_ += static_cast<u32>(*got);
+  return true;
 }
 
 ErrorResponse error_response(HttpStatus status) noexcept {

@@ -144,6 +144,10 @@ class ResponseWriter {
   // The transition function: makes what progress fits in out[at...]; false when nothing more fits
   // this piece.
   Result<bool, WriteError> step(MutableBytes out, std::size_t& at) noexcept;
+  // step()'s parts: the head (kHead), content of a known length or until close, one chunk (kBody).
+  void write_head(MutableBytes out, std::size_t& at) noexcept;
+  Result<bool, WriteError> write_content(MutableBytes out, std::size_t& at) noexcept;
+  Result<bool, WriteError> write_chunk(MutableBytes out, std::size_t& at) noexcept;
   [[nodiscard]] std::string_view segment(std::size_t index) const noexcept;
   [[nodiscard]] std::size_t segment_count() const noexcept;
   void after_head() noexcept;

@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 
+#include "apdu/status_word.hpp"
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 #include "scws_config.hpp"
@@ -44,7 +45,8 @@ inline constexpr u8 kCardCapabilities3 =
 inline constexpr std::array<u8, 25> kDefaultAtr = [] {
   std::array<u8, 25> a{0x3B, 0x9F, 0x96, 0x80, 0xB1, 0xFE, 0x45, 0x1F, 0xC7,
                        0x80, 0x31, 0xE0, 0x73, 0xF6, 0x21, kCardCapabilities3,
-                       0x54, 0x53, 0x43, 0x57, 0x53, 0x82, 0x90, 0x00, 0x00};
+                       0x54, 0x53, 0x43, 0x57, 0x53, 0x82, apdu::sw1(apdu::StatusWord::kOk),
+                       apdu::sw2(apdu::StatusWord::kOk), 0x00};
   u8 tck = 0;
   for (std::size_t i = 1; i + 1 < a.size(); ++i) tck = static_cast<u8>(tck ^ a[i]);
   a[a.size() - 1] = tck;

@@ -1,9 +1,12 @@
 #include "card/os/dispatcher.hpp"
 
+#include "apdu/instruction.hpp"
+
 #include <cstring>
 
 namespace scws::card {
 
+using apdu::Ins;
 using apdu::StatusWord;
 
 StatusWord to_status_word(CardError e) noexcept {
@@ -59,12 +62,6 @@ constexpr bool aid_has_prefix(Bytes aid, Bytes prefix) noexcept {
   return prefix.size() <= aid.size() && bytes_equal(aid.first(prefix.size()), prefix);
 }
 
-std::size_t put_sw(MutableBytes response, std::size_t at, u16 sw) noexcept {
-  response[at] = static_cast<u8>(sw >> 8);
-  response[at + 1] = static_cast<u8>(sw);
-  return at + 2;
-}
-
 }  // namespace
 
 bool Dispatcher::add_applet(Applet& applet) noexcept {
@@ -91,7 +88,7 @@ void Dispatcher::stop() noexcept {
 
 std::size_t Dispatcher::error_response(CardError e, MutableBytes response) noexcept {
   if (response.size() < 2) return 0;
-  return put_sw(response, 0, apdu::to_u16(to_status_word(e)));
+  return apdu::put_status(response, 0, apdu::to_u16(to_status_word(e)));
 }
 
 std::size_t Dispatcher::process(Bytes command, MutableBytes response) noexcept {
@@ -146,7 +143,7 @@ std::size_t Dispatcher::process(Bytes command, MutableBytes response) noexcept {
   }
   if (ctx_.trace().enabled())
     ctx_.trace()("apdu %02X %02X %02X %02X Lc=%zu -> %zu bytes %04X", c.cla, c.ins, c.p1, c.p2, c.data.size(), n, sw);
-  return put_sw(response, n, sw);
+  return apdu::put_status(response, n, sw);
 }
 
 Result<ApduOutcome, CardError> Dispatcher::route(const apdu::CommandApdu& c, MutableBytes out) noexcept {
@@ -164,28 +161,29 @@ Result<ApduOutcome, CardError> Dispatcher::route(const apdu::CommandApdu& c, Mut
   ctx_.os_set_channel(channel);
   ChannelState& ch = channels_[channel];
 
-  if (kind == ClaKind::kInterindustry && c.ins == 0x70) return manage_channel(channel, c, out);
-  if (iso && c.ins == 0xA4) {
+  const Ins ins = static_cast<Ins>(c.ins);
+  if (kind == ClaKind::kInterindustry && ins == Ins::kManageChannel) return manage_channel(channel, c, out);
+  if (iso && ins == Ins::kSelect) {
     switch (c.p1) {
-      case 0x04: return select_applet(channel, c, out);
-      case 0x00:
-      case 0x08:
-      case 0x09: return select_file(channel, c, out);
+      case apdu::select_p1::kByDfName: return select_applet(channel, c, out);
+      case apdu::select_p1::kByFileId:
+      case apdu::select_p1::kPathFromMf:
+      case apdu::select_p1::kPathFromCurrentDf: return select_file(channel, c, out);
       default:
         if (ch.applet == kNoApplet) return fail(CardError::kIncorrectP1P2);
         break;  // other SELECTs belong to the selected applet (Java Card)
     }
   }
   if (proprietary) {
-    switch (c.ins) {
-      case 0xF2: {
+    switch (ins) {
+      case Ins::kStatus: {
         const Bytes adf = ch.applet == kNoApplet ? Bytes{} : slots_[ch.applet].applet->aid();
         return files_.status(adf, c, out);
       }
-      case 0x10:
-      case 0x12:
-      case 0x14:
-      case 0xC2: return to_toolkit(channel, c, out);
+      case Ins::kTerminalProfile:
+      case Ins::kFetch:
+      case Ins::kTerminalResponse:
+      case Ins::kEnvelope: return to_toolkit(channel, c, out);
       default: break;
     }
   }
@@ -194,10 +192,10 @@ Result<ApduOutcome, CardError> Dispatcher::route(const apdu::CommandApdu& c, Mut
     return slots_[ch.applet].applet->process(ctx_, request);
   }
   if (iso) {
-    switch (c.ins) {
-      case 0xB0: return files_.read_binary(ch.files, c, out);
-      case 0xB2: return files_.read_record(ch.files, c, out);
-      case 0xD6: return files_.update_binary(ch.files, c);
+    switch (ins) {
+      case Ins::kReadBinary: return files_.read_binary(ch.files, c, out);
+      case Ins::kReadRecord: return files_.read_record(ch.files, c, out);
+      case Ins::kUpdateBinary: return files_.update_binary(ch.files, c);
       default: break;
     }
   }
@@ -208,7 +206,7 @@ Result<ApduOutcome, CardError> Dispatcher::manage_channel(u8 channel, const apdu
                                                           MutableBytes out) noexcept {
   if (!c.data.empty()) return fail(CardError::kWrongLength);
   switch (c.p1) {
-    case 0x00: {  // open: P2 = 00 the card assigns the channel, else the channel wanted
+    case apdu::manage_channel_p1::kOpen: {  // P2 = 00 the card assigns the channel, else the channel wanted
       u8 target = 0;
       if (c.p2 == 0) {
         for (u8 i = 1; i < kChannels && target == 0; ++i)
@@ -232,7 +230,7 @@ Result<ApduOutcome, CardError> Dispatcher::manage_channel(u8 channel, const apdu
       }
       return outcome;
     }
-    case 0x80: {  // close: P2 = the channel, 00 = the channel of the command
+    case apdu::manage_channel_p1::kClose: {  // P2 = the channel, 00 = the channel of the command
       const u8 target = c.p2 == 0 ? channel : c.p2;
       if (target == 0 || target > kMaxChannelNumber) return fail(CardError::kIncorrectP1P2);
       if (target >= kChannels || !channels_[target].open) return fail(CardError::kLogicalChannelNotSupported);
@@ -336,11 +334,11 @@ Result<ApduOutcome, CardError> Dispatcher::select_file(u8 channel, const apdu::C
 Result<ApduOutcome, CardError> Dispatcher::to_toolkit(u8 channel, const apdu::CommandApdu& c,
                                                       MutableBytes out) noexcept {
   const ApduRequest request{c, channel, out, false};
-  switch (c.ins) {
-    case 0x10: return toolkit_->terminal_profile(ctx_, request);
-    case 0x12: return toolkit_->fetch(ctx_, request);
-    case 0x14: return toolkit_->terminal_response(ctx_, request);
-    case 0xC2: return toolkit_->envelope(ctx_, request);
+  switch (static_cast<Ins>(c.ins)) {
+    case Ins::kTerminalProfile: return toolkit_->terminal_profile(ctx_, request);
+    case Ins::kFetch: return toolkit_->fetch(ctx_, request);
+    case Ins::kTerminalResponse: return toolkit_->terminal_response(ctx_, request);
+    case Ins::kEnvelope: return toolkit_->envelope(ctx_, request);
     default: return fail(CardError::kInsNotSupported);
   }
 }

@@ -1,5 +1,6 @@
 #include "card/os/uicc_files.hpp"
 
+#include "apdu/instruction.hpp"
 #include "card/os/card_context.hpp"
 
 namespace scws::card {
@@ -196,21 +197,21 @@ Result<ApduOutcome, CardError> UiccFiles::select(FileSelection& sel, const apdu:
 
   u16 target = kMf;
   switch (c.p1) {
-    case 0x00: {  // by file identifier; empty data selects the MF (ISO 7816-4 7.1.1)
+    case apdu::select_p1::kByFileId: {  // empty data selects the MF (ISO 7816-4 7.1.1)
       if (c.data.empty()) break;
       if (c.data.size() != 2) return fail(CardError::kWrongLength);
       target = static_cast<u16>((c.data[0] << 8) | c.data[1]);
       break;
     }
-    case 0x08:    // path from the MF, MF id omitted (a leading 3F00 is tolerated)
-    case 0x09: {  // path from the current DF, which is always the MF here
+    case apdu::select_p1::kPathFromMf:           // MF id omitted (a leading 3F00 is tolerated)
+    case apdu::select_p1::kPathFromCurrentDf: {  // the current DF is always the MF here
       if (c.data.empty() || c.data.size() % 2 != 0) return fail(CardError::kWrongLength);
       ByteReader r(c.data);
       int current = kMfIndex;
       bool first = true;
       while (!r.at_end()) {
         const u16 fid = r.u16_be();
-        if (first && fid == kMf && c.p1 == 0x08) {
+        if (first && fid == kMf && c.p1 == apdu::select_p1::kPathFromMf) {
           first = false;
           continue;
         }
@@ -351,11 +352,11 @@ Result<ApduOutcome, CardError> UiccFiles::status(Bytes adf_aid, const apdu::Comm
   if (c.p1 > 0x02) return fail(CardError::kIncorrectP1P2);
   ApduOutcome outcome;
   switch (c.p2) {
-    case 0x00:  // FCP of the current DF or ADF
+    case apdu::status_p2::kFcp:  // of the current DF or ADF
       outcome.length = adf_aid.empty() ? write_fcp(kMf, out) : write_adf_fcp(adf_aid, out);
       if (outcome.length == 0) return fail(CardError::kTechnicalProblem);
       return outcome;
-    case 0x01: {  // DF name of the current application
+    case apdu::status_p2::kDfName: {  // of the current application
       if (adf_aid.empty()) return fail(CardError::kReferencedDataNotFound);
       ByteWriter w(out);
       w.u8_(0x84);
@@ -365,7 +366,7 @@ Result<ApduOutcome, CardError> UiccFiles::status(Bytes adf_aid, const apdu::Comm
       outcome.length = w.size();
       return outcome;
     }
-    case 0x0C:  // no data returned
+    case apdu::status_p2::kNoData:
       return outcome;
     default:
       return fail(CardError::kIncorrectP1P2);

@@ -53,11 +53,7 @@ PeerFigures summarize(std::string name, std::string reader, std::vector<double> 
 
 namespace {
 
-bool success_sw(Bytes response) {
-  if (response.size() < 2) return false;
-  u8 sw1 = response[response.size() - 2];
-  return (sw1 == 0x90 && response[response.size() - 1] == 0x00) || sw1 == 0x91;
-}
+bool success_sw(Bytes response) { return response.size() >= 2 && apdu::is_normal_ending(apdu::response_status(response)); }
 
 struct Series {
   std::vector<double> round_trips_us;
@@ -168,24 +164,13 @@ ApduBenchResult run_apdu_bench(const ApduBenchSetup& setup, const ApduBenchOptio
   const ScratchDir scratch("scws-bench", setup.workdir, setup.keep_workdir);
   const std::filesystem::path& workdir = scratch.path();
 
-  PcscdHarness pcscd({workdir / "pcscd", "scws bench", 0, false, std::chrono::milliseconds(10000)});
-  std::filesystem::create_directories(workdir / "pcscd");
-  pcscd.start();
+  PcscStack stack({workdir, "scws bench"});
+  const PcscdHarness& pcscd = stack.pcscd();
   progress("pcscd pid " + std::to_string(pcscd.pid()) + ", vpcd ports " + std::to_string(pcscd.port()) + "/" +
            std::to_string(pcscd.port() + 1));
-
-  ChildProcess card({setup.scws.string(), "card", "--image", (workdir / "card.img").string(), "--vpcd",
-                     pcscd.vpcd_address(0)},
-                    workdir / "card.log");
-  ChildProcess refcard({setup.scws.string(), "bench", "refcard", "--vpcd", pcscd.vpcd_address(1)},
-                       workdir / "refcard.log");
+  ChildProcess& card = stack.start_card(setup.scws, workdir / "card.img");
+  ChildProcess& refcard = stack.start_reference_card(setup.scws);
   progress("scws card pid " + std::to_string(card.pid()) + ", reference card pid " + std::to_string(refcard.pid()));
-
-  auto fail_with_logs = [&](const std::string& what) -> std::runtime_error {
-    std::string msg = what + "\n scws card log:\n" + tail_of_file(card.log()) + " reference card log:\n" +
-                      tail_of_file(refcard.log()) + " pcscd log:\n" + tail_of_file(pcscd.log_path());
-    return std::runtime_error(msg);
-  };
 
   ApduBenchResult result;
   {
@@ -194,22 +179,17 @@ ApduBenchResult run_apdu_bench(const ApduBenchSetup& setup, const ApduBenchOptio
     card_options.card_wait = setup.card_wait;
     std::optional<PcscCard> ours;
     std::optional<PcscCard> reference;
-    try {
-      ours.emplace(context, pcscd.reader(0), card_options);
-      reference.emplace(context, pcscd.reader(1), card_options);
-    } catch (const PcscError& e) {
-      throw fail_with_logs(std::string("cards did not come up: ") + e.what());
-    }
+    stack.connect(context, card_options, ours, reference);
     progress("both cards present; measuring");
     try {
       result = measure_apdu_rounds(*ours, *reference, options);
     } catch (const PcscError& e) {
-      throw fail_with_logs(std::string("benchmark failed: ") + e.what());
+      throw stack.failure(std::string("benchmark failed: ") + e.what());
     }
   }
   int card_exit = card.stop();
   int ref_exit = refcard.stop();
-  pcscd.stop();
+  stack.stop();
   if (card_exit != 0 || ref_exit != 0)
     progress("card exit code " + std::to_string(card_exit) + ", reference exit code " + std::to_string(ref_exit));
   return result;

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "apdu/instruction.hpp"
+#include "apdu/status_word.hpp"
 #include "base/bytes.hpp"
 #include "sim/host/pcsc_client.hpp"
 #include "sim/host/vpcd_link.hpp"
@@ -26,9 +28,7 @@ class ReferenceCard final : public VpcdCard {
   [[nodiscard]] bool powered() const override { return powered_; }
   [[nodiscard]] Bytes atr() const override { return kFallbackAtr; }
   std::size_t process(Bytes, MutableBytes response) override {
-    response[0] = 0x90;
-    response[1] = 0x00;
-    return 2;
+    return apdu::put_status(response, 0, apdu::to_u16(apdu::StatusWord::kOk));
   }
 
  private:
@@ -38,7 +38,7 @@ class ReferenceCard final : public VpcdCard {
 struct ApduBenchOptions {
   std::chrono::milliseconds duration{3000};  // measuring time (both peers together)
   u64 apdus = 0;                             // > 0: stop after this many APDUs per peer
-  std::vector<u8> command = {0x80, 0xF2, 0x00, 0x0C};  // STATUS, no data (TS 102 221 11.1.2)
+  std::vector<u8> command = {apdu::cla::kUicc, apdu::to_u8(apdu::Ins::kStatus), 0x00, apdu::status_p2::kNoData};
   u32 round = 10;                            // APDUs per peer per round (fine interleaving spreads a
                                              // burst of load from other processes over both peers)
   u32 warmup = 200;                          // APDUs per peer before measuring

@@ -618,20 +618,12 @@ void measure_stack(const HttpBenchOptions& options, const Profile& profile, cons
                    const std::function<void(const std::string&)>& progress) {
   const std::filesystem::path image = workdir / "card.img";
   provision_file(profile, image, SCWS_NVM_SIZE, true);
-  std::filesystem::create_directories(workdir / "pcscd");
-  PcscdHarness pcscd({workdir / "pcscd", "scws bench", 0, false, 10000ms});
-  pcscd.start();
+  PcscStack stack({workdir, "scws bench"});
+  const PcscdHarness& pcscd = stack.pcscd();
   progress("pcscd pid " + std::to_string(pcscd.pid()) + ", vpcd ports " + std::to_string(pcscd.port()) + "/" +
            std::to_string(pcscd.port() + 1));
-  ChildProcess card({options.scws.string(), "card", "--quiet", "--image", image.string(), "--vpcd", pcscd.vpcd_address(0),
-                     "--ram", std::to_string(card_ram(options))},
-                    workdir / "card.log");
-  ChildProcess refcard({options.scws.string(), "bench", "refcard", "--quiet", "--vpcd", pcscd.vpcd_address(1)},
-                       workdir / "refcard.log");
-  auto fail_with_logs = [&](const std::string& what) {
-    return std::runtime_error(what + "\n scws card log:\n" + tail_of_file(card.log()) + " pcscd log:\n" +
-                              tail_of_file(pcscd.log_path()));
-  };
+  stack.start_card(options.scws, image, {"--quiet", "--ram", std::to_string(card_ram(options))});
+  stack.start_reference_card(options.scws, {"--quiet"});
 
   // The floor: bench apdu's measurement (STATUS to our card and to the reference card, interleaved),
   // right before each row over its own shared PC/SC connections, so that the floor and the row see
@@ -641,12 +633,7 @@ void measure_stack(const HttpBenchOptions& options, const Profile& profile, cons
   card_options.card_wait = options.card_wait;
   std::optional<PcscCard> ours;
   std::optional<PcscCard> reference;
-  try {
-    ours.emplace(context, pcscd.reader(0), card_options);
-    reference.emplace(context, pcscd.reader(1), card_options);
-  } catch (const PcscError& e) {
-    throw fail_with_logs(std::string("the cards did not come up: ") + e.what());
-  }
+  stack.connect(context, card_options, ours, reference);
   ApduBenchOptions floor_options;
   floor_options.duration = std::max<std::chrono::milliseconds>(options.duration / 2, 500ms);
 
@@ -657,7 +644,7 @@ void measure_stack(const HttpBenchOptions& options, const Profile& profile, cons
   try {
     port = runner.start(max_clients, options.card_wait + 10000ms);
   } catch (const std::runtime_error& e) {
-    throw fail_with_logs(e.what());
+    throw stack.failure(e.what());
   }
   progress("gateway over " + pcscd.reader(0) + " on 127.0.0.1:" + std::to_string(port));
   for (bool keep_alive : {true, false}) {
@@ -669,7 +656,7 @@ void measure_stack(const HttpBenchOptions& options, const Profile& profile, cons
       try {
         floor = measure_apdu_rounds(*ours, *reference, floor_options);
       } catch (const PcscError& e) {
-        throw fail_with_logs(std::string("APDU floor: ") + e.what());
+        throw stack.failure(std::string("APDU floor: ") + e.what());
       }
       progress(label + ": floor " + fixed(floor.ours.apdus_per_second, 0) + " APDU/s");
       ThroughputRow row = measure_throughput(port, paths[kRamPage], clients, keep_alive, options.duration, runner.counter());
@@ -685,9 +672,7 @@ void measure_stack(const HttpBenchOptions& options, const Profile& profile, cons
   runner.stop();
   ours.reset();
   reference.reset();
-  refcard.stop();
-  card.stop();
-  pcscd.stop();
+  stack.stop();
   result.stack_measured = true;
 }
 
@@ -706,12 +691,8 @@ HttpBenchResult run_http_bench(const HttpBenchOptions& options) {
   bool stack = options.stack;
   if (!stack) {
     result.stack_note = "not asked for (--no-stack)";
-  } else if (::geteuid() != 0) {
+  } else if (!enter_private_pcscd_namespace_for_figures(result.stack_note)) {
     stack = false;
-    result.stack_note = "needs root (a private pcscd in a private mount namespace); run as root for these figures";
-  } else if (std::string why; !enter_private_pcscd_namespace(why)) {
-    stack = false;
-    result.stack_note = "no private mount namespace for pcscd: " + why;
   } else {
     progress("private mount namespace with a tmpfs on /run/pcscd");
   }

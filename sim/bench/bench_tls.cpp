@@ -3,10 +3,9 @@
 #include "base/hex_text.hpp"
 #include "sim/bench/bench_report.hpp"
 #include "sim/testing/scratch_dir.hpp"
+#include "sim/testing/tls_rig.hpp"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -168,136 +167,46 @@ void write_peer_credentials(const TlsBenchCredentials& c, const fs::path& dir) {
 
 namespace {
 
-Bytes bytes_of(const std::vector<u8>& v) { return Bytes(v.data(), v.size()); }
-Bytes bytes_of(const std::string& s) { return Bytes(reinterpret_cast<const u8*>(s.data()), s.size()); }
-
-int host_entropy(void*, unsigned char* out, std::size_t len) {
-  // Benchmarks need no secrecy, only distinct runs: a xorshift seeded once from the clock.
-  static u64 state = static_cast<u64>(Clock::now().time_since_epoch().count()) | 1;
-  for (std::size_t i = 0; i < len; ++i) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    out[i] = static_cast<unsigned char>(state);
-  }
-  return 0;
-}
+namespace rig = tls_rig;
 
 constexpr char kRequest[] = "GET /index.html HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-
-std::string page_response(std::size_t body) {
-  std::string r = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + std::to_string(body) +
-                  "\r\nConnection: close\r\n\r\n";
-  r.append(body, 'x');
-  return r;
-}
-
-// The card's plaintext side (where the SCWS applet would be): reads a request up to its blank line,
-// answers with the page, then wants the connection closed.
-struct PageServer final : card::StreamEndpoint {
-  const std::string response;
-  struct Connection {
-    std::string tail;  // last bytes seen (finds "\r\n\r\n" across pieces)
-    bool answering = false;
-    std::size_t sent = 0;
-  };
-  std::array<Connection, kMaxConnections> connections{};
-  explicit PageServer(std::string r) : response(std::move(r)) {}
-  bool open(std::size_t c) noexcept override {
-    connections[c] = Connection{};
-    return true;
-  }
-  std::size_t receive(std::size_t c, Bytes data) noexcept override {
-    Connection& k = connections[c];
-    if (!k.answering) {
-      k.tail.append(reinterpret_cast<const char*>(data.data()), data.size());
-      if (k.tail.find("\r\n\r\n") != std::string::npos) k.answering = true;
-      if (k.tail.size() > 8) k.tail.erase(0, k.tail.size() - 8);
-    }
-    return data.size();
-  }
-  std::size_t send(std::size_t c, MutableBytes out) noexcept override {
-    Connection& k = connections[c];
-    if (!k.answering) return 0;
-    const std::size_t n = std::min(out.size(), response.size() - k.sent);
-    std::memcpy(out.data(), response.data() + k.sent, n);
-    k.sent += n;
-    return n;
-  }
-  bool wants_close(std::size_t c) const noexcept override {
-    return connections[c].answering && connections[c].sent == response.size();
-  }
-  void close(std::size_t) noexcept override {}
-};
-
-// The client's plaintext side: sends the request once open, counts the answer.
-struct RequestClient final : card::StreamEndpoint {
-  std::size_t sent = 0, received = 0;
-  bool open(std::size_t) noexcept override { return true; }
-  std::size_t receive(std::size_t, Bytes data) noexcept override {
-    received += data.size();
-    return data.size();
-  }
-  std::size_t send(std::size_t, MutableBytes out) noexcept override {
-    const std::size_t n = std::min(out.size(), sizeof kRequest - 1 - sent);
-    std::memcpy(out.data(), kRequest + sent, n);
-    sent += n;
-    return n;
-  }
-  bool wants_close(std::size_t) const noexcept override { return false; }
-  void close(std::size_t) noexcept override {}
-};
+constexpr std::size_t kClientRegion = 96 * 1024;  // room for a saved session's copies too
 
 const card::Tracer& silent_tracer() {
   static const card::Tracer t;
   return t;
 }
 
-// A card: NVM with the credentials, the TLS region, the server context, the TLS endpoint.
-struct BenchCard {
-  std::vector<u8> nvm_bytes = std::vector<u8>(256 * 1024);
-  card::RamNvmDevice device{MutableBytes(nvm_bytes.data(), nvm_bytes.size())};
-  card::Nvm nvm{device};
-  card::ObjectStore store{nvm};
-  std::vector<u64> region;  // u64: 8-byte aligned
-  std::unique_ptr<tls::TlsAllocator> allocator;
-  tls::CardRng rng;
-  std::unique_ptr<tls::TlsContext> ctx;
-  bool ready = false;
+rig::CardCredentials card_credentials(const TlsBenchCredentials& c) {
+  return rig::CardCredentials{c.ca, c.server_chain, c.server_key, {{c.psk_identity, c.psk}}};
+}
 
-  BenchCard(const TlsBenchCredentials& c, TlsBenchMode mode, std::size_t region_bytes) {
-    if (!nvm.format(16 * 1024).ok() || !nvm.begin().ok() || !store.format().ok() || !nvm.commit().ok())
-      throw std::runtime_error("bench tls: cannot format the card's NVM");
-    bool stored = tls::put_server_chain(store, bytes_of(c.server_chain)).ok() && tls::put_server_key(store, bytes_of(c.server_key)).ok() &&
-                  tls::put_issuer_ca(store, bytes_of(c.ca)).ok() && tls::put_psk(store, bytes_of(c.psk_identity), bytes_of(c.psk)).ok();
-    if (!stored) throw std::runtime_error("bench tls: the card refused the credentials");
-    region.resize((region_bytes + 7) / 8);
-    allocator = std::make_unique<tls::TlsAllocator>(MutableBytes(reinterpret_cast<u8*>(region.data()), region_bytes));
-    if (!rng.seed(host_entropy, nullptr, bytes_of(std::string("bench card"))).ok()) throw std::runtime_error("bench tls: DRBG seed failed");
-    ctx = std::make_unique<tls::TlsContext>(*allocator);
-    ready = ctx->init_server(store, mode == TlsBenchMode::kPsk ? tls::TlsMode::kPsk : tls::TlsMode::kCertificate, rng).ok();
+// A card with the run's credentials and a TLS region of region_bytes; its DRBG seeded from the kernel.
+struct BenchCard : rig::Card {
+  BenchCard(const TlsBenchCredentials& c, TlsBenchMode mode, std::size_t region_bytes)
+      : rig::Card(card_credentials(c), region_bytes, mode == TlsBenchMode::kPsk ? tls::TlsMode::kPsk : tls::TlsMode::kCertificate,
+                  rig::Seed{std::nullopt, "bench card"}) {}
+};
+
+tls::ClientCredentials client_credentials(const TlsBenchCredentials& c, TlsBenchMode mode) {
+  using rig::bytes_of;
+  if (mode == TlsBenchMode::kPsk) return rig::psk_client(bytes_of(c.psk_identity), bytes_of(c.psk));
+  return rig::certificate_client(bytes_of(c.ca), bytes_of(c.client), bytes_of(c.client_key));
+}
+
+struct BenchClient : rig::Client {
+  BenchClient(const TlsBenchCredentials& c, TlsBenchMode mode)
+      : rig::Client(client_credentials(c, mode), rig::Seed{std::nullopt, "bench client"}, kClientRegion) {
+    if (!ok) throw std::runtime_error("bench tls: the client context did not initialise");
   }
 };
 
-struct BenchClient {
-  std::vector<u64> region = std::vector<u64>(96 * 1024 / 8);
-  tls::TlsAllocator allocator{MutableBytes(reinterpret_cast<u8*>(region.data()), region.size() * 8)};
-  tls::CardRng rng;
-  tls::TlsContext ctx{allocator};
-  tls::ClientCredentials credentials;
-
-  BenchClient(const TlsBenchCredentials& c, TlsBenchMode mode) {
-    if (mode == TlsBenchMode::kPsk) {
-      credentials.psk_identity = bytes_of(c.psk_identity);
-      credentials.psk_key = bytes_of(c.psk);
-      credentials.psk_only = true;
-    } else {
-      credentials.ca_der = bytes_of(c.ca);
-      credentials.cert_chain_der = bytes_of(c.client);
-      credentials.key_der = bytes_of(c.client_key);
-    }
-    if (!rng.seed(host_entropy, nullptr, bytes_of(std::string("bench client"))).ok() || !ctx.init_client(credentials, rng).ok())
-      throw std::runtime_error("bench tls: the client context did not initialise");
+// The card's plaintext side (where the SCWS applet would be): reads a request up to its blank line,
+// answers with a page of `body` bytes, then wants the connection closed.
+struct PageServer : rig::App {
+  explicit PageServer(std::size_t body) {
+    answer = rig::page_response(body);
+    close_after_answer = true;
   }
 };
 
@@ -318,54 +227,32 @@ std::string describe_failure(const tls::TlsSession* s, const char* side) {
   return out.str();
 }
 
-// One connection between the client and the card's TLS endpoint: ciphertext moves in pieces of at
-// most 237 bytes towards the card (RECEIVE DATA, TS 102 223 8.7) and 240 from it (SEND DATA).
+// One connection between the client and the card's TLS endpoint over the rig's pipe (RECEIVE DATA-
+// and SEND DATA-sized pieces), until the client has the whole answer.
 Connection run_connection(BenchClient& client, tls::TlsEndpoint& endpoint, std::size_t expected, const mbedtls_ssl_session* resume,
                           mbedtls_ssl_session* save) {
   constexpr std::size_t kConnection = 0;
   Connection result;
-  RequestClient app;
+  rig::App app;
+  app.to_send = kRequest;
   tls::TlsSession session(client.ctx, app, 0, silent_tracer());
   if (!session.start(resume)) throw std::runtime_error("bench tls: the client has no RAM for a session");
   if (!endpoint.open(kConnection)) {
     result.failure = describe_failure(nullptr, "card");
     return result;
   }
-  std::vector<u8> to_card, to_client;
   bool saved = false;
-  u8 buf[240];
-  for (int round = 0; round < 100000; ++round) {
-    bool moved = false;
-    for (std::size_t n; (n = session.send(MutableBytes(buf, sizeof buf))) > 0; moved = true) to_card.insert(to_card.end(), buf, buf + n);
-    std::size_t pos = 0;
-    while (pos < to_card.size()) {
-      const std::size_t piece = std::min<std::size_t>(237, to_card.size() - pos);
-      const std::size_t took = endpoint.receive(kConnection, Bytes(to_card.data() + pos, piece));
-      pos += took;
-      if (took == 0) break;
-      moved = true;
-      if (took < piece) break;
-    }
-    to_card.erase(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(pos));
-    for (std::size_t n; (n = endpoint.send(kConnection, MutableBytes(buf, sizeof buf))) > 0; moved = true)
-      to_client.insert(to_client.end(), buf, buf + n);
-    pos = 0;
-    while (pos < to_client.size()) {
-      const std::size_t took = session.receive(Bytes(to_client.data() + pos, to_client.size() - pos));
-      pos += took;
-      if (took == 0) break;
-      moved = true;
-    }
-    to_client.erase(to_client.begin(), to_client.begin() + static_cast<std::ptrdiff_t>(pos));
+  rig::Pipe pipe;
+  pipe.run(session, rig::PipeEnd(endpoint, kConnection), [&] {
     if (save != nullptr && !saved && session.state() == tls::TlsSession::State::kOpen) {
       // Right after the handshake: the card's close_notify may follow the page in the same pass.
       if (!session.save_session(*save)) throw std::runtime_error("bench tls: cannot save the session");
       saved = true;
     }
-    if (app.received >= expected || !moved) break;
-  }
+    return app.received.size() >= expected;
+  });
   const tls::TlsSession* card_session = endpoint.session(kConnection);
-  result.ok = app.received == expected;
+  result.ok = app.received.size() == expected;
   result.resumed = card_session != nullptr && card_session->resumed();
   if (!result.ok) {
     result.failure = describe_failure(card_session, "card");
@@ -385,13 +272,13 @@ CardProbe probe_card_region(const TlsBenchCredentials& credentials, TlsBenchMode
   CardProbe p;
   tls::CardClock::set(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   BenchCard card(credentials, mode, region_bytes);
-  if (!card.ready) {
+  if (!card.ready()) {
     p.failure = "the server context does not fit the region";
     return p;
   }
   BenchClient client(credentials, mode);
-  PageServer page(page_response(response_bytes));
-  const std::string& response = page.response;
+  PageServer page(response_bytes);
+  const std::string& response = page.answer;
   tls::TlsEndpoint endpoint(*card.ctx, page, silent_tracer());
   p.idle = card.allocator->in_use();
   card.allocator->reset_high_water();
@@ -420,9 +307,9 @@ PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode 
   PipeRate rate;
   rate.handshakes = runs;
   BenchCard card(credentials, mode, 64 * 1024);
-  if (!card.ready) throw std::runtime_error("bench tls: the server context did not initialise");
+  if (!card.ready()) throw std::runtime_error("bench tls: the server context did not initialise");
   BenchClient client(credentials, mode);
-  PageServer page(page_response(1024));
+  PageServer page(1024);
   tls::TlsEndpoint endpoint(*card.ctx, page, silent_tracer());
   mbedtls_ssl_session saved;
   mbedtls_ssl_session_init(&saved);
@@ -430,14 +317,14 @@ PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode 
     tls::TlsAllocator::Scope scope(client.allocator);  // the saved session's copies live in the client's region
     auto start = Clock::now();
     for (unsigned i = 0; i < runs; ++i) {
-      const Connection c = run_connection(client, endpoint, page.response.size(), nullptr, i + 1 == runs ? &saved : nullptr);
+      const Connection c = run_connection(client, endpoint, page.answer.size(), nullptr, i + 1 == runs ? &saved : nullptr);
       if (!c.ok) throw std::runtime_error("bench tls: a full handshake failed: " + c.failure);
     }
     rate.full_per_second = runs / std::chrono::duration<double>(Clock::now() - start).count();
     rate.resumed_ok = true;
     start = Clock::now();
     for (unsigned i = 0; i < runs; ++i) {
-      const Connection c = run_connection(client, endpoint, page.response.size(), &saved, nullptr);
+      const Connection c = run_connection(client, endpoint, page.answer.size(), &saved, nullptr);
       if (!c.ok) throw std::runtime_error("bench tls: a resumed handshake failed: " + c.failure);
       rate.resumed_ok = rate.resumed_ok && c.resumed;
     }
@@ -451,54 +338,10 @@ PipeRate measure_pipe_rate(const TlsBenchCredentials& credentials, TlsBenchMode 
 
 namespace {
 
-// Runs argv, returns (exit status, stdout). stderr goes to ours.
-std::pair<int, std::string> run_child(const std::vector<std::string>& args, const std::string* input = nullptr) {
-  int out[2], in[2];
-  if (::pipe(out) != 0 || ::pipe(in) != 0) throw std::runtime_error("pipe failed");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    if (input != nullptr) {  // a client: its input from us, its chatter on stderr dropped
-      ::dup2(in[0], 0);
-      const int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 2);
-    }
-    ::close(out[0]);
-    ::close(out[1]);
-    ::close(in[0]);
-    ::close(in[1]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  ::close(in[0]);
-  if (input != nullptr) {
-    std::size_t at = 0;
-    while (at < input->size()) {
-      const ssize_t n = ::write(in[1], input->data() + at, input->size() - at);
-      if (n <= 0) break;
-      at += static_cast<std::size_t>(n);
-    }
-  }
-  ::close(in[1]);
-  std::string text;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) != 0;) {
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    text.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(out[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), text};
+// A client run to its end (curl, openssl): its input on stdin, its chatter on stderr dropped.
+ChildProcess::Output run_client(const std::vector<std::string>& argv, const std::string& input,
+                                std::chrono::milliseconds bound = std::chrono::minutes(2)) {
+  return ChildProcess::run(argv, input, ChildProcess::Stderr::kDiscard, bound);
 }
 
 // The number after "key": in a flat JSON line (the peers print nothing nested).
@@ -533,11 +376,12 @@ PeerRegion run_peer(const fs::path& exe, bool stock, TlsBenchMode mode, const fs
   if (!stock) {
     args.insert(args.end(), {"--lo", mode == TlsBenchMode::kPsk ? "1024" : "4096", "--hi", "65536"});
   }
-  auto [status, out] = run_child(args);
+  // The peer's stderr goes to ours; its bisection takes minutes with many runs.
+  auto [status, out, timed_out] = ChildProcess::run(args, std::nullopt, ChildProcess::Stderr::kInherit, std::chrono::hours(1));
   while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
   p.raw_json = out;
   if (status != 0) {
-    p.error = "exit status " + std::to_string(status);
+    p.error = (timed_out ? "stopped after an hour, exit status " : "exit status ") + std::to_string(status);
     const std::string e = json_string(out, "first_error_text");
     if (!e.empty()) p.error += ", mbedTLS " + e;
     return p;
@@ -574,12 +418,8 @@ TlsBenchResult run_tls_bench(const TlsBenchOptions& options) {
   bool pcscd = options.pcscd;
   if (!pcscd) {
     r.pcscd.note = "not asked for (--no-pcscd)";
-  } else if (::geteuid() != 0) {
+  } else if (!enter_private_pcscd_namespace_for_figures(r.pcscd.note)) {
     pcscd = false;
-    r.pcscd.note = "needs root (a private pcscd in a private mount namespace); run as root for these figures";
-  } else if (std::string why; !enter_private_pcscd_namespace(why)) {
-    pcscd = false;
-    r.pcscd.note = "no private mount namespace for pcscd: " + why;
   }
   r.runs = options.runs;
   r.in_content_len = MBEDTLS_SSL_IN_CONTENT_LEN;
@@ -827,6 +667,13 @@ Profile stack_profile() {
   return profile;
 }
 
+// Card RAM for a profile's image: the TLS region (the profile's, or its mode's default) beside 16 KiB
+// for everything else, at least the build's card RAM.
+std::size_t card_ram_for(const Profile& profile) {
+  const std::size_t region = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
+  return std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + region + 15) / 16 * 16);
+}
+
 // The card as `scws run` builds it, in this process: an image provisioned from the profile (TLS
 // region tls_ram bytes, 0: the profile's), an EmulatedUicc, DirectTransport and the Gateway on
 // loopback with idle STATUS polling off (every APDU counted is a client's). budget: the TLS port's
@@ -836,8 +683,7 @@ class StackRig {
   StackRig(const Profile& base, const Pki& pki, std::size_t tls_ram, std::size_t budget) : profile_(base) {
     if (tls_ram != 0) profile_.tls->ram = static_cast<std::uint32_t>(tls_ram);
     provision_device(profile_, nvm_, &pki);
-    const std::size_t region = profile_.tls->ram != 0 ? profile_.tls->ram : default_tls_ram(profile_.tls->mode, profile_.tls->channels);
-    host_.emplace(nvm_, std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + region + 15) / 16 * 16));
+    host_.emplace(nvm_, card_ram_for(profile_));
     host_->tls_port().set_session_budget(budget);
     if (!host_->card().power_on()) throw std::runtime_error("bench tls: the card did not power up");
     if (port().state() != card::TlsPort::State::kServing) return;  // e.g. a region too small for the context
@@ -946,8 +792,7 @@ std::vector<StackClient> stack_clients(const Pki& pki, const fs::path& c) {
 // One connection of a real client: handshake, GET of the demo page, close.
 bool run_stack_client(const StackClient& client, const std::string& address) {
   static const std::string request = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  static const std::string empty;
-  auto [status, out] = run_child(client.argv(address), client.curl ? &empty : &request);
+  auto [status, out, timed_out] = run_client(client.argv(address), client.curl ? std::string() : request);
   return status == 0 && (client.curl ? out == "200" : out.find("HTTP/1.1 200") != std::string::npos);
 }
 
@@ -1072,7 +917,7 @@ StackFigures measure_stack(unsigned runs, bool verbose) {
     std::vector<std::string> argv = hs;
     argv.insert(argv.end(), extra.begin(), extra.end());
     const u64 before = rig.apdus();
-    auto [status, out] = run_child(argv, &none);
+    auto [status, out, timed_out] = run_client(argv, none);
     if (!rig.settle()) return 0;
     reused = out.find("Reused, TLSv1.2") != std::string::npos;
     return status == 0 ? static_cast<double>(rig.apdus() - before) : 0;
@@ -1120,50 +965,112 @@ STime parse_s_time(const std::string& out) {
   return t;
 }
 
+// Where the rate rows connect, with what, for how long.
+struct RateTarget {
+  std::string address;            // the gateway's TLS port
+  std::vector<std::string> cert;  // openssl's client certificate, key and CA options
+  std::string psk_identity, psk_hex;
+  unsigned seconds = 0;           // per row
+};
+
+RateTarget rate_target(const fs::path& creds, u16 port, unsigned seconds) {
+  RateTarget t;
+  t.address = "127.0.0.1:" + std::to_string(port);
+  t.cert = {"-cert", (creds / "client-1.pem").string(), "-key", (creds / "client-1.key").string(), "-CAfile", (creds / "ca.pem").string()};
+  std::ifstream in(creds / "psk.txt");
+  in >> t.psk_identity >> t.psk_hex;
+  if (t.psk_identity.empty() || t.psk_hex.empty()) throw std::runtime_error("bench tls: no PSK in " + (creds / "psk.txt").string());
+  t.seconds = seconds;
+  return t;
+}
+
+// Certificate, full or resumed: `openssl s_time` for the target's seconds.
+PcscdRateRow s_time_row(const RateTarget& target, bool reuse) {
+  PcscdRateRow row;
+  row.mode = TlsBenchMode::kCertificate;
+  row.resumed = reuse;
+  row.client = reuse ? "openssl s_time -reuse" : "openssl s_time -new";
+  std::vector<std::string> argv = {"/usr/bin/openssl", "s_time", "-connect", target.address, "-tls1_2", reuse ? "-reuse" : "-new",
+                                   "-time", std::to_string(target.seconds)};
+  argv.insert(argv.end(), target.cert.begin(), target.cert.end());
+  const auto t0 = Clock::now();
+  const auto [status, out, timed_out] = run_client(argv, std::string(), std::chrono::seconds(target.seconds) + std::chrono::minutes(1));
+  row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const STime t = parse_s_time(out);
+  if (!t.parsed) {
+    row.note = "s_time printed no summary (exit " + std::to_string(status) + ")";
+    return row;
+  }
+  row.connections = t.connections;
+  row.resumed_count = t.resumed;
+  row.note = "s_time: " + std::to_string(t.connections) + " connections in " + std::to_string(t.real_seconds) +
+             " real seconds; rate over the child's wall time, process start included";
+  if (reuse && t.resumed < t.connections)
+    row.note += "; only " + std::to_string(t.resumed) + " of " + std::to_string(t.connections) + " resumed";
+  if (reuse) row.note += "; plus one full handshake first";
+  return row;
+}
+
+// One `openssl s_client` per handshake for the target's seconds (PSK: s_time has no -psk).
+PcscdRateRow s_client_loop_row(const RateTarget& target, TlsBenchMode mode) {
+  PcscdRateRow row;
+  row.mode = mode;
+  row.client = "openssl s_client loop";
+  std::vector<std::string> argv = {"/usr/bin/openssl", "s_client", "-connect", target.address, "-tls1_2"};
+  if (mode == TlsBenchMode::kPsk) {
+    // -no-CA*: without them s_client loads the system's whole CA store at every start (~40 ms).
+    argv.insert(argv.end(), {"-no-CAfile", "-no-CApath", "-no-CAstore", "-psk_identity", target.psk_identity, "-psk",
+                             target.psk_hex, "-cipher", "PSK-AES128-CCM"});
+  } else {
+    argv.insert(argv.end(), target.cert.begin(), target.cert.end());
+  }
+  unsigned failures = 0;
+  const auto t0 = Clock::now();
+  while (Clock::now() - t0 < std::chrono::seconds(target.seconds)) {
+    // stdin at its end: handshake, close_notify, exit
+    const auto [status, out, timed_out] = run_client(argv, std::string());
+    if (status == 0 && out.find("New, TLSv1.2") != std::string::npos) {
+      ++row.connections;
+    } else if (++failures >= 3 && row.connections == 0) {
+      break;
+    }
+  }
+  row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  row.note = "one process per handshake (process start included)";
+  if (failures > 0) row.note += "; " + std::to_string(failures) + " failed";
+  return row;
+}
+
 PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector<std::pair<TlsBenchMode, PipeRate>>& pipe,
                                const std::function<void(const std::string&)>& progress) {
   using namespace std::chrono_literals;
   ::signal(SIGPIPE, SIG_IGN);
-  PcscdRates rates;
   const ScratchDir scratch("scws-bench-tls-pcscd");
   const fs::path& dir = scratch.path();
 
   // The card image: the demo profile with a TLS port serving certificates and PSKs.
-  Profile profile = load_profile(bundled_demo_profile());
-  if (!profile.tls) profile.tls = ProfileTls{};
-  profile.tls->mode = ProfileTls::Mode::kBoth;
-  profile.tls->clients = 1;
-  profile.tls->psk_identities = 1;
+  const Profile profile = stack_profile();
   const fs::path creds = dir / "clients";
   const fs::path image = dir / "card.img";
   provision_file(profile, image, SCWS_NVM_SIZE, true, creds);
-  const std::size_t tls_ram = profile.tls->ram != 0 ? profile.tls->ram : default_tls_ram(profile.tls->mode, profile.tls->channels);
-  const std::size_t ram = std::max<std::size_t>(SCWS_RAM_SIZE, (16384 + tls_ram + 15) / 16 * 16);
 
-  fs::create_directories(dir / "pcscd");
-  PcscdHarness pcscd({dir / "pcscd", "scws bench tls", 0, false, 10000ms});
-  pcscd.start();
+  PcscStack stack({dir, "scws bench tls"});
   std::error_code ec;
   const fs::path scws = options.scws.empty() ? fs::read_symlink("/proc/self/exe", ec) : options.scws;
-  ChildProcess card({scws.string(), "card", "--quiet", "--image", image.string(), "--vpcd", pcscd.vpcd_address(0), "--ram",
-                     std::to_string(ram)},
-                    dir / "card.log");
-  PcscTransport transport(pcscd.reader(0));
+  stack.start_card(scws, image, {"--quiet", "--ram", std::to_string(card_ram_for(profile))});
+  PcscTransport transport(stack.pcscd().reader(0));
   GatewayRunner runner(transport, options.verbose, "pcscd", {profile.tls->port, profile.http_port});
   u16 port = 0;
   try {
     port = runner.start(profile.tls->channels, 20000ms);
   } catch (const std::runtime_error& e) {
-    throw std::runtime_error(std::string(e.what()) + "\n scws card log:\n" + tail_of_file(card.log()) + " pcscd log:\n" +
-                             tail_of_file(pcscd.log_path()));
+    throw stack.failure(e.what());
   }
-  progress("through pcscd: gateway over " + pcscd.reader(0) + ", TLS on 127.0.0.1:" + std::to_string(port));
+  progress("through pcscd: gateway over " + stack.pcscd().reader(0) + ", TLS on 127.0.0.1:" + std::to_string(port));
+  const RateTarget target = rate_target(creds, port, options.pcscd_seconds != 0 ? options.pcscd_seconds : (options.quick ? 3 : 10));
 
-  const std::string address = "127.0.0.1:" + std::to_string(port);
-  const unsigned seconds = options.pcscd_seconds != 0 ? options.pcscd_seconds : (options.quick ? 3 : 10);
-  const std::vector<std::string> cert = {"-cert", (creds / "client-1.pem").string(), "-key", (creds / "client-1.key").string(),
-                                         "-CAfile", (creds / "ca.pem").string()};
-  auto finish = [&](PcscdRateRow& row) {
+  PcscdRates rates;
+  auto add = [&](PcscdRateRow row) {
     row.per_second = handshake_rate(row.connections, row.seconds);
     for (const auto& [mode, rate] : pipe)
       if (mode == row.mode) row.pipe_per_second = row.resumed ? rate.resumed_per_second : rate.full_per_second;
@@ -1171,76 +1078,17 @@ PcscdRates measure_pcscd_rates(const TlsBenchOptions& options, const std::vector
     rates.rows.push_back(row);
     wait_quiet(runner.counter());
   };
-
-  // Certificate, full and resumed: openssl s_time for `seconds` seconds each.
   for (bool reuse : {false, true}) {
-    PcscdRateRow row;
-    row.mode = TlsBenchMode::kCertificate;
-    row.resumed = reuse;
-    row.client = reuse ? "openssl s_time -reuse" : "openssl s_time -new";
-    progress("through pcscd: " + row.client);
-    std::vector<std::string> argv = {"/usr/bin/openssl", "s_time", "-connect", address, "-tls1_2", reuse ? "-reuse" : "-new",
-                                     "-time", std::to_string(seconds)};
-    argv.insert(argv.end(), cert.begin(), cert.end());
-    const std::string none;
-    const auto t0 = Clock::now();
-    const auto [status, out] = run_child(argv, &none);
-    row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const STime t = parse_s_time(out);
-    if (!t.parsed) {
-      row.note = "s_time printed no summary (exit " + std::to_string(status) + ")";
-    } else {
-      row.connections = t.connections;
-      row.resumed_count = t.resumed;
-      row.note = "s_time: " + std::to_string(t.connections) + " connections in " + std::to_string(t.real_seconds) +
-                 " real seconds; rate over the child's wall time, process start included";
-      if (reuse && t.resumed < t.connections)
-        row.note += "; only " + std::to_string(t.resumed) + " of " + std::to_string(t.connections) + " resumed";
-      if (reuse) row.note += "; plus one full handshake first";
-    }
-    finish(row);
+    progress(std::string("through pcscd: openssl s_time ") + (reuse ? "-reuse" : "-new"));
+    add(s_time_row(target, reuse));
   }
-
-  // PSK (s_time has no -psk) and, beside it, certificate: one `openssl s_client` per handshake.
-  std::string psk_identity, psk_hex;
-  {
-    std::ifstream in(creds / "psk.txt");
-    in >> psk_identity >> psk_hex;
-    if (psk_identity.empty() || psk_hex.empty()) throw std::runtime_error("bench tls: no PSK in " + (creds / "psk.txt").string());
-  }
+  // PSK and, beside it, certificate the same way: what a process per handshake costs.
   for (TlsBenchMode mode : {TlsBenchMode::kPsk, TlsBenchMode::kCertificate}) {
-    PcscdRateRow row;
-    row.mode = mode;
-    row.client = "openssl s_client loop";
     progress(std::string("through pcscd: openssl s_client loop, ") + tls_bench_mode_name(mode));
-    std::vector<std::string> argv = {"/usr/bin/openssl", "s_client", "-connect", address, "-tls1_2"};
-    if (mode == TlsBenchMode::kPsk) {
-      // -no-CA*: without them s_client loads the system's whole CA store at every start (~40 ms).
-      for (const char* a : {"-no-CAfile", "-no-CApath", "-no-CAstore", "-psk_identity", psk_identity.c_str(), "-psk", psk_hex.c_str(),
-                            "-cipher", "PSK-AES128-CCM"})
-        argv.emplace_back(a);
-    } else {
-      argv.insert(argv.end(), cert.begin(), cert.end());
-    }
-    const std::string none;  // stdin at its end: handshake, close_notify, exit
-    unsigned failures = 0;
-    const auto t0 = Clock::now();
-    while (Clock::now() - t0 < std::chrono::seconds(seconds)) {
-      const auto [status, out] = run_child(argv, &none);
-      if (status == 0 && out.find("New, TLSv1.2") != std::string::npos) {
-        ++row.connections;
-      } else if (++failures >= 3 && row.connections == 0) {
-        break;
-      }
-    }
-    row.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    row.note = "one process per handshake (process start included)";
-    if (failures > 0) row.note += "; " + std::to_string(failures) + " failed";
-    finish(row);
+    add(s_client_loop_row(target, mode));
   }
   runner.stop();
-  card.stop();
-  pcscd.stop();
+  stack.stop();
   rates.measured = true;
   return rates;
 }

@@ -19,7 +19,6 @@
 // Usage: PEER --dir DIR --mode cert|psk --runs N [--response BYTES] [--lo BYTES --hi BYTES]
 //   DIR holds ca.der, server.der, server.key.der, client.der, client.key.der, psk.id, psk.key.
 #include <sys/socket.h>
-#include <sys/random.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,6 +45,7 @@
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_ticket.h"
 #include "mbedtls/x509_crt.h"
+#include "sim/host/host_entropy.hpp"
 
 namespace {
 
@@ -147,19 +147,6 @@ Credentials load(const std::string& dir) {
   c.psk_id = read_file(dir + "/psk.id");
   c.psk = read_file(dir + "/psk.key");
   return c;
-}
-
-int entropy(void*, unsigned char* out, std::size_t len) {
-  while (len > 0) {
-    const ssize_t n = getrandom(out, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    out += n;
-    len -= static_cast<std::size_t>(n);
-  }
-  return 0;
 }
 
 // The card's choices (tls/tls_context.cpp): AEAD first, P-256, SHA-256, TLS 1.2 only.
@@ -277,7 +264,7 @@ std::string response_for(std::size_t body) {
   mbedtls_ssl_init(&ssl);
   int status = 1;
   const unsigned char pers[] = "scws-bench-client";
-  if (mbedtls_ctr_drbg_seed(&drbg, entropy, nullptr, pers, sizeof pers) == 0 &&
+  if (mbedtls_ctr_drbg_seed(&drbg, scws::sim::host_entropy, nullptr, pers, sizeof pers) == 0 &&
       mbedtls_ssl_config_defaults(&conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) == 0) {
     configure_common(conf, drbg, psk);
     bool ready = true;
@@ -532,7 +519,7 @@ int main(int argc, char** argv) {
     mbedtls_ctr_drbg_context drbg;
     mbedtls_ctr_drbg_init(&drbg);
     const unsigned char pers[] = "scws-bench-server";
-    if (mbedtls_ctr_drbg_seed(&drbg, entropy, nullptr, pers, sizeof pers) != 0) throw std::runtime_error("DRBG seed failed");
+    if (mbedtls_ctr_drbg_seed(&drbg, scws::sim::host_entropy, nullptr, pers, sizeof pers) != 0) throw std::runtime_error("DRBG seed failed");
     const int rc = measure(a, c, drbg);
     mbedtls_ctr_drbg_free(&drbg);
     return rc;

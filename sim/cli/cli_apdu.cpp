@@ -79,7 +79,7 @@ int run_apdu(const ApduArgs& args) {
         std::cout << "< " << hex_spaced(response) << " (no status word)\n";
         continue;
       }
-      u16 sw = static_cast<u16>((response[response.size() - 2] << 8) | response.back());
+      const u16 sw = apdu::response_status(response);
       char sw_text[8];
       std::snprintf(sw_text, sizeof sw_text, "%04X", sw);
       std::cout << "< " << hex_spaced(response) << " (" << sw_text << " " << apdu::describe(sw) << ")\n";

@@ -14,6 +14,7 @@
 #include "card/os/tracer.hpp"
 #include "scws_config.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/host/card_image.hpp"
 #include "sim/host/emulated_uicc.hpp"
 #include "sim/host/file_nvm_device.hpp"
 #include "sim/host/profile.hpp"
@@ -35,19 +36,10 @@ struct CardArgs {
   bool verbose = false;
 };
 
-const char* describe(card::PowerError e) {
-  switch (e) {
-    case card::PowerError::kNvm: return "the NVM image cannot be mounted";
-    case card::PowerError::kRamTooSmall: return "the card RAM is too small for the APDU buffer and the applets";
-    case card::PowerError::kNotPowered: return "the card is not powered";
-  }
-  return "unknown power error";
-}
-
 // The card as vpcd sees it.
 class CardAdapter final : public VpcdCard {
  public:
-  explicit CardAdapter(card::Card& card) : card_(card) {}
+  CardAdapter(card::Card& card, const FileNvmDevice& nvm) : card_(card), nvm_(nvm) {}
   bool power_on(std::string& error) override { return check(card_.power_on(), error); }
   void power_off() override { card_.power_off(); }
   bool reset(std::string& error) override { return check(card_.reset(), error); }
@@ -58,11 +50,11 @@ class CardAdapter final : public VpcdCard {
  private:
   bool check(const Status<card::PowerError>& s, std::string& error) {
     if (s.ok()) return true;
-    error = describe(s.error());
-    if (s.error() == card::PowerError::kNvm) error += std::string(": ") + card::describe(card_.nvm_error());
+    error = power_failure_text(card_, s.error(), &nvm_);
     return false;
   }
   card::Card& card_;
+  const FileNvmDevice& nvm_;
 };
 
 // The card OS's trace lines (state transitions, refusals) on stderr with --verbose.
@@ -89,39 +81,21 @@ int run_card(const CardArgs& args) {
   }
   if (args.ram % 16 != 0) return refuse("--ram must be a multiple of 16 bytes");
 
-  std::error_code ec;
-  if (!std::filesystem::exists(image, ec)) {
-    // A missing image is compiled from a profile (the bundled demo unless --profile names one).
-    const std::filesystem::path profile_dir = args.profile.empty() ? bundled_demo_profile() : std::filesystem::path(args.profile);
-    try {
-      const ProvisionReport r = provision_file(load_profile(profile_dir), image, args.size, false);
-      std::cerr << "scws card: " << image.string() << " did not exist: created a new card image of " << args.size
-                << " bytes from the profile " << profile_dir.string() << " (" << r.resources << " resources)"
-                << std::endl;
-    } catch (const std::runtime_error& e) {
-      return refuse("cannot create a new image " + image.string() + ": " + e.what());
-    }
-  }
-  std::optional<FileNvmDevice> opened;
-  try {
-    opened.emplace(FileNvmDevice::open(image));
-  } catch (const std::runtime_error& e) {
-    return refuse(std::string("refusing image: ") + e.what());
-  }
-  FileNvmDevice& nvm = *opened;
-
-  // The card with its toolkit and SCWS applet; its RAM is one arena of --ram bytes.
-  EmulatedUicc uicc(nvm, args.ram);
-  card::Card& card = uicc.card();
+  // A missing image is built from a profile (the bundled demo unless --profile names one); the card
+  // (toolkit, SCWS applet, RAM of --ram bytes) is powered on once, so a damaged image is refused now.
   StderrTraceSink trace_sink;
-  if (args.verbose) card.set_trace_sink(&trace_sink);
-  // Mount once now, so a damaged image is refused at start rather than at the first power-on.
-  if (auto s = card.power_on(); !s) {
-    std::string why = describe(s.error());
-    if (s.error() == card::PowerError::kNvm) why = card::describe(card.nvm_error());
-    if (!nvm.last_error().empty()) why += " (" + nvm.last_error() + ")";
-    return refuse("refusing image " + image.string() + ": " + why);
+  std::optional<OpenedCard> opened;
+  try {
+    ImageSource source;
+    source.profile_dir = args.profile.empty() ? bundled_demo_profile() : std::filesystem::path(args.profile);
+    const PreparedImage prepared = prepare_card_image(image, source, args.size);
+    if (prepared.origin != ImageOrigin::kExisting) std::cerr << "scws card: " << prepared.summary << std::endl;
+    opened.emplace(image, args.ram, args.verbose ? &trace_sink : nullptr);
+  } catch (const CardImageError& e) {
+    return refuse(e.what());
   }
+  FileNvmDevice& nvm = opened->nvm();
+  card::Card& card = opened->card();
   card::RamReport ram_report = card.ram_report();
   card.power_off();  // powered from now on only by vpcd's control bytes
   say("image " + image.string() + " (" + std::to_string(nvm.size()) + " bytes), RAM " +
@@ -135,7 +109,7 @@ int run_card(const CardArgs& args) {
 
   StopSignal stop;
   stop_on_signals(stop);
-  CardAdapter adapter(card);
+  CardAdapter adapter(card, nvm);
   VpcdLinkOptions options;
   options.vpcd = vpcd;
   VpcdLink link(adapter, options, stop);

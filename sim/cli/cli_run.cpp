@@ -1,7 +1,6 @@
 // `scws run [--profile DIR | --image IMG] [--state DIR] [--http-port N] [--tls-port N] [--trace FILE.pcap]`:
-// the embedded default (docs/architecture.md, "The layers"): the card (card OS + CAT toolkit + SCWS
-// applet + TLS port) and the handset gateway in one process, linked in memory through
-// DirectTransport; no pcscd.
+// the embedded default (DESIGN.md section 1): the card (card OS + CAT toolkit + SCWS applet + TLS
+// port) and the handset gateway in one process, linked in memory through DirectTransport; no pcscd.
 //
 // The card's NVM image: --image IMG is used (and changed) in place; otherwise STATE/card.img, created
 // from --profile DIR, or from the bundled demo profile (profiles/demo), when it does not exist yet
@@ -27,6 +26,7 @@
 #include "scws_config.hpp"
 #include "sim/host/card_transport.hpp"
 #include "sim/cli/cli.hpp"
+#include "sim/host/card_image.hpp"
 #include "sim/host/emulated_uicc.hpp"
 #include "sim/host/file_nvm_device.hpp"
 #include "sim/handset/gateway.hpp"
@@ -62,6 +62,97 @@ fs::path default_state_dir() {
   return fs::path("scws-state");
 }
 
+void say(const std::string& line) { std::cout << "scws run: " << line << std::endl; }
+
+int refuse(const std::string& line, int code = kExitFailure) {
+  std::cerr << "scws run: " << line << std::endl;
+  return code;
+}
+
+// The image `scws run` serves and the folder of its clients' TLS credentials.
+struct RunImage {
+  fs::path image;
+  fs::path credentials;
+};
+
+// --image IMG is used in place (its credentials in IMG.credentials); otherwise STATE/card.img, built
+// from --profile DIR or the bundled demo profile (an empty image when there is none) when it is
+// missing, or always with --reprovision. Throws CardImageError.
+RunImage prepare_run_image(const RunArgs& args) {
+  std::error_code ec;
+  if (!args.image.empty()) {
+    say("state: the image " + args.image + " (changed in place)");
+    return RunImage{args.image, fs::path(args.image + ".credentials")};
+  }
+  const fs::path state = args.state.empty() ? default_state_dir() : fs::path(args.state);
+  fs::create_directories(state, ec);
+  if (ec) throw CardImageError(CardImageError::Kind::kBuild, "cannot create the state folder " + state.string() + ": " + ec.message());
+  RunImage run{state / "card.img", fs::absolute(state, ec) / "credentials"};
+  say("state: " + fs::absolute(state, ec).string());
+
+  std::optional<fs::path> profile_dir = args.profile.empty() ? bundled_demo_profile() : fs::path(args.profile);
+  if (args.profile.empty() && !fs::exists(*profile_dir / "card.toml", ec)) profile_dir.reset();
+  std::optional<Profile> profile;
+  if (profile_dir) {
+    try {
+      profile = load_profile(*profile_dir);
+    } catch (const ProfileError& e) {
+      throw CardImageError(CardImageError::Kind::kProfile, e.what());
+    }
+    if (profile->tls && !profile->tls->credentials.empty()) run.credentials = profile->tls->credentials;
+  }
+  const ImageSource source{profile_dir, profile ? &*profile : nullptr, run.credentials};
+  const PreparedImage prepared = prepare_card_image(run.image, source, args.size, args.reprovision);
+  if (prepared.origin == ImageOrigin::kExisting) {
+    say(prepared.summary + " (--reprovision rebuilds it)");
+  } else {
+    say(prepared.summary);
+  }
+  if (profile && profile->tls && prepared.origin != ImageOrigin::kExisting)
+    say(std::string("TLS credentials ") + (prepared.provision.credentials_reused ? "reused from " : "created in ") +
+        prepared.provision.credentials.string());
+  return run;
+}
+
+// What the card's TLS port says after power-up, and whether the clients' credentials are there.
+bool report_tls_port(EmulatedUicc& host, const fs::path& credentials) {
+  const u16 tls_card_port = host.scws().settings().tls_port;
+  const card::TlsPort& tls = host.tls_port();
+  if (tls_card_port != 0 && tls.state() != card::TlsPort::State::kServing) {
+    say(std::string("the TLS port ") + std::to_string(tls_card_port) + " is off: " + card::TlsPort::state_name(tls.state()) +
+        (tls.state() == card::TlsPort::State::kSetUpFailed ? std::string(" (") + tls::error_name(tls.setup_error()) + ")" : ""));
+  }
+  std::error_code ec;
+  const bool have_credentials = fs::exists(credentials / "ca.pem", ec);
+  if (tls_card_port != 0 && !have_credentials)
+    say("no client credentials in " + credentials.string() + ": rebuild the image with --reprovision to make new ones");
+  return have_credentials;
+}
+
+// The lines printed when the gateway listens for a card port: the URL, and for TLS commands that work.
+void say_listening(EmulatedUicc& host, const fs::path& credentials, bool have_credentials, u16 card_port,
+                   const std::string& address, u16 local_port) {
+  const std::string host_text = address.find(':') != std::string::npos ? "[" + address + "]" : address;
+  const std::string where = host_text + ":" + std::to_string(local_port);
+  if (card_port == host.scws().settings().http_port) {
+    say("serving http://" + where + "/ (card port " + std::to_string(card_port) + ")");
+  } else if (card_port == host.scws().settings().tls_port) {
+    const card::TlsPortMode mode = host.scws().settings().tls_mode;
+    say("serving https://" + where + "/ (card port " + std::to_string(card_port) + ", TLS, " + card::to_string(mode) +
+        (mode == card::TlsPortMode::kPsk ? ")" : ", client certificate required)"));
+    if (!have_credentials) return;
+    const std::string dir = credentials.string();
+    if (mode != card::TlsPortMode::kPsk)
+      say("try: curl --cacert " + dir + "/ca.pem --cert " + dir + "/client-1.pem --key " + dir + "/client-1.key https://" +
+          where + "/");
+    if (mode != card::TlsPortMode::kCertificate)
+      say("try: printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -quiet -tls1_2 "
+          "-connect " + where + " -cipher PSK-AES128-CCM -psk_identity IDENTITY -psk HEXKEY (pairs in " + dir + "/psk.txt)");
+  } else {
+    say("listening on " + where + "/ (card port " + std::to_string(card_port) + ")");
+  }
+}
+
 // The option that moves a card port elsewhere, for the "cannot listen" message.
 std::string port_option_hint(u16 card_port, u16 http_card_port, u16 tls_card_port) {
   if (card_port == http_card_port) return "--http-port PORT serves it elsewhere (0: any free port)";
@@ -69,12 +160,41 @@ std::string port_option_hint(u16 card_port, u16 http_card_port, u16 tls_card_por
   return "no option of scws run moves card port " + std::to_string(card_port);
 }
 
-int run(const RunArgs& args) {
-  auto say = [](const std::string& line) { std::cout << "scws run: " << line << std::endl; };
-  auto refuse = [](const std::string& line, int code = kExitFailure) {
-    std::cerr << "scws run: " << line << std::endl;
-    return code;
+// The gateway in front of the powered card until SIGINT or SIGTERM (kExitOk), or until a port cannot
+// be listened on (kExitFailure, said on stderr).
+int serve(const RunArgs& args, EmulatedUicc& host, const fs::path& credentials, bool have_credentials) {
+  std::unique_ptr<PcapTrace> trace;
+  if (!args.trace.empty()) {
+    trace = std::make_unique<PcapTrace>(args.trace);
+    say("tracing APDUs to " + args.trace);
+  }
+  DirectTransport transport(host.card());
+  transport.set_trace(trace.get());
+
+  const u16 http_card_port = host.scws().settings().http_port;
+  const u16 tls_card_port = host.scws().settings().tls_port;
+  GatewayOptions options;
+  options.listen_address = args.listen_address;
+  options.verbose = args.verbose;
+  if (args.http_port_set) options.port_map[http_card_port] = static_cast<u16>(args.http_port);
+  if (args.tls_port_set && tls_card_port != 0) options.port_map[tls_card_port] = static_cast<u16>(args.tls_port);
+  options.on_listen = [&](u16 card_port, const std::string& address, u16 local_port) {
+    say_listening(host, credentials, have_credentials, card_port, address, local_port);
   };
+  asio::io_context io;
+  const ServeOutcome served = serve_until_signal(io, transport, std::move(options));
+  if (served.failure) {
+    const ListenFailure& f = *served.failure;
+    return refuse(describe(f) + "; " + port_option_hint(f.card_port, http_card_port, tls_card_port));
+  }
+  const card::RamReport ram = host.card().ram_report();
+  say("stopped after " + std::to_string(served.stats.apdus) + " APDUs and " +
+      std::to_string(served.stats.clients_accepted) + " clients; card RAM high-water " +
+      std::to_string(ram.high_water) + " of " + std::to_string(ram.capacity) + " bytes");
+  return kExitOk;
+}
+
+int run(const RunArgs& args) {
   if (!args.profile.empty() && !args.image.empty()) return refuse("--profile and --image exclude each other", kExitUsage);
   if (args.ram % 16 != 0) return refuse("--ram must be a multiple of 16 bytes", kExitUsage);
   {
@@ -84,127 +204,19 @@ int run(const RunArgs& args) {
   }
   std::signal(SIGPIPE, SIG_IGN);
 
-  fs::path image_path;
-  fs::path credentials;  // the clients' part of the TLS credentials
-  std::error_code ec;
-  if (!args.image.empty()) {
-    image_path = args.image;
-    credentials = fs::path(image_path.string() + ".credentials");
-    if (!fs::exists(image_path, ec)) return refuse("no image " + image_path.string());
-    say("state: the image " + image_path.string() + " (changed in place)");
-  } else {
-    const fs::path state = args.state.empty() ? default_state_dir() : fs::path(args.state);
-    fs::create_directories(state, ec);
-    if (ec) return refuse("cannot create the state folder " + state.string() + ": " + ec.message());
-    image_path = state / "card.img";
-    credentials = fs::absolute(state, ec) / "credentials";
-    say("state: " + fs::absolute(state, ec).string());
-    std::optional<fs::path> profile_dir = args.profile.empty() ? bundled_demo_profile() : fs::path(args.profile);
-    if (args.profile.empty() && !fs::exists(*profile_dir / "card.toml", ec)) profile_dir.reset();
-    std::optional<Profile> profile;
-    if (profile_dir) {
-      try {
-        profile = load_profile(*profile_dir);
-      } catch (const ProfileError& e) {
-        return refuse(e.what(), kExitUsage);
-      }
-      if (profile->tls && !profile->tls->credentials.empty()) credentials = profile->tls->credentials;
-    }
-    if (args.reprovision || !fs::exists(image_path, ec)) {
-      if (profile) {
-        try {
-          const ProvisionReport r = provision_file(*profile, image_path, args.size, true, credentials);
-          say("card image " + image_path.string() + " built from " + profile_dir->string() + " (" +
-              std::to_string(r.resources) + " resources, " + std::to_string(r.content_bytes) + " bytes)");
-          if (profile->tls)
-            say(std::string("TLS credentials ") + (r.credentials_reused ? "reused from " : "created in ") +
-                r.credentials.string());
-        } catch (const ProvisionError& e) {
-          return refuse(std::string("cannot build the card image: ") + e.what());
-        }
-      } else {
-        FileNvmDevice fresh = FileNvmDevice::create(image_path, args.size, true);
-        if (!card::Card::format_image(fresh, card::CardIdentity{}).ok())
-          return refuse("cannot format a new image " + image_path.string());
-        say("no demo profile found: created an empty card image " + image_path.string());
-      }
-    } else {
-      say("using the existing card image " + image_path.string() + " (--reprovision rebuilds it)");
-    }
-  }
-
-  std::optional<FileNvmDevice> nvm;
+  RunImage image;
+  std::optional<OpenedCard> opened;
   try {
-    nvm.emplace(FileNvmDevice::open(image_path));
-  } catch (const std::runtime_error& e) {
-    return refuse(std::string("refusing image: ") + e.what());
+    image = prepare_run_image(args);
+    opened.emplace(image.image, args.ram);
+  } catch (const CardImageError& e) {
+    return refuse(e.what(), e.kind() == CardImageError::Kind::kProfile ? kExitUsage : kExitFailure);
   }
-  EmulatedUicc host(*nvm, args.ram);
-  if (auto s = host.card().power_on(); !s) {
-    std::string why = s.error() == card::PowerError::kNvm ? card::describe(host.card().nvm_error())
-                                                           : std::string("the card RAM is too small");
-    return refuse("the card does not power up: " + why);
-  }
-
-  // The ports the image's settings name (card/scws/scws_settings.hpp), as the card powered up with them.
-  const u16 http_card_port = host.scws().settings().http_port;
-  const u16 tls_card_port = host.scws().settings().tls_port;
-  const card::TlsPort& tls = host.tls_port();
-  if (tls_card_port != 0 && tls.state() != card::TlsPort::State::kServing) {
-    say(std::string("the TLS port ") + std::to_string(tls_card_port) + " is off: " + card::TlsPort::state_name(tls.state()) +
-        (tls.state() == card::TlsPort::State::kSetUpFailed ? std::string(" (") + tls::error_name(tls.setup_error()) + ")" : ""));
-  }
-  const bool have_credentials = fs::exists(credentials / "ca.pem", ec);
-  if (tls_card_port != 0 && !have_credentials)
-    say("no client credentials in " + credentials.string() + ": rebuild the image with --reprovision to make new ones");
-
-  std::unique_ptr<PcapTrace> trace;
-  if (!args.trace.empty()) {
-    trace = std::make_unique<PcapTrace>(args.trace);
-    say("tracing APDUs to " + args.trace);
-  }
-  DirectTransport transport(host.card());
-  transport.set_trace(trace.get());
-
-  GatewayOptions options;
-  options.listen_address = args.listen_address;
-  options.verbose = args.verbose;
-  if (args.http_port_set) options.port_map[http_card_port] = static_cast<u16>(args.http_port);
-  if (args.tls_port_set && tls_card_port != 0) options.port_map[tls_card_port] = static_cast<u16>(args.tls_port);
-  options.on_listen = [&](u16 card_port, const std::string& address, u16 local_port) {
-    const std::string host_text = address.find(':') != std::string::npos ? "[" + address + "]" : address;
-    const std::string where = host_text + ":" + std::to_string(local_port);
-    if (card_port == http_card_port) {
-      say("serving http://" + where + "/ (card port " + std::to_string(card_port) + ")");
-    } else if (card_port == tls_card_port) {
-      const card::TlsPortMode mode = host.scws().settings().tls_mode;
-      say("serving https://" + where + "/ (card port " + std::to_string(card_port) + ", TLS, " + card::to_string(mode) +
-          (mode == card::TlsPortMode::kPsk ? ")" : ", client certificate required)"));
-      if (!have_credentials) return;
-      const std::string dir = credentials.string();
-      if (mode != card::TlsPortMode::kPsk)
-        say("try: curl --cacert " + dir + "/ca.pem --cert " + dir + "/client-1.pem --key " + dir + "/client-1.key https://" +
-            where + "/");
-      if (mode != card::TlsPortMode::kCertificate)
-        say("try: printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | openssl s_client -quiet -tls1_2 "
-            "-connect " + where + " -cipher PSK-AES128-CCM -psk_identity IDENTITY -psk HEXKEY (pairs in " + dir + "/psk.txt)");
-    } else {
-      say("listening on " + where + "/ (card port " + std::to_string(card_port) + ")");
-    }
-  };
-  asio::io_context io;
-  const ServeOutcome served = serve_until_signal(io, transport, std::move(options));
-  if (served.failure) {
-    host.card().power_off();
-    const ListenFailure& f = *served.failure;
-    return refuse(describe(f) + "; " + port_option_hint(f.card_port, http_card_port, tls_card_port));
-  }
-  const card::RamReport ram = host.card().ram_report();
-  say("stopped after " + std::to_string(served.stats.apdus) + " APDUs and " +
-      std::to_string(served.stats.clients_accepted) + " clients; card RAM high-water " +
-      std::to_string(ram.high_water) + " of " + std::to_string(ram.capacity) + " bytes");
+  EmulatedUicc& host = opened->uicc();
+  const bool have_credentials = report_tls_port(host, image.credentials);
+  const int status = serve(args, host, image.credentials, have_credentials);
   host.card().power_off();
-  return kExitOk;
+  return status;
 }
 
 }  // namespace

@@ -1,31 +1,12 @@
 #include "sim/host/emulated_uicc.hpp"
 
-#include <cerrno>
 #include <new>
 #include <stdexcept>
 #include <string>
 
-#include <sys/random.h>
+#include "sim/host/host_entropy.hpp"
 
 namespace scws::sim {
-
-namespace {
-
-// The card's "TRNG": the host kernel's CSPRNG (getrandom(2), blocking only until it is seeded).
-int host_entropy(void*, unsigned char* out, std::size_t len) {
-  std::size_t done = 0;
-  while (done < len) {
-    const ssize_t n = ::getrandom(out + done, len - done, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return 0;
-}
-
-}  // namespace
 
 void EmulatedUicc::AlignedFree::operator()(u8* p) const noexcept { ::operator delete[](p, std::align_val_t{16}); }
 

@@ -5,8 +5,9 @@
 // the image says (card/scws/scws_settings.hpp: ports, channels, default page, the TLS port's mode, RAM
 // and timeout; content, users, protection sets and TLS credentials).
 //
-// Entropy: a real card seeds its DRBG from its TRNG; this one from the host's getrandom(2), once
-// here (personalised with "scws card") and again whenever the DRBG reseeds (tls/card_rng.hpp).
+// Entropy: a real card seeds its DRBG from its TRNG; this one from the host's getrandom(2)
+// (sim/host/host_entropy.hpp), once here (personalised with "scws card") and again whenever the DRBG
+// reseeds (tls/card_rng.hpp).
 //
 // Host object: built once, before power-up; the card itself never touches the host heap afterwards.
 #pragma once

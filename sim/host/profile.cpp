@@ -54,6 +54,12 @@ std::vector<std::string> string_list(const fs::path& file, const toml::table& ta
   return out;
 }
 
+std::string lower_extension(const fs::path& file) {
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext;
+}
+
 bool printable_ascii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7F; });
 }
@@ -99,9 +105,7 @@ const char* to_string(ProfileTls::Mode mode) {
 }
 
 std::string content_type_for(const fs::path& file) {
-  std::string ext = file.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  auto it = known_types().find(ext);
+  auto it = known_types().find(lower_extension(file));
   return it == known_types().end() ? "application/octet-stream" : it->second;
 }
 
@@ -121,12 +125,12 @@ std::array<std::uint8_t, 10> iccid_to_bcd(const std::string& digits) {
   return out;
 }
 
-Profile load_profile(const fs::path& dir) {
-  const fs::path file = dir / "card.toml";
+namespace {
+
+toml::table parse_card_toml(const fs::path& dir, const fs::path& file) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw ProfileError(dir.string() + ": not a profile folder (no such directory)");
   if (!fs::is_regular_file(file, ec)) throw ProfileError(file.string() + ": missing (a profile folder holds card.toml)");
-
   toml::table root;
   try {
     root = toml::parse_file(file.string());
@@ -134,11 +138,11 @@ Profile load_profile(const fs::path& dir) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
   check_keys(file, root, {"card", "scws", "tls", "users", "protection_sets", "content_types"}, "the file");
+  return root;
+}
 
-  Profile p;
-  p.dir = dir;
-
-  // [card]
+// [card]: the ICCID.
+void read_card(const fs::path& file, const toml::table& root, Profile& p) {
   const toml::table* card = root["card"].as_table();
   if (card == nullptr) refuse(file, &root.source(), "the [card] table is missing");
   check_keys(file, *card, {"iccid"}, "[card]");
@@ -148,96 +152,116 @@ Profile load_profile(const fs::path& dir) {
   } catch (const ProfileError& e) {
     refuse(file, &card->get("iccid")->source(), std::string("[card] iccid: ") + e.what());
   }
+}
 
-  // [content_types]: ".ext" = "type" overrides.
+// [content_types]: ".ext" = "type" overrides, by lower-case extension.
+std::map<std::string, std::string> read_content_types(const fs::path& file, const toml::table& root) {
   std::map<std::string, std::string> overrides;
-  if (const toml::node* node = root.get("content_types")) {
-    const toml::table* types = node->as_table();
-    if (types == nullptr) refuse(file, &node->source(), "[content_types] must be a table of \".ext\" = \"type\"");
-    for (const auto& [key, value] : *types) {
-      std::string ext(key.str());
-      if (ext.empty() || ext[0] != '.') refuse(file, &value.source(), "[content_types]: keys are extensions such as \".wasm\"");
-      if (!value.is_string()) refuse(file, &value.source(), "[content_types] " + ext + " must be a string");
-      std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-      overrides[ext] = **value.as_string();
-    }
+  const toml::node* node = root.get("content_types");
+  if (node == nullptr) return overrides;
+  const toml::table* types = node->as_table();
+  if (types == nullptr) refuse(file, &node->source(), "[content_types] must be a table of \".ext\" = \"type\"");
+  for (const auto& [key, value] : *types) {
+    std::string ext(key.str());
+    if (ext.empty() || ext[0] != '.') refuse(file, &value.source(), "[content_types]: keys are extensions such as \".wasm\"");
+    if (!value.is_string()) refuse(file, &value.source(), "[content_types] " + ext + " must be a string");
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+    overrides[ext] = **value.as_string();
   }
+  return overrides;
+}
 
-  // [scws]
+// What [scws] says beyond the Profile's fields.
+struct ScwsSection {
   std::string content_dir = "www";
   bool http_channels_given = false;
-  if (const toml::node* node = root.get("scws")) {
-    const toml::table* scws = node->as_table();
-    if (scws == nullptr) refuse(file, &node->source(), "[scws] must be a table");
-    check_keys(file, *scws, {"http_port", "http_channels", "index", "content"}, "[scws]");
-    if (const toml::node* port = scws->get("http_port")) {
-      auto v = port->value<std::int64_t>();
-      if (!v || *v < 1 || *v > 65535) refuse(file, &port->source(), "[scws] http_port must be a TCP port 1-65535");
-      p.http_port = static_cast<std::uint16_t>(*v);
-    }
-    if (const toml::node* channels = scws->get("http_channels")) {
-      auto v = channels->value<std::int64_t>();
-      if (!v || *v < 1 || *v > 7) {
-        refuse(file, &channels->source(), "[scws] http_channels must be 1-7 (BIP channels, TS 102 223 8.5)");
-      }
-      p.http_channels = static_cast<std::uint8_t>(*v);
-      http_channels_given = true;
-    }
-    if (scws->contains("index")) p.index = required_string(file, *scws, "index", "[scws]");
-    if (scws->contains("content")) content_dir = required_string(file, *scws, "content", "[scws]");
-  }
+};
 
-  // [tls]
-  if (const toml::node* node = root.get("tls")) {
-    const toml::table* tls = node->as_table();
-    if (tls == nullptr) refuse(file, &node->source(), "[tls] must be a table");
-    check_keys(file, *tls, {"port", "channels", "mode", "ram", "timeout", "clients", "psk_identities", "credentials"},
-               "[tls]");
-    ProfileTls t;
-    auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi, const char* what) -> std::optional<std::int64_t> {
-      const toml::node* n = tls->get(key);
-      if (n == nullptr) return std::nullopt;
-      auto v = n->value<std::int64_t>();
-      if (!v || *v < lo || *v > hi) refuse(file, &n->source(), std::string("[tls] ") + key + " must be " + what);
-      return v;
-    };
-    if (auto v = integer("port", 1, 65535, "a TCP port 1-65535")) t.port = static_cast<std::uint16_t>(*v);
-    if (auto v = integer("channels", 1, 7, "1-7 (BIP channels, TS 102 223 8.5)")) t.channels = static_cast<std::uint8_t>(*v);
-    if (auto v = integer("ram", 4096, 16 * 1024 * 1024, "4096-16777216 bytes")) t.ram = static_cast<std::uint32_t>(*v);
-    if (auto v = integer("timeout", 1, 255, "1-255 seconds")) t.timeout = static_cast<std::uint8_t>(*v);
-    if (auto v = integer("clients", 0, 64, "0-64")) t.clients = static_cast<std::size_t>(*v);
-    if (auto v = integer("psk_identities", 0, 16, "0-16 (the card's PSK table holds 16)")) t.psk_identities = static_cast<std::size_t>(*v);
-    if (tls->contains("mode")) {
-      const std::string mode = required_string(file, *tls, "mode", "[tls]");
-      if (mode == "certificate") {
-        t.mode = ProfileTls::Mode::kCertificate;
-      } else if (mode == "psk") {
-        t.mode = ProfileTls::Mode::kPsk;
-      } else if (mode == "both") {
-        t.mode = ProfileTls::Mode::kBoth;
-      } else {
-        refuse(file, &tls->get("mode")->source(), "[tls] mode must be \"certificate\", \"psk\" or \"both\", not '" + mode + "'");
-      }
-    }
-    if (tls->contains("credentials")) {
-      const fs::path c = required_string(file, *tls, "credentials", "[tls]");
-      t.credentials = c.is_absolute() ? c : dir / c;
-    }
-    if (t.mode != ProfileTls::Mode::kCertificate && t.psk_identities == 0)
-      refuse(file, &tls->source(), "[tls] mode '" + std::string(to_string(t.mode)) + "' needs psk_identities >= 1");
-    if (t.port == p.http_port) refuse(file, &tls->source(), "[tls] port must differ from [scws] http_port");
-    if (!http_channels_given) p.http_channels = static_cast<std::uint8_t>(t.channels >= 7 ? 1 : 7 - t.channels);
-    if (p.http_channels + t.channels > 7) {
-      refuse(file, &tls->source(), "[scws] http_channels + [tls] channels must be at most 7 (a terminal has 7 BIP "
-                                   "channels, TS 102 223 8.5), got " + std::to_string(p.http_channels) + " + " +
-                                   std::to_string(t.channels));
-    }
-    if (t.ram == 0) t.ram = default_tls_ram(t.mode, t.channels);
-    p.tls = t;
+// [scws]: the HTTP port and channels, the index page, the content folder.
+ScwsSection read_scws(const fs::path& file, const toml::table& root, Profile& p) {
+  ScwsSection section;
+  const toml::node* node = root.get("scws");
+  if (node == nullptr) return section;
+  const toml::table* scws = node->as_table();
+  if (scws == nullptr) refuse(file, &node->source(), "[scws] must be a table");
+  check_keys(file, *scws, {"http_port", "http_channels", "index", "content"}, "[scws]");
+  if (const toml::node* port = scws->get("http_port")) {
+    auto v = port->value<std::int64_t>();
+    if (!v || *v < 1 || *v > 65535) refuse(file, &port->source(), "[scws] http_port must be a TCP port 1-65535");
+    p.http_port = static_cast<std::uint16_t>(*v);
   }
+  if (const toml::node* channels = scws->get("http_channels")) {
+    auto v = channels->value<std::int64_t>();
+    if (!v || *v < 1 || *v > 7) {
+      refuse(file, &channels->source(), "[scws] http_channels must be 1-7 (BIP channels, TS 102 223 8.5)");
+    }
+    p.http_channels = static_cast<std::uint8_t>(*v);
+    section.http_channels_given = true;
+  }
+  if (scws->contains("index")) p.index = required_string(file, *scws, "index", "[scws]");
+  if (scws->contains("content")) section.content_dir = required_string(file, *scws, "content", "[scws]");
+  return section;
+}
 
-  // Content: every regular file under the content folder, its relative path as the URL path.
+ProfileTls::Mode read_tls_mode(const fs::path& file, const toml::table& tls) {
+  const std::string mode = required_string(file, tls, "mode", "[tls]");
+  if (mode == "certificate") return ProfileTls::Mode::kCertificate;
+  if (mode == "psk") return ProfileTls::Mode::kPsk;
+  if (mode == "both") return ProfileTls::Mode::kBoth;
+  refuse(file, &tls.get("mode")->source(), "[tls] mode must be \"certificate\", \"psk\" or \"both\", not '" + mode + "'");
+}
+
+// [tls]'s own values, each within its range.
+ProfileTls read_tls_values(const fs::path& file, const fs::path& dir, const toml::table& tls) {
+  ProfileTls t;
+  auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi, const char* what) -> std::optional<std::int64_t> {
+    const toml::node* n = tls.get(key);
+    if (n == nullptr) return std::nullopt;
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < lo || *v > hi) refuse(file, &n->source(), std::string("[tls] ") + key + " must be " + what);
+    return v;
+  };
+  if (auto v = integer("port", 1, 65535, "a TCP port 1-65535")) t.port = static_cast<std::uint16_t>(*v);
+  if (auto v = integer("channels", 1, 7, "1-7 (BIP channels, TS 102 223 8.5)")) t.channels = static_cast<std::uint8_t>(*v);
+  if (auto v = integer("ram", 4096, 16 * 1024 * 1024, "4096-16777216 bytes")) t.ram = static_cast<std::uint32_t>(*v);
+  if (auto v = integer("timeout", 1, 255, "1-255 seconds")) t.timeout = static_cast<std::uint8_t>(*v);
+  if (auto v = integer("clients", 0, 64, "0-64")) t.clients = static_cast<std::size_t>(*v);
+  if (auto v = integer("psk_identities", 0, 16, "0-16 (the card's PSK table holds 16)")) t.psk_identities = static_cast<std::size_t>(*v);
+  if (tls.contains("mode")) t.mode = read_tls_mode(file, tls);
+  if (tls.contains("credentials")) {
+    const fs::path c = required_string(file, tls, "credentials", "[tls]");
+    t.credentials = c.is_absolute() ? c : dir / c;
+  }
+  return t;
+}
+
+// [tls], checked against [scws]: the two share the terminal's 7 BIP channels.
+void read_tls(const fs::path& file, const fs::path& dir, const toml::table& root, const ScwsSection& scws, Profile& p) {
+  const toml::node* node = root.get("tls");
+  if (node == nullptr) return;
+  const toml::table* tls = node->as_table();
+  if (tls == nullptr) refuse(file, &node->source(), "[tls] must be a table");
+  check_keys(file, *tls, {"port", "channels", "mode", "ram", "timeout", "clients", "psk_identities", "credentials"}, "[tls]");
+  ProfileTls t = read_tls_values(file, dir, *tls);
+  if (t.mode != ProfileTls::Mode::kCertificate && t.psk_identities == 0)
+    refuse(file, &tls->source(), "[tls] mode '" + std::string(to_string(t.mode)) + "' needs psk_identities >= 1");
+  if (t.port == p.http_port) refuse(file, &tls->source(), "[tls] port must differ from [scws] http_port");
+  if (!scws.http_channels_given) p.http_channels = static_cast<std::uint8_t>(t.channels >= 7 ? 1 : 7 - t.channels);
+  if (p.http_channels + t.channels > 7) {
+    refuse(file, &tls->source(), "[scws] http_channels + [tls] channels must be at most 7 (a terminal has 7 BIP "
+                                 "channels, TS 102 223 8.5), got " + std::to_string(p.http_channels) + " + " +
+                                 std::to_string(t.channels));
+  }
+  if (t.ram == 0) t.ram = default_tls_ram(t.mode, t.channels);
+  p.tls = t;
+}
+
+// Content: every regular file under the content folder, its relative path as the URL path, sorted;
+// the index page must be one of them.
+void read_content(const fs::path& file, const fs::path& dir, const std::string& content_dir,
+                  const std::map<std::string, std::string>& overrides, Profile& p) {
   const fs::path content = dir / content_dir;
+  std::error_code ec;
   if (!fs::is_directory(content, ec)) {
     throw ProfileError(file.string() + ": [scws] content folder '" + content_dir + "' does not exist in " + dir.string());
   }
@@ -250,9 +274,7 @@ Profile load_profile(const fs::path& dir) {
     if (!printable_ascii(r.path) || r.path.find("%") != std::string::npos) {
       throw ProfileError(r.file.string() + ": a resource file name must be printable ASCII without spaces or '%'");
     }
-    std::string ext = r.file.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-    auto o = overrides.find(ext);
+    auto o = overrides.find(lower_extension(r.file));
     r.content_type = o != overrides.end() ? o->second : content_type_for(r.file);
     r.size = it->file_size();
     p.resources.push_back(std::move(r));
@@ -264,57 +286,77 @@ Profile load_profile(const fs::path& dir) {
     throw ProfileError(file.string() + ": [scws] index '" + p.index + "' is not a file of the content folder '" +
                        content_dir + "'");
   }
+}
 
-  // [[users]]
-  std::set<std::string> user_names;
-  if (const toml::node* node = root.get("users")) {
-    const toml::array* users = node->as_array();
-    if (users == nullptr || !users->is_array_of_tables()) refuse(file, &node->source(), "users must be [[users]] tables");
-    for (const toml::node& item : *users) {
-      const toml::table& u = *item.as_table();
-      check_keys(file, u, {"name", "password"}, "[[users]]");
-      ProfileUser user{required_string(file, u, "name", "[[users]]"), required_string(file, u, "password", "[[users]]")};
-      if (user.name.empty() || user.name.find(':') != std::string::npos || !printable_ascii(user.name)) {
-        refuse(file, &u.source(), "[[users]] name '" + user.name + "': printable ASCII without ':' (RFC 7617 2)");
-      }
-      if (user.password.empty()) refuse(file, &u.source(), "[[users]] " + user.name + ": empty password");
-      if (!user_names.insert(user.name).second) refuse(file, &u.source(), "[[users]] " + user.name + " appears twice");
-      p.users.push_back(std::move(user));
+// [[users]]: names unique, printable, without ':' (RFC 7617 2); passwords not empty.
+void read_users(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("users");
+  if (node == nullptr) return;
+  const toml::array* users = node->as_array();
+  if (users == nullptr || !users->is_array_of_tables()) refuse(file, &node->source(), "users must be [[users]] tables");
+  std::set<std::string> names;
+  for (const toml::node& item : *users) {
+    const toml::table& u = *item.as_table();
+    check_keys(file, u, {"name", "password"}, "[[users]]");
+    ProfileUser user{required_string(file, u, "name", "[[users]]"), required_string(file, u, "password", "[[users]]")};
+    if (user.name.empty() || user.name.find(':') != std::string::npos || !printable_ascii(user.name)) {
+      refuse(file, &u.source(), "[[users]] name '" + user.name + "': printable ASCII without ':' (RFC 7617 2)");
+    }
+    if (user.password.empty()) refuse(file, &u.source(), "[[users]] " + user.name + ": empty password");
+    if (!names.insert(user.name).second) refuse(file, &u.source(), "[[users]] " + user.name + " appears twice");
+    p.users.push_back(std::move(user));
+  }
+}
+
+// One [[protection_sets]] table: paths under '/', users that [[users]] names.
+ProfileProtectionSet read_protection_set(const fs::path& file, const toml::table& s, const std::vector<ProfileUser>& users) {
+  check_keys(file, s, {"name", "realm", "paths", "users"}, "[[protection_sets]]");
+  ProfileProtectionSet set;
+  set.name = required_string(file, s, "name", "[[protection_sets]]");
+  set.realm = s.contains("realm") ? required_string(file, s, "realm", "[[protection_sets]]") : set.name;
+  if (set.realm.find('"') != std::string::npos || set.realm.find('\\') != std::string::npos) {
+    refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": realm without '\"' or '\\'");
+  }
+  set.paths = string_list(file, s, "paths", "[[protection_sets]] " + set.name);
+  set.users = string_list(file, s, "users", "[[protection_sets]] " + set.name);
+  if (set.paths.empty()) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": no paths");
+  if (set.users.empty()) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": no users (nobody could enter)");
+  for (const std::string& path : set.paths) {
+    if (path.empty() || path[0] != '/' || !printable_ascii(path)) {
+      refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": path '" + path + "' must start with '/'");
     }
   }
-
-  // [[protection_sets]]
-  if (const toml::node* node = root.get("protection_sets")) {
-    const toml::array* sets = node->as_array();
-    if (sets == nullptr || !sets->is_array_of_tables()) {
-      refuse(file, &node->source(), "protection sets must be [[protection_sets]] tables");
-    }
-    for (const toml::node& item : *sets) {
-      const toml::table& s = *item.as_table();
-      check_keys(file, s, {"name", "realm", "paths", "users"}, "[[protection_sets]]");
-      ProfileProtectionSet set;
-      set.name = required_string(file, s, "name", "[[protection_sets]]");
-      set.realm = s.contains("realm") ? required_string(file, s, "realm", "[[protection_sets]]") : set.name;
-      if (set.realm.find('"') != std::string::npos || set.realm.find('\\') != std::string::npos) {
-        refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": realm without '\"' or '\\'");
-      }
-      set.paths = string_list(file, s, "paths", "[[protection_sets]] " + set.name);
-      set.users = string_list(file, s, "users", "[[protection_sets]] " + set.name);
-      if (set.paths.empty()) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": no paths");
-      if (set.users.empty()) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": no users (nobody could enter)");
-      for (const std::string& path : set.paths) {
-        if (path.empty() || path[0] != '/' || !printable_ascii(path)) {
-          refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": path '" + path + "' must start with '/'");
-        }
-      }
-      for (const std::string& user : set.users) {
-        if (user_names.count(user) == 0) {
-          refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": user '" + user + "' is not in [[users]]");
-        }
-      }
-      p.protection_sets.push_back(std::move(set));
-    }
+  for (const std::string& user : set.users) {
+    const bool known = std::any_of(users.begin(), users.end(), [&](const ProfileUser& u) { return u.name == user; });
+    if (!known) refuse(file, &s.source(), "[[protection_sets]] " + set.name + ": user '" + user + "' is not in [[users]]");
   }
+  return set;
+}
+
+void read_protection_sets(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("protection_sets");
+  if (node == nullptr) return;
+  const toml::array* sets = node->as_array();
+  if (sets == nullptr || !sets->is_array_of_tables()) {
+    refuse(file, &node->source(), "protection sets must be [[protection_sets]] tables");
+  }
+  for (const toml::node& item : *sets) p.protection_sets.push_back(read_protection_set(file, *item.as_table(), p.users));
+}
+
+}  // namespace
+
+Profile load_profile(const fs::path& dir) {
+  const fs::path file = dir / "card.toml";
+  const toml::table root = parse_card_toml(dir, file);
+  Profile p;
+  p.dir = dir;
+  read_card(file, root, p);
+  const std::map<std::string, std::string> overrides = read_content_types(file, root);
+  const ScwsSection scws = read_scws(file, root, p);
+  read_tls(file, dir, root, scws, p);
+  read_content(file, dir, scws.content_dir, overrides, p);
+  read_users(file, root, p);
+  read_protection_sets(file, root, p);
   return p;
 }
 

@@ -29,29 +29,8 @@ std::vector<u8> read_whole(const fs::path& file) {
   return bytes;
 }
 
-}  // namespace
-
-ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
-  std::optional<Pki> throwaway;
-  if (profile.tls && pki == nullptr) {
-    // Nobody keeps the clients' part: fine for images that live in memory (tests, benchmarks).
-    try {
-      throwaway = generate_pki(pki_options(*profile.tls));
-    } catch (const PkiError& e) {
-      throw ProvisionError(std::string("TLS credentials: ") + e.what());
-    }
-    pki = &*throwaway;
-  }
-  card::CardIdentity identity;
-  identity.iccid = Bytes(profile.iccid_bcd);
-  if (auto s = card::Card::format_image(device, identity); !s) {
-    throw ProvisionError(std::string("cannot format the card image: ") + card::describe(s.error()));
-  }
-  card::Nvm nvm(device);
-  if (auto s = nvm.mount(); !s) throw ProvisionError(std::string("cannot mount the new image: ") + card::describe(s.error()));
-  card::ObjectStore store(nvm);
-
-  ProvisionReport report;
+// The SCWS settings object (card/scws/scws_settings.hpp) the profile asks for.
+card::ScwsSettings settings_of(const Profile& profile) {
   card::ScwsSettings settings;
   settings.http_port = profile.http_port;
   settings.http_channels = profile.http_channels;
@@ -69,9 +48,11 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
   settings.index_length = static_cast<u8>(profile.index.size());
   std::fill(std::begin(settings.index), std::end(settings.index), '\0');
   std::copy(profile.index.begin(), profile.index.end(), settings.index);
-  if (auto s = card::scws_settings_put(store, settings); !s) {
-    throw ProvisionError(std::string("cannot store the SCWS settings: ") + card::describe(s.error()));
-  }
+  return settings;
+}
+
+// The resource index and every resource of the profile, each refusal named with the card's limit.
+void put_content(const Profile& profile, card::ObjectStore& store, ProvisionReport& report) {
   if (auto s = card::web_content_format(store); !s) {
     throw ProvisionError(std::string("cannot create the resource index: ") + card::describe(s.error()));
   }
@@ -92,7 +73,10 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
     ++report.resources;
     report.content_bytes += body.size();
   }
+}
 
+// The users store, the users and the protection sets (one object per protected path prefix).
+void put_users(const Profile& profile, card::ObjectStore& store, ProvisionReport& report) {
   if (!profile.users.empty() || !profile.protection_sets.empty()) {
     if (auto s = card::web_users_format(store); !s) {
       throw ProvisionError(std::string("cannot create the users store: ") + card::describe(s.error()));
@@ -116,6 +100,36 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
     }
     ++report.protection_sets;
   }
+}
+
+}  // namespace
+
+ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
+  std::optional<Pki> throwaway;
+  if (profile.tls && pki == nullptr) {
+    // Nobody keeps the clients' part: fine for images that live in memory (tests, benchmarks).
+    try {
+      throwaway = generate_pki(pki_options(*profile.tls));
+    } catch (const PkiError& e) {
+      throw ProvisionError(std::string("TLS credentials: ") + e.what());
+    }
+    pki = &*throwaway;
+  }
+  card::CardIdentity identity;
+  identity.iccid = Bytes(profile.iccid_bcd);
+  if (auto s = card::Card::format_image(device, identity); !s) {
+    throw ProvisionError(std::string("cannot format the card image: ") + card::describe(s.error()));
+  }
+  card::Nvm nvm(device);
+  if (auto s = nvm.mount(); !s) throw ProvisionError(std::string("cannot mount the new image: ") + card::describe(s.error()));
+  card::ObjectStore store(nvm);
+
+  ProvisionReport report;
+  if (auto s = card::scws_settings_put(store, settings_of(profile)); !s) {
+    throw ProvisionError(std::string("cannot store the SCWS settings: ") + card::describe(s.error()));
+  }
+  put_content(profile, store, report);
+  put_users(profile, store, report);
   if (profile.tls) {
     try {
       write_card_part(*pki, store);

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "apdu/status_word.hpp"
 namespace scws::sim {
 
 // ---------------------------------------------------------------------------------------------
@@ -307,9 +308,7 @@ bool VpcdLink::handle(const VpcdRequest& request, int fd) {
       std::size_t n = card_.process(request.apdu, body);
       if (n < 2 || n > body.size()) {
         // Contract breach by the card: answer 6F 00 (technical problem) rather than nothing.
-        body[0] = 0x6F;
-        body[1] = 0x00;
-        n = 2;
+        n = apdu::put_status(body, 0, apdu::to_u16(apdu::StatusWord::kTechnicalProblem));
       }
       ++apdus_;
       if (trace_ != nullptr) trace_->exchange(request.apdu, Bytes(body.data(), n));

@@ -1,17 +1,11 @@
 #include "sim/testing/pcscd_harness.hpp"
 
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sched.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,28 +13,13 @@
 #include <deque>
 #include <fstream>
 #include <random>
-#include <sstream>
 #include <stdexcept>
-#include <system_error>
-#include <thread>
 
 #include "sim/host/pcsc_client.hpp"
-
-extern char** environ;
 
 namespace scws::sim {
 
 using Clock = std::chrono::steady_clock;
-
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    if (condition()) return true;
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(interval);  // the polling interval of a bounded wait
-  }
-}
 
 bool pcscd_socket_answers() {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -112,95 +91,6 @@ std::string tail_of_file(const std::filesystem::path& path, std::size_t lines) {
   std::string out;
   for (auto& l : last) out += "  | " + l + "\n";
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// ChildProcess
-
-ChildProcess::ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log) : log_(log) {
-  if (argv.empty()) throw std::invalid_argument("ChildProcess: empty argv");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  // The child starts with default signal handling and an empty mask, whatever the parent set.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> args;
-  for (auto& a : argv) args.push_back(a.data());
-  args.push_back(nullptr);
-  int rc = ::posix_spawnp(&pid_, args[0], &actions, &attr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) throw std::system_error(rc, std::generic_category(), "starting " + argv[0]);
-  pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));  // -1 on old kernels: polling then
-}
-
-ChildProcess::~ChildProcess() {
-  stop();
-  if (pidfd_ >= 0) ::close(pidfd_);
-}
-
-bool ChildProcess::reap(bool block) {
-  if (exit_code_) return true;
-  int status = 0;
-  pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-  if (r == pid_) {
-    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return true;
-  }
-  if (r < 0 && errno == ECHILD) {
-    exit_code_ = -1;  // reaped elsewhere
-    return true;
-  }
-  return false;
-}
-
-bool ChildProcess::alive() { return !reap(false); }
-
-std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (!reap(false)) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return std::nullopt;
-    if (pidfd_ >= 0) {
-      pollfd p{pidfd_, POLLIN, 0};  // readable when the child exits
-      ::poll(&p, 1, static_cast<int>(left.count()) + 1);
-    } else {
-      std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(5)));
-    }
-  }
-  return exit_code_;
-}
-
-void ChildProcess::signal(int sig) noexcept {
-  if (!exit_code_ && pid_ > 0) ::kill(pid_, sig);
-}
-
-int ChildProcess::stop(std::chrono::milliseconds grace) {
-  if (pid_ <= 0) return -1;
-  if (!reap(false)) {
-    ::kill(pid_, SIGTERM);
-    if (!wait_exit(grace)) {
-      ::kill(pid_, SIGKILL);
-      reap(true);
-    }
-  }
-  return *exit_code_;
-}
-
-std::string ChildProcess::log_text() const {
-  std::ifstream in(log_);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,6 +171,68 @@ void PcscdHarness::stop() {
   if (!process_) return;
   process_->stop();
   process_.reset();
+}
+
+// ---------------------------------------------------------------------------------------------
+// PcscStack
+
+PcscStack::PcscStack(PcscStackOptions options)
+    : options_(std::move(options)),
+      pcscd_({options_.dir / "pcscd", options_.friendly_name, 0, options_.log_apdus, options_.ready_timeout}) {
+  std::filesystem::create_directories(options_.dir / "pcscd");
+  pcscd_.start();
+}
+
+PcscStack::~PcscStack() { stop(); }
+
+ChildProcess& PcscStack::start_card(const std::filesystem::path& scws, const std::filesystem::path& image,
+                                    const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {scws.string(), "card", "--image", image.string(), "--vpcd", pcscd_.vpcd_address(0)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return card_.emplace(argv, options_.dir / "card.log");
+}
+
+ChildProcess& PcscStack::start_reference_card(const std::filesystem::path& scws, const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {scws.string(), "bench", "refcard", "--vpcd", pcscd_.vpcd_address(1)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return reference_.emplace(argv, options_.dir / "refcard.log");
+}
+
+void PcscStack::connect(PcscContext& context, const PcscCardOptions& options, std::optional<PcscCard>& ours,
+                        std::optional<PcscCard>& reference) {
+  try {
+    ours.emplace(context, pcscd_.reader(0), options);
+    reference.emplace(context, pcscd_.reader(1), options);
+  } catch (const PcscError& e) {
+    throw failure(std::string("the cards did not come up: ") + e.what());
+  }
+}
+
+std::runtime_error PcscStack::failure(const std::string& what) const {
+  std::string message = what + "\n";
+  if (card_) message += " scws card log:\n" + tail_of_file(card_->log());
+  if (reference_) message += " reference card log:\n" + tail_of_file(reference_->log());
+  message += " pcscd log:\n" + tail_of_file(pcscd_.log_path());
+  return std::runtime_error(message);
+}
+
+void PcscStack::stop() {
+  if (card_) card_->stop();
+  if (reference_) reference_->stop();
+  pcscd_.stop();
+}
+
+bool enter_private_pcscd_namespace_for_figures(std::string& why) {
+  if (::geteuid() != 0) {
+    why = "needs root (a private pcscd in a private mount namespace); run as root for these figures";
+    return false;
+  }
+  std::string reason;
+  if (!enter_private_pcscd_namespace(reason)) {
+    why = "no private mount namespace for pcscd: " + reason;
+    return false;
+  }
+  return true;
 }
 
 }  // namespace scws::sim

@@ -8,8 +8,7 @@
 // gets a private mount namespace with a fresh tmpfs on /run/pcscd, so its pcscd never meets the
 // system one. Otherwise start() refuses when another pcscd answers.
 //
-// Also here: ChildProcess (a child started by posix_spawn, stopped by pid) and poll_until (the
-// bounded wait every test and benchmark uses instead of sleeping).
+// pcscd runs as a ChildProcess (sim/testing/child_process.hpp, included here with poll_until).
 #pragma once
 
 #include <sys/types.h>
@@ -18,10 +17,13 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "base/bytes.hpp"
+#include "sim/host/pcsc_client.hpp"
+#include "sim/testing/child_process.hpp"
 
 namespace scws::sim {
 
@@ -29,10 +31,6 @@ inline constexpr char kPcscdSocket[] = "/run/pcscd/pcscd.comm";  // pcsc-lite PC
 inline constexpr char kPcscdRunDir[] = "/run/pcscd";
 inline constexpr char kVpcdDriver[] = "/usr/lib/pcsc/drivers/serial/libifdvpcd.so";
 inline constexpr int kVpcdSlots = 2;  // Debian's vpcd: slot n listens on base port + n
-
-// Calls condition every interval until it returns true (then true) or timeout passes (then false).
-bool poll_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval = std::chrono::milliseconds(5));
 
 // True when something accepts connections on the pcscd socket.
 bool pcscd_socket_answers();
@@ -44,35 +42,6 @@ bool enter_private_pcscd_namespace(std::string& why);
 // A base port p such that p and p+1 are free on 0.0.0.0 (vpcd binds all addresses). Throws when
 // none is found among random candidates in [20000, 60000).
 u16 choose_vpcd_port_pair();
-
-// A child process: stdin from /dev/null, stdout and stderr to log (appended). Stopped by pid.
-class ChildProcess {
- public:
-  // argv[0] is looked up in PATH when it has no '/'. Throws std::system_error when spawning fails.
-  ChildProcess(std::vector<std::string> argv, const std::filesystem::path& log);
-  ~ChildProcess();  // stop()
-  ChildProcess(const ChildProcess&) = delete;
-  ChildProcess& operator=(const ChildProcess&) = delete;
-
-  [[nodiscard]] pid_t pid() const noexcept { return pid_; }
-  [[nodiscard]] bool alive();
-  // Waits (bounded) for the child to exit by itself; its wait status decoded as an exit code
-  // (128 + signal when killed), or nullopt when it is still running.
-  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
-  // SIGTERM, bounded wait, then SIGKILL. Returns the exit code. Idempotent.
-  int stop(std::chrono::milliseconds grace = std::chrono::milliseconds(3000));
-  void signal(int sig) noexcept;
-  [[nodiscard]] const std::filesystem::path& log() const noexcept { return log_; }
-  [[nodiscard]] std::string log_text() const;
-
- private:
-  bool reap(bool block);
-
-  pid_t pid_ = -1;
-  int pidfd_ = -1;  // pidfd_open: lets wait_exit block on the child's exit instead of polling
-  std::optional<int> exit_code_;
-  std::filesystem::path log_;
-};
 
 struct PcscdOptions {
   std::filesystem::path workdir;  // holds conf/ (reader files only) and pcscd.log
@@ -108,6 +77,55 @@ class PcscdHarness {
   PcscdOptions options_;
   std::optional<ChildProcess> process_;
 };
+
+// The PC/SC baseline of the tests and the benchmarks: a private pcscd (PcscdHarness, in
+// DIR/pcscd) and the cards of its two vpcd slots as child processes: `scws card` on slot 0 (our
+// card), `scws bench refcard` on slot 1 (the reference card, answering 90 00 to everything), their
+// logs DIR/card.log and DIR/refcard.log. Tests that serve a slot in process (VpcdLink) start no
+// card child. Destruction stops the cards, then pcscd.
+struct PcscStackOptions {
+  std::filesystem::path dir;
+  std::string friendly_name = "scws";
+  bool log_apdus = false;  // pcscd -a
+  std::chrono::milliseconds ready_timeout{10000};
+};
+
+class PcscStack {
+ public:
+  // Starts pcscd; throws as PcscdHarness::start.
+  explicit PcscStack(PcscStackOptions options);
+  ~PcscStack();  // stop()
+  PcscStack(const PcscStack&) = delete;
+  PcscStack& operator=(const PcscStack&) = delete;
+
+  [[nodiscard]] PcscdHarness& pcscd() noexcept { return pcscd_; }
+  [[nodiscard]] const std::filesystem::path& dir() const noexcept { return options_.dir; }
+  // `SCWS card --image IMAGE --vpcd <slot 0> EXTRA...` (a missing image is created by `scws card`).
+  ChildProcess& start_card(const std::filesystem::path& scws, const std::filesystem::path& image,
+                           const std::vector<std::string>& extra = {});
+  // `SCWS bench refcard --vpcd <slot 1> EXTRA...`.
+  ChildProcess& start_reference_card(const std::filesystem::path& scws, const std::vector<std::string>& extra = {});
+  [[nodiscard]] ChildProcess* card() noexcept { return card_ ? &*card_ : nullptr; }
+  [[nodiscard]] ChildProcess* reference_card() noexcept { return reference_ ? &*reference_ : nullptr; }
+  // Waits (options.card_wait) for both slots' cards and connects to them; throws failure(...) when
+  // one does not come up.
+  void connect(PcscContext& context, const PcscCardOptions& options, std::optional<PcscCard>& ours,
+               std::optional<PcscCard>& reference);
+  // An error for `what` with the end of every log of the stack (cards', pcscd's).
+  [[nodiscard]] std::runtime_error failure(const std::string& what) const;
+  // Stops the cards, then pcscd. Idempotent.
+  void stop();
+
+ private:
+  PcscStackOptions options_;
+  PcscdHarness pcscd_;
+  std::optional<ChildProcess> card_;
+  std::optional<ChildProcess> reference_;
+};
+
+// Whether this run can have figures through its own pcscd: as root, it enters a private mount
+// namespace (call it while the process has no threads). false: why, a sentence for the report.
+bool enter_private_pcscd_namespace_for_figures(std::string& why);
 
 // Writes DIR/vpcd, a pcsc-lite reader.conf entry for Debian's vpcd listening on `port` (and port+1):
 // FRIENDLYNAME, DEVICENAME /dev/null:0xPORT ("listen on PORT"), LIBPATH, CHANNELID 0xPORT.

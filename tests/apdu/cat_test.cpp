@@ -9,6 +9,7 @@
 #include "apdu/cat_codec.hpp"
 #include "apdu/command_apdu.hpp"
 #include "apdu/envelope.hpp"
+#include "apdu/instruction.hpp"
 #include "apdu/proactive_command.hpp"
 #include "apdu/terminal_response.hpp"
 #include "tests/apdu/bytes_util.hpp"
@@ -280,50 +281,106 @@ TEST_CASE("data object readers check sizes and ranges") {
   CHECK(check_framing(hex("830100" "B701")).error() == CatError::kMalformedTlv);
 }
 
-// --- the exchange of docs/protocol.md section 9, APDU by APDU ----------------------------------------
+// --- one GET over a BIP channel in UICC server mode, APDU by APDU ------------------------------------
 
-TEST_CASE("the scws exchange of docs/protocol.md section 9 decodes and re-encodes apdu by apdu") {
-  using scws::test::ascii;
-  using scws::test::join;
-  const auto get = ascii("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-  const auto http = ascii("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
-  const u8 events[] = {0x09, 0x0A};
-  // Each step: the command APDU the terminal sends and, for FETCH, the command the card answers
-  // with; pending = XX of the 91 XX status word that announced it.
-  struct Step {
-    std::vector<u8> apdu;
-    std::vector<u8> fetched;
-  };
-  std::vector<u8> out(300);
-  auto built_command = [&](const ProactiveCommand& c) {
-    auto n = build_proactive_command(c, out);
+namespace {
+
+// The exchange: SET UP EVENT LIST, OPEN CHANNEL (server, port 3516), the client's GET announced by
+// envelopes, RECEIVE DATA, SEND DATA of the answer, CLOSE CHANNEL; each message built by this layer.
+struct GetOverBip {
+  std::vector<u8> get = scws::test::ascii("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  std::vector<u8> http = scws::test::ascii("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nOK");
+  std::vector<u8> out = std::vector<u8>(300);
+
+  template <class Built>
+  std::vector<u8> bytes(Built n) {
     REQUIRE(n.ok());
     return std::vector<u8>(out.begin(), out.begin() + static_cast<long>(*n));
-  };
-  auto built_response = [&](const TerminalResponse& r) {
-    auto n = build_terminal_response(r, out);
-    REQUIRE(n.ok());
-    return std::vector<u8>(out.begin(), out.begin() + static_cast<long>(*n));
-  };
-  auto built_envelope = [&](const Envelope& e) {
-    auto n = build_envelope(e, out);
-    REQUIRE(n.ok());
-    return std::vector<u8>(out.begin(), out.begin() + static_cast<long>(*n));
-  };
-  auto ok = [](u8 number, CommandType type, u8 qualifier) {
+  }
+  std::vector<u8> command(const ProactiveCommand& c) { return bytes(build_proactive_command(c, out)); }
+  std::vector<u8> response(const TerminalResponse& r) { return bytes(build_terminal_response(r, out)); }
+  std::vector<u8> envelope(const Envelope& e) { return bytes(build_envelope(e, out)); }
+  static TerminalResponse ok(u8 number, CommandType type, u8 qualifier) {
     return make_terminal_response(CommandDetails{number, type, qualifier}, make_result(GeneralResult::kOk));
-  };
+  }
 
-  // Card side: the four proactive commands.
-  const auto set_up = built_command(make_set_up_event_list(1, events));
-  const auto open = built_command(make_open_channel_server(1, 1400, 3516));
-  const auto receive = built_command(make_receive_data(2, 1, 0x23));
-  const auto send = built_command(make_send_data(3, 1, true, http));
-  const auto close = built_command(make_close_channel(4, 1, true));
+  // The card's proactive commands.
+  std::vector<u8> set_up_event_list() {
+    const u8 events[] = {0x09, 0x0A};
+    return command(make_set_up_event_list(1, events));
+  }
+  std::vector<u8> open() { return command(make_open_channel_server(1, 1400, 3516)); }
+  std::vector<u8> receive() { return command(make_receive_data(2, 1, 0x23)); }
+  std::vector<u8> send() { return command(make_send_data(3, 1, true, http)); }
+  std::vector<u8> close() { return command(make_close_channel(4, 1, true)); }
+
+  // The terminal's answers.
+  std::vector<u8> open_ok() {
+    TerminalResponse r = ok(1, CommandType::kOpenChannel, 0);
+    r.add_channel_status(server_channel_status(1, ServerState::kListen));
+    r.has_buffer_size = true;
+    r.buffer_size = 1400;
+    return response(r);
+  }
+  std::vector<u8> receive_ok() {
+    TerminalResponse r = ok(2, CommandType::kReceiveData, 0);
+    r.channel_data = some(get);
+    r.has_channel_data_length = true;
+    return response(r);
+  }
+  std::vector<u8> send_ok() {
+    TerminalResponse r = ok(3, CommandType::kSendData, 1);
+    r.has_channel_data_length = true;
+    r.channel_data_length = kChannelDataLengthMany;
+    return response(r);
+  }
+};
+
+// Each step: the command APDU the terminal sends and, for FETCH, the command the card answers with.
+struct Step {
+  std::vector<u8> apdu;
+  std::vector<u8> fetched;
+};
+
+// The APDU a step's command is, decoded by its INS as the card would.
+void check_step_decodes(const Step& s) {
+  auto apdu = parse_command_apdu(s.apdu);
+  REQUIRE(apdu.ok());
+  switch (static_cast<Ins>(apdu->ins)) {
+    case Ins::kFetch:  // Le = the size announced by 91 XX
+      CHECK(apdu->ne == s.fetched.size());
+      CHECK(parse_proactive_command(s.fetched).ok());
+      break;
+    case Ins::kTerminalResponse: {
+      auto r = parse_terminal_response(apdu->data);
+      REQUIRE(r.ok());
+      CHECK(r->result.general == GeneralResult::kOk);
+      break;
+    }
+    case Ins::kEnvelope: {
+      auto e = parse_envelope(apdu->data);
+      REQUIRE(e.ok());
+      CHECK(e->channel_status.server_state() == ServerState::kEstablished);
+      break;
+    }
+    default:
+      FAIL("unexpected INS");
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a GET over BIP: the card's proactive commands encode byte for byte, their sizes announced by 91 XX") {
+  GetOverBip x;
+  const auto set_up = x.set_up_event_list();
+  const auto open = x.open();
+  const auto receive = x.receive();
+  const auto send = x.send();
+  const auto close = x.close();
   CHECK(hex_text(set_up) == "D00D8103010500820281829902090A");
   CHECK(hex_text(open) == "D012810301400082028182390205783C03030DBC");
   CHECK(hex_text(receive) == "D00C810302420082028121B70123");
-  CHECK(hex_text(send) == hex_text(join({hex("D033810303430182028121B628"), http})));
+  CHECK(hex_text(send) == hex_text(scws::test::join({hex("D033810303430182028121B628"), x.http})));
   CHECK(hex_text(close) == "D009810304410182028121");
   // 91 XX announces each: XX is the command size, the FETCH Le.
   CHECK(set_up.size() == 0x0F);
@@ -331,35 +388,27 @@ TEST_CASE("the scws exchange of docs/protocol.md section 9 decodes and re-encode
   CHECK(receive.size() == 0x0E);
   CHECK(send.size() == 0x35);
   CHECK(close.size() == 0x0B);
+}
 
-  // Terminal side: terminal responses and envelopes, wrapped in their APDUs.
-  TerminalResponse open_ok = ok(1, CommandType::kOpenChannel, 0);
-  open_ok.add_channel_status(server_channel_status(1, ServerState::kListen));
-  open_ok.has_buffer_size = true;
-  open_ok.buffer_size = 1400;
-  TerminalResponse receive_ok = ok(2, CommandType::kReceiveData, 0);
-  receive_ok.channel_data = some(get);
-  receive_ok.has_channel_data_length = true;
-  TerminalResponse send_ok = ok(3, CommandType::kSendData, 1);
-  send_ok.has_channel_data_length = true;
-  send_ok.channel_data_length = kChannelDataLengthMany;
+TEST_CASE("a GET over BIP: the terminal's APDUs encode byte for byte and decode apdu by apdu") {
+  using scws::test::join;
+  GetOverBip x;
   const Step steps[] = {
-      {join({hex("801200000F")}), set_up},
-      {join({hex("801400000C"), built_response(ok(1, CommandType::kSetUpEventList, 0))}), {}},
-      {join({hex("8012000014")}), open},
-      {join({hex("8014000014"), built_response(open_ok)}), {}},
-      {join({hex("80C200000D"),
-             built_envelope(make_channel_status_event(server_channel_status(1, ServerState::kEstablished)))}),
+      {join({hex("801200000F")}), x.set_up_event_list()},
+      {join({hex("801400000C"), x.response(GetOverBip::ok(1, CommandType::kSetUpEventList, 0))}), {}},
+      {join({hex("8012000014")}), x.open()},
+      {join({hex("8014000014"), x.open_ok()}), {}},
+      {join({hex("80C200000D"), x.envelope(make_channel_status_event(server_channel_status(1, ServerState::kEstablished)))}),
        {}},
       {join({hex("80C2000010"),
-             built_envelope(make_data_available(server_channel_status(1, ServerState::kEstablished), 0x23))}),
+             x.envelope(make_data_available(server_channel_status(1, ServerState::kEstablished), 0x23))}),
        {}},
-      {join({hex("801200000E")}), receive},
-      {join({hex("8014000034"), built_response(receive_ok)}), {}},
-      {join({hex("8012000035")}), send},
-      {join({hex("801400000F"), built_response(send_ok)}), {}},
-      {join({hex("801200000B")}), close},
-      {join({hex("801400000C"), built_response(ok(4, CommandType::kCloseChannel, 1))}), {}},
+      {join({hex("801200000E")}), x.receive()},
+      {join({hex("8014000034"), x.receive_ok()}), {}},
+      {join({hex("8012000035")}), x.send()},
+      {join({hex("801400000F"), x.send_ok()}), {}},
+      {join({hex("801200000B")}), x.close()},
+      {join({hex("801400000C"), x.response(GetOverBip::ok(4, CommandType::kCloseChannel, 1))}), {}},
   };
   const char* expected[] = {
       "801200000F",
@@ -377,31 +426,9 @@ TEST_CASE("the scws exchange of docs/protocol.md section 9 decodes and re-encode
   };
   for (std::size_t i = 0; i < std::size(steps); ++i) {
     CAPTURE(i);
-    const Step& s = steps[i];
-    if (expected[i] != nullptr) CHECK(hex_text(s.apdu) == expected[i]);
-    auto apdu = parse_command_apdu(s.apdu);
-    REQUIRE(apdu.ok());
-    switch (apdu->ins) {
-      case 0x12:  // FETCH: Le = the size announced by 91 XX
-        CHECK(apdu->ne == s.fetched.size());
-        CHECK(parse_proactive_command(s.fetched).ok());
-        break;
-      case 0x14: {  // TERMINAL RESPONSE
-        auto r = parse_terminal_response(apdu->data);
-        REQUIRE(r.ok());
-        CHECK(r->result.general == GeneralResult::kOk);
-        break;
-      }
-      case 0xC2: {  // ENVELOPE
-        auto e = parse_envelope(apdu->data);
-        REQUIRE(e.ok());
-        CHECK(e->channel_status.server_state() == ServerState::kEstablished);
-        break;
-      }
-      default:
-        FAIL("unexpected INS");
-    }
+    if (expected[i] != nullptr) CHECK(hex_text(steps[i].apdu) == expected[i]);
+    check_step_decodes(steps[i]);
   }
   CHECK(hex_text(steps[7].apdu) ==
-        hex_text(join({hex("8014000034810302420082028281830100B623"), get, hex("B70100")})));
+        hex_text(join({hex("8014000034810302420082028281830100B623"), x.get, hex("B70100")})));
 }

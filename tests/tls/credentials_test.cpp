@@ -7,24 +7,16 @@
 #include <vector>
 
 #include "card/os/nvm_device.hpp"
-#include "tests/tls/tls_harness.hpp"
+#include "tests/tls/tls_test_data.hpp"
 
 using namespace scws;
 using namespace scws::tls;
 using scws::tls::test::bytes_of;
 
 namespace {
-struct Store {
-  std::vector<u8> bytes = std::vector<u8>(128 * 1024);
-  card::RamNvmDevice device{MutableBytes(bytes.data(), bytes.size())};
-  card::Nvm nvm{device};
-  card::ObjectStore store{nvm};
-  Store() {
-    (void)nvm.format(8192);
-    (void)nvm.begin();
-    (void)store.format();
-    (void)nvm.commit();
-  }
+// An empty store of the rig's card (128 KiB of NVM, an 8 KiB journal).
+struct Store : sim::tls_rig::CardStore {
+  Store() : sim::tls_rig::CardStore(128 * 1024, 8192) {}
 };
 }  // namespace
 

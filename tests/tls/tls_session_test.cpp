@@ -7,7 +7,7 @@
 #include <deque>
 #include <cstdio>
 
-#include "tests/tls/tls_harness.hpp"
+#include "tests/tls/tls_test_data.hpp"
 #include "mbedtls/x509.h"
 
 using namespace scws;
@@ -444,19 +444,8 @@ TEST_CASE("tls endpoint carries a full connection for the inner endpoint") {
   TlsSession c(client.ctx, client_app, 0, card.trace);
   REQUIRE(c.start());
   REQUIRE(endpoint.open(2));
-  std::deque<u8> to_card;
-  for (int round = 0; round < 200; ++round) {
-    u8 buf[240];
-    for (std::size_t n; (n = c.send(MutableBytes(buf, sizeof buf))) > 0;) to_card.insert(to_card.end(), buf, buf + n);
-    while (!to_card.empty()) {
-      const std::size_t n = std::min<std::size_t>(237, to_card.size());
-      std::vector<u8> piece(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(n));
-      const std::size_t took = endpoint.receive(2, Bytes(piece.data(), n));
-      to_card.erase(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(took));
-      if (took < n) break;
-    }
-    for (std::size_t n; (n = endpoint.send(2, MutableBytes(buf, sizeof buf))) > 0;) c.receive(Bytes(buf, n));
-  }
+  Pipe pipe;
+  pipe.run(c, PipeEnd(endpoint, 2), {}, 200);
   CHECK(client_app.received == "hello over BIP");
   CHECK(inner.opened);
   endpoint.close(2);

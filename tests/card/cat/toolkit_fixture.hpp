@@ -226,87 +226,98 @@ class MiniTerminal {
       if (c.details.type == cat::CommandType::kOpenChannel) tr.add_channel_status(cat::ChannelStatus{0, 0});
       return tr;
     }
-    const u8 ch = c.channel_id();
     switch (c.details.type) {
-      case cat::CommandType::kOpenChannel: {
-        u8 id = 0;
-        for (u8 i = 1; i <= max_channels && id == 0; ++i)
-          if (!channels[i].open) id = i;
-        if (id == 0) {
-          tr.result = cat::make_bip_error(cat::BipCause::kNoChannelAvailable);
-          tr.add_channel_status(cat::ChannelStatus{0, 0});
-          return tr;
-        }
-        Channel& k = channels[id];
-        k = Channel{};
-        k.open = true;
-        k.port = c.open_channel.transport_level.port;
-        k.buffer = c.open_channel.buffer_size > max_buffer ? max_buffer : c.open_channel.buffer_size;
-        if (k.buffer != c.open_channel.buffer_size) tr.result = cat::make_result(cat::GeneralResult::kPerformedWithModification);
-        tr.add_channel_status(cat::server_channel_status(id, cat::ServerState::kListen));
-        tr.has_buffer_size = true;
-        tr.buffer_size = k.buffer;
-        return tr;
-      }
-      case cat::CommandType::kReceiveData: {
-        Channel& k = channels[ch];
-        const std::size_t n = std::min<std::size_t>({c.channel_data_length, k.rx.size(), 237});
-        received_chunk = k.rx.substr(0, n);
-        k.rx.erase(0, n);
-        if (n < c.channel_data_length) tr.result = cat::make_result(cat::GeneralResult::kMissingInformation);
-        tr.channel_data = cat::some(Bytes(reinterpret_cast<const u8*>(received_chunk.data()), n));
-        tr.has_channel_data_length = true;
-        tr.channel_data_length = static_cast<u8>(k.rx.size() > 255 ? 0xFF : k.rx.size());
-        ++receive_datas;
-        return tr;
-      }
-      case cat::CommandType::kSendData: {
-        Channel& k = channels[ch];
-        k.tx_stored.append(reinterpret_cast<const char*>(c.channel_data.data()), c.channel_data.size());
-        CHECK(k.tx_stored.size() <= k.buffer);
-        if (c.details.qualifier == cat::qualifier::kSendDataImmediately) {
-          k.delivered += k.tx_stored;
-          k.tx_stored.clear();
-        }
-        const std::size_t free = k.buffer - k.tx_stored.size();
-        tr.has_channel_data_length = true;
-        tr.channel_data_length = static_cast<u8>(free > 255 ? 0xFF : free);
-        ++send_datas;
-        return tr;
-      }
-      case cat::CommandType::kCloseChannel: {
-        Channel& k = channels[ch];
-        close_qualifiers.push_back(c.details.qualifier);
-        if (!k.open) {
-          tr.result = cat::make_bip_error(cat::BipCause::kChannelClosed);
-          return tr;
-        }
-        k.established = false;
-        k.rx.clear();
-        if (c.details.qualifier == cat::qualifier::kCloseChannelToClosed) k.open = false;
-        return tr;
-      }
-      case cat::CommandType::kGetChannelStatus:
-        ++channel_status_requests;
-        for (u8 i = 1; i <= 7; ++i) {
-          if (!channels[i].open) continue;
-          tr.add_channel_status(cat::server_channel_status(
-              i, channels[i].established ? cat::ServerState::kEstablished : cat::ServerState::kListen));
-        }
-        if (tr.channel_status_count == 0) tr.add_channel_status(cat::ChannelStatus{0, 0});
-        return tr;
+      case cat::CommandType::kOpenChannel: open_channel(c, tr); break;
+      case cat::CommandType::kReceiveData: receive_data(c, tr); break;
+      case cat::CommandType::kSendData: send_data(c, tr); break;
+      case cat::CommandType::kCloseChannel: close_channel(c, tr); break;
+      case cat::CommandType::kGetChannelStatus: channel_status(tr); break;
       case cat::CommandType::kTimerManagement:
         timer_commands.push_back({c.timer_id, c.timer_action(), c.has_timer_value ? cat::timer_seconds(c.timer_value) : 0});
         tr.has_timer_id = true;
         tr.timer_id = c.timer_id;
-        return tr;
+        break;
       case cat::CommandType::kSetUpEventList:
         events.assign(c.events.begin(), c.events.end());
-        return tr;
+        break;
       default:
         tr.result = cat::make_result(cat::GeneralResult::kBeyondTerminalCapabilities);
-        return tr;
+        break;
     }
+    return tr;
+  }
+
+  // OPEN CHANNEL in server mode: the first free channel listens, its buffer at most max_buffer.
+  void open_channel(const cat::ProactiveCommand& c, cat::TerminalResponse& tr) {
+    u8 id = 0;
+    for (u8 i = 1; i <= max_channels && id == 0; ++i)
+      if (!channels[i].open) id = i;
+    if (id == 0) {
+      tr.result = cat::make_bip_error(cat::BipCause::kNoChannelAvailable);
+      tr.add_channel_status(cat::ChannelStatus{0, 0});
+      return;
+    }
+    Channel& k = channels[id];
+    k = Channel{};
+    k.open = true;
+    k.port = c.open_channel.transport_level.port;
+    k.buffer = c.open_channel.buffer_size > max_buffer ? max_buffer : c.open_channel.buffer_size;
+    if (k.buffer != c.open_channel.buffer_size) tr.result = cat::make_result(cat::GeneralResult::kPerformedWithModification);
+    tr.add_channel_status(cat::server_channel_status(id, cat::ServerState::kListen));
+    tr.has_buffer_size = true;
+    tr.buffer_size = k.buffer;
+  }
+
+  // RECEIVE DATA: at most 237 bytes of what the client sent, and how much is left.
+  void receive_data(const cat::ProactiveCommand& c, cat::TerminalResponse& tr) {
+    Channel& k = channels[c.channel_id()];
+    const std::size_t n = std::min<std::size_t>({c.channel_data_length, k.rx.size(), 237});
+    received_chunk = k.rx.substr(0, n);
+    k.rx.erase(0, n);
+    if (n < c.channel_data_length) tr.result = cat::make_result(cat::GeneralResult::kMissingInformation);
+    tr.channel_data = cat::some(Bytes(reinterpret_cast<const u8*>(received_chunk.data()), n));
+    tr.has_channel_data_length = true;
+    tr.channel_data_length = static_cast<u8>(k.rx.size() > 255 ? 0xFF : k.rx.size());
+    ++receive_datas;
+  }
+
+  // SEND DATA: stored in the Tx buffer, delivered to the client when sent immediately.
+  void send_data(const cat::ProactiveCommand& c, cat::TerminalResponse& tr) {
+    Channel& k = channels[c.channel_id()];
+    k.tx_stored.append(reinterpret_cast<const char*>(c.channel_data.data()), c.channel_data.size());
+    CHECK(k.tx_stored.size() <= k.buffer);
+    if (c.details.qualifier == cat::qualifier::kSendDataImmediately) {
+      k.delivered += k.tx_stored;
+      k.tx_stored.clear();
+    }
+    const std::size_t free = k.buffer - k.tx_stored.size();
+    tr.has_channel_data_length = true;
+    tr.channel_data_length = static_cast<u8>(free > 255 ? 0xFF : free);
+    ++send_datas;
+  }
+
+  // CLOSE CHANNEL: the client goes; the channel listens again, or closes with kCloseChannelToClosed.
+  void close_channel(const cat::ProactiveCommand& c, cat::TerminalResponse& tr) {
+    Channel& k = channels[c.channel_id()];
+    close_qualifiers.push_back(c.details.qualifier);
+    if (!k.open) {
+      tr.result = cat::make_bip_error(cat::BipCause::kChannelClosed);
+      return;
+    }
+    k.established = false;
+    k.rx.clear();
+    if (c.details.qualifier == cat::qualifier::kCloseChannelToClosed) k.open = false;
+  }
+
+  // GET CHANNEL STATUS: every open channel, or one "no channel" status.
+  void channel_status(cat::TerminalResponse& tr) {
+    ++channel_status_requests;
+    for (u8 i = 1; i <= 7; ++i) {
+      if (!channels[i].open) continue;
+      tr.add_channel_status(cat::server_channel_status(
+          i, channels[i].established ? cat::ServerState::kEstablished : cat::ServerState::kListen));
+    }
+    if (tr.channel_status_count == 0) tr.add_channel_status(cat::ChannelStatus{0, 0});
   }
 
   [[nodiscard]] std::size_t count(cat::CommandType t) const {

@@ -1,12 +1,11 @@
 // tls/tls_port: the TLS port as the card powers it up from its settings, admits, times out and
 // counts sessions. Driven directly as the toolkit would drive it (StreamEndpoint calls, timer
-// expirations), with in-memory mbedTLS clients from the card build (tests/tls/tls_harness.hpp).
+// expirations), with in-memory mbedTLS clients from the card build (sim/testing/tls_rig.hpp).
 #include "card/scws/tls_port.hpp"
 
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,7 +16,7 @@
 #include "card/cat/toolkit.hpp"
 #include "card/os/transient.hpp"
 #include "http/extension.hpp"
-#include "tests/tls/tls_harness.hpp"
+#include "tests/tls/tls_test_data.hpp"
 
 using namespace scws;
 using namespace scws::tls;
@@ -28,17 +27,14 @@ namespace {
 
 // The card around the port: NVM with the test credentials (or none), a RAM arena, the context.
 struct PortRig {
-  std::vector<u8> nvm_bytes = std::vector<u8>(256 * 1024);
-  card::RamNvmDevice device{MutableBytes(nvm_bytes.data(), nvm_bytes.size())};
-  card::Nvm nvm{device};
-  card::ObjectStore store{nvm};
+  sim::tls_rig::CardStore nvm;
   std::vector<u64> ram;
   std::unique_ptr<card::Arena> arena;
   std::unique_ptr<card::TransientMemory> transient;
   LogSink sink;
   card::Tracer tracer;
   std::unique_ptr<card::CardContext> ctx;
-  u64 entropy_state = 0x7a11ce5eedULL;
+  sim::ReproducibleEntropy entropy{0x7a11ce5eedULL};
   CardRng rng;
   card::CatToolkit toolkit;
   App inner;
@@ -46,21 +42,12 @@ struct PortRig {
 
   explicit PortRig(std::size_t ram_bytes, bool credentials = true) : ram((ram_bytes + 7) / 8) {
     tracer.set_sink(&sink);
-    CardClock::set(CardClock::from_date(2025, 6, 1));
-    REQUIRE(nvm.format(16 * 1024).ok());
-    REQUIRE(nvm.begin().ok());
-    REQUIRE(store.format().ok());
-    REQUIRE(nvm.commit().ok());
-    if (credentials) {
-      REQUIRE(put_server_chain(store, bytes_of(pki().server)).ok());
-      REQUIRE(put_server_key(store, bytes_of(pki().server_key)).ok());
-      REQUIRE(put_issuer_ca(store, bytes_of(pki().ca)).ok());
-      REQUIRE(put_psk(store, bytes_of(kPskIdentity), Bytes(kPskKey, 16)).ok());
-    }
+    set_test_date();
+    if (credentials) nvm.put(card_credentials());
     arena = std::make_unique<card::Arena>(MutableBytes(reinterpret_cast<u8*>(ram.data()), ram_bytes));
     transient = std::make_unique<card::TransientMemory>(*arena);
-    ctx = std::make_unique<card::CardContext>(nvm, store, *arena, *transient, tracer);
-    REQUIRE(rng.seed(test_entropy, &entropy_state, bytes_of("port")).ok());
+    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer);
+    REQUIRE(rng.seed(sim::host_entropy, &entropy, bytes_of("port")).ok());
     inner.echo = true;
   }
 
@@ -78,31 +65,9 @@ card::ScwsSettings tls_settings(u32 ram = 48 * 1024, card::TlsPortMode mode = ca
   return s;
 }
 
-// Moves ciphertext between an in-memory client and the port's connection c (RECEIVE DATA pieces of
-// at most 237 bytes, SEND DATA pieces of at most 240) until nothing moves.
-void pump(TlsSession& client, TlsPort& port, std::size_t c, std::deque<u8>& to_card) {
-  for (int round = 0; round < 400; ++round) {
-    bool moved = false;
-    u8 buf[240];
-    for (std::size_t n; (n = client.send(MutableBytes(buf, sizeof buf))) > 0;) {
-      to_card.insert(to_card.end(), buf, buf + n);
-      moved = true;
-    }
-    while (!to_card.empty()) {
-      const std::size_t n = std::min<std::size_t>(237, to_card.size());
-      std::vector<u8> piece(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(n));
-      const std::size_t took = port.receive(c, Bytes(piece.data(), n));
-      to_card.erase(to_card.begin(), to_card.begin() + static_cast<std::ptrdiff_t>(took));
-      if (took != 0) moved = true;
-      if (took < n) break;
-    }
-    for (std::size_t n; (n = port.send(c, MutableBytes(buf, sizeof buf))) > 0;) {
-      client.receive(Bytes(buf, n));
-      moved = true;
-    }
-    if (!moved) return;
-  }
-}
+// Moves ciphertext between an in-memory client and the port's connection c (RECEIVE DATA and SEND
+// DATA pieces) until nothing moves.
+void pump(TlsSession& client, TlsPort& port, std::size_t c, Pipe& pipe) { pipe.run(client, PipeEnd(port, c), {}, 400); }
 
 std::string status_json(TlsPort& port, std::size_t c) {
   port.status_snapshot(c);
@@ -164,8 +129,8 @@ TEST_CASE("tls port serves a certificate client, counts the handshake and return
     REQUIRE(c.start());
     REQUIRE(rig.port.open(2));
     CHECK(rig.toolkit.timer_state(TlsPort::kFirstTimer + 2) == card::TimerState::kStartWanted);
-    std::deque<u8> to_card;
-    pump(c, rig.port, 2, to_card);
+    Pipe pipe;
+    pump(c, rig.port, 2, pipe);
     CHECK(c.state() == TlsSession::State::kOpen);
   }
   CHECK(client_app.received == "GET / HTTP/1.1\r\n\r\n");  // the inner endpoint echoed it
@@ -231,8 +196,8 @@ TEST_CASE("tls port restarts the timer of a busy session and closes an idle one 
   TlsSession c(client.ctx, client_app, 0, rig.tracer);
   REQUIRE(c.start());
   REQUIRE(rig.port.open(1));
-  std::deque<u8> to_card;
-  pump(c, rig.port, 1, to_card);
+  Pipe pipe;
+  pump(c, rig.port, 1, pipe);
   REQUIRE(client_app.received == "ping");
   // Bytes moved since the timer started: another period, the session stays.
   rig.port.timer_expired(TlsPort::kFirstTimer + 1);
@@ -240,7 +205,7 @@ TEST_CASE("tls port restarts the timer of a busy session and closes an idle one 
   CHECK_FALSE(rig.port.wants_close(1));
   // Nothing moved during that period: close_notify and close.
   rig.port.timer_expired(TlsPort::kFirstTimer + 1);
-  pump(c, rig.port, 1, to_card);
+  pump(c, rig.port, 1, pipe);
   CHECK(rig.port.wants_close(1));
   CHECK(c.state() != TlsSession::State::kOpen);  // the client saw close_notify
   rig.port.close(1);
@@ -268,8 +233,8 @@ TEST_CASE("tls port answers garbage instead of a ClientHello with an alert and k
   TlsSession c(client.ctx, client_app, 0, rig.tracer);
   REQUIRE(c.start());
   REQUIRE(rig.port.open(0));
-  std::deque<u8> to_card;
-  pump(c, rig.port, 0, to_card);
+  Pipe pipe;
+  pump(c, rig.port, 0, pipe);
   CHECK(client_app.received == "after garbage");
   rig.port.close(0);
 }

@@ -1,4 +1,4 @@
-// Benchmark arithmetic and output. Measuring through the real stack is in pcsc_client_test.cpp.
+// Benchmark arithmetic and output. Measuring through the real stack is in pcsc_stack_test.cpp.
 #include "sim/bench/bench_apdu.hpp"
 
 #include <doctest/doctest.h>

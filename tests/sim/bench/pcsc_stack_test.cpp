@@ -31,10 +31,10 @@ struct Stack {
   bool refused_other_pcscd = false;
   std::string refusal;
   std::filesystem::path dir;
-  std::unique_ptr<PcscdHarness> pcscd;
+  std::unique_ptr<PcscStack> pcsc;  // the baseline: pcscd, no card children (cards are in process)
 
   ~Stack() {
-    pcscd.reset();
+    pcsc.reset();
     if (!dir.empty()) std::filesystem::remove_all(dir);
   }
 };
@@ -71,10 +71,8 @@ void start_stack(Stack& st) {
   }
   st.dir = tmpl;
   refusal_when_socket_taken(st);
-  st.pcscd = std::make_unique<PcscdHarness>(PcscdOptions{st.dir / "pcscd", "scws test", 0, true, 10000ms});
-  std::filesystem::create_directories(st.dir / "pcscd");
   try {
-    st.pcscd->start();
+    st.pcsc = std::make_unique<PcscStack>(PcscStackOptions{st.dir, "scws test", true, 10000ms});
     st.available = true;
   } catch (const std::exception& e) {
     st.why = e.what();
@@ -112,7 +110,7 @@ class CardOnSlot {
  private:
   static VpcdLinkOptions options(int slot) {
     VpcdLinkOptions o;
-    o.vpcd = parse_host_port(stack().pcscd->vpcd_address(slot));
+    o.vpcd = parse_host_port(stack().pcsc->pcscd().vpcd_address(slot));
     return o;
   }
   StopSignal stop_;

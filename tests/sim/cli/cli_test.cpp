@@ -139,6 +139,30 @@ TEST_CASE("scws card refuses a damaged image with a message naming the problem")
   CHECK(contains(empty.output, "refusing image"));
 }
 
+TEST_CASE("scws run and scws card refuse a damaged or missing image in the same words") {
+  TempDir dir;
+  const auto image = dir.path / "card.img";
+  std::ofstream(image) << "XCWSNVM1 and nothing a card could mount";
+  const std::string damaged = "refusing image " + image.string() + ": ";
+  auto card = run(dir, {"card", "--image", image.string(), "--vpcd", "127.0.0.1:1"});
+  auto served = run(dir, {"run", "--image", image.string(), "--http-port", "0", "--tls-port", "0"});
+  CHECK(card.code == 1);
+  CHECK(served.code == 1);
+  CHECK(contains(card.output, "scws card: " + damaged));
+  CHECK(contains(served.output, "scws run: " + damaged));
+  // The same reason after the same prefix.
+  const auto reason = [&](const std::string& out) {
+    const auto at = out.find(damaged);
+    return at == std::string::npos ? std::string() : out.substr(at + damaged.size(), out.find('\n', at) - at - damaged.size());
+  };
+  CHECK_FALSE(reason(card.output).empty());
+  CHECK(reason(card.output) == reason(served.output));
+
+  auto missing = run(dir, {"run", "--image", (dir.path / "none.img").string()});
+  CHECK(missing.code == 1);
+  CHECK(contains(missing.output, "refusing image " + (dir.path / "none.img").string() + ": it does not exist"));
+}
+
 TEST_CASE("scws bench apdu measures our card against the reference card on a private pcscd") {
   if (::geteuid() != 0) {
     MESSAGE("not root: no private mount namespace for pcscd; benchmark check skipped");

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/testing/child_process.hpp"
+
 using namespace scws;
 using namespace scws::sim;
 
@@ -163,20 +165,20 @@ TEST_CASE("pcap trace refuses a path it cannot create") {
 }
 
 TEST_CASE("tshark decodes a traced UICC session as gsm_sim frames without malformed packets") {
-  if (std::system("command -v tshark >/dev/null 2>&1") != 0) {
+  const auto tshark = scws::sim::find_program("tshark");
+  if (!tshark) {
     MESSAGE("tshark not installed: decode check skipped");
     return;
   }
   auto path = temp_path("tshark.pcap");
-  auto decoded = temp_path("tshark.txt");
   {
     PcapTrace trace(path);
     for (const auto& e : kSession) trace.exchange(e.command, e.response);
   }
-  std::string cmd = "tshark -n -r '" + path.string() + "' -V > '" + decoded.string() + "' 2>/dev/null";
-  REQUIRE(std::system(cmd.c_str()) == 0);
-  std::ifstream in(decoded);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto decoded = scws::sim::ChildProcess::run({tshark->string(), "-n", "-r", path.string(), "-V"}, std::nullopt,
+                                                    scws::sim::ChildProcess::Stderr::kDiscard, std::chrono::seconds(60));
+  REQUIRE(decoded.exit_code == 0);
+  const std::string& text = decoded.out;
   CHECK(text.find("GSM SIM 11.11") != std::string::npos);
   for (const char* ins : {"SELECT", "READ BINARY", "STATUS", "FETCH", "TERMINAL RESPONSE", "ENVELOPE"}) {
     CAPTURE(ins);
@@ -187,5 +189,4 @@ TEST_CASE("tshark decodes a traced UICC session as gsm_sim frames without malfor
   // The CAT dissector decodes the proactive command and the event download inside the APDUs.
   CHECK(text.find("Event list") != std::string::npos);
   std::filesystem::remove(path);
-  std::filesystem::remove(decoded);
 }

@@ -25,6 +25,8 @@
 #include "card/os/card.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
+#include "sim/host/host_entropy.hpp"
+#include "sim/testing/child_process.hpp"
 #include "tls/card_clock.hpp"
 #include "tls/card_rng.hpp"
 #include "tls/credentials.hpp"
@@ -146,7 +148,6 @@ std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 // Restores the card clock (a process-wide global other tests rely on) at the end of a test.
 struct ClockGuard {
@@ -156,15 +157,6 @@ struct ClockGuard {
   ClockGuard(const ClockGuard&) = delete;
   ClockGuard& operator=(const ClockGuard&) = delete;
 };
-
-int entropy(void* ctx, unsigned char* out, std::size_t len) {
-  auto* state = static_cast<scws::u64*>(ctx);
-  for (std::size_t i = 0; i < len; ++i) {
-    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-    out[i] = static_cast<unsigned char>(*state >> 56);
-  }
-  return 0;
-}
 
 }  // namespace
 
@@ -548,9 +540,9 @@ TEST_CASE("pki card part lands in the image where find_psk and the card's TLS co
   scws::tls::CardClock::set(std::time(nullptr));
   std::vector<scws::u64> region(48 * 1024 / 8);
   scws::tls::TlsAllocator allocator{scws::MutableBytes(reinterpret_cast<scws::u8*>(region.data()), region.size() * 8)};
-  scws::u64 state = 0x5eedULL;
+  scws::sim::ReproducibleEntropy seed{0x5eedULL};
   scws::tls::CardRng rng;
-  REQUIRE(rng.seed(entropy, &state, scws::Bytes()).ok());
+  REQUIRE(rng.seed(scws::sim::host_entropy, &seed, scws::Bytes()).ok());
   {
     scws::tls::TlsContext server{allocator};
     CHECK(server.init_server(store, scws::tls::TlsMode::kBoth, rng).ok());
@@ -616,29 +608,31 @@ TEST_CASE("pki card part the card refuses is named in the error") {
 }
 
 TEST_CASE("pki folder passes `openssl verify` for client-1 and fails it for the foreign and expired clients") {
-  if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+  const auto openssl = scws::sim::find_program("openssl");
+  if (!openssl) {
     MESSAGE("openssl CLI not installed: skipped");
     return;
   }
   TempDir tmp;
   scws::sim::write_client_folder(shared_pki(), tmp.path);
-  const std::string ca = quoted(tmp.path / "ca.pem");
-  const auto run = [&](const std::string& leaf, const std::string& extra) {
-    const std::string cmd = "openssl verify " + extra + " -CAfile " + ca + " " + quoted(tmp.path / leaf) + " >" +
-                            quoted(tmp.path / "out.txt") + " 2>&1";
-    const int rc = std::system(cmd.c_str());
-    return std::make_pair(rc, slurp(tmp.path / "out.txt"));
+  const auto run = [&](const std::string& leaf, std::vector<std::string> extra) {
+    std::vector<std::string> argv = {openssl->string(), "verify"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    argv.insert(argv.end(), {"-CAfile", (tmp.path / "ca.pem").string(), (tmp.path / leaf).string()});
+    const auto r = scws::sim::ChildProcess::run(argv, std::nullopt, scws::sim::ChildProcess::Stderr::kWithStdout,
+                                                std::chrono::seconds(60));
+    return std::make_pair(r.exit_code, r.out);
   };
-  auto ok = run("client-1.pem", "-purpose sslclient");
+  auto ok = run("client-1.pem", {"-purpose", "sslclient"});
   CHECK_MESSAGE(ok.first == 0, ok.second);
   CHECK(ok.second.find(": OK") != std::string::npos);
-  auto foreign = run("foreign-client.pem", "");
+  auto foreign = run("foreign-client.pem", {});
   CHECK(foreign.first != 0);
-  auto expired = run("expired-client.pem", "");
+  auto expired = run("expired-client.pem", {});
   CHECK(expired.first != 0);
   CHECK(expired.second.find("certificate has expired") != std::string::npos);
   // The card's certificate as a TLS server for 127.0.0.1.
   std::ofstream(tmp.path / "server.pem") << shared_pki().server_cert_pem;
-  auto server = run("server.pem", "-purpose sslserver -verify_ip 127.0.0.1");
+  auto server = run("server.pem", {"-purpose", "sslserver", "-verify_ip", "127.0.0.1"});
   CHECK_MESSAGE(server.first == 0, server.second);
 }

@@ -1,15 +1,12 @@
-// The harness pieces that need no pcscd: bounded polling, child processes stopped by pid, the vpcd
-// reader file and the port choice. Starting a private pcscd is covered by pcsc_client_test.cpp.
+// The harness pieces that need no pcscd: the vpcd reader file and the port choice. Starting a
+// private pcscd is covered by tests/sim/bench/pcsc_stack_test.cpp.
 #include "sim/testing/pcscd_harness.hpp"
 
 #include <doctest/doctest.h>
-#include <signal.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <fstream>
 #include <iterator>
-#include <thread>
 
 using namespace scws;
 using namespace scws::sim;
@@ -24,64 +21,6 @@ std::filesystem::path temp_dir(const char* name) {
   return dir;
 }
 }  // namespace
-
-TEST_CASE("poll_until returns as soon as the condition holds and gives up at the bound") {
-  std::atomic<bool> flag{false};
-  std::thread setter([&] { flag = true; });
-  CHECK(poll_until([&] { return flag.load(); }, 3000ms, 1ms));
-  setter.join();
-  auto start = std::chrono::steady_clock::now();
-  CHECK_FALSE(poll_until([] { return false; }, 30ms, 5ms));
-  auto spent = std::chrono::steady_clock::now() - start;
-  CHECK(spent >= 30ms);
-  CHECK(spent < 1000ms);
-}
-
-TEST_CASE("child process exit code and output are collected") {
-  auto dir = temp_dir("exit");
-  ChildProcess child({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, dir / "log");
-  auto code = child.wait_exit(5000ms);
-  REQUIRE(code);
-  CHECK(*code == 3);
-  CHECK_FALSE(child.alive());
-  CHECK(child.log_text() == "out\nerr\n");
-  CHECK(child.stop() == 3);  // idempotent after exit
-  std::filesystem::remove_all(dir);
-}
-
-TEST_CASE("child process stop ends a running child with SIGTERM") {
-  auto dir = temp_dir("term");
-  ChildProcess child({"sleep", "30"}, dir / "log");
-  CHECK(child.alive());
-  CHECK_FALSE(child.wait_exit(20ms));
-  auto start = std::chrono::steady_clock::now();
-  CHECK(child.stop(3000ms) == 128 + SIGTERM);
-  CHECK(std::chrono::steady_clock::now() - start < 2000ms);
-  std::filesystem::remove_all(dir);
-}
-
-TEST_CASE("child process stop kills a child that ignores SIGTERM after the grace period") {
-  auto dir = temp_dir("kill");
-  // An ignored signal stays ignored across exec: this sleep cannot be terminated, only killed.
-  ChildProcess child({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"}, dir / "log");
-  // Wait until the shell has exec'd sleep (its command line changes), so the trap is in place.
-  std::string cmdline_path = "/proc/" + std::to_string(child.pid()) + "/cmdline";
-  CHECK(poll_until(
-      [&] {
-        std::ifstream in(cmdline_path);
-        std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        return s.rfind("sleep", 0) == 0;
-      },
-      3000ms));
-  CHECK(child.stop(100ms) == 128 + SIGKILL);
-  std::filesystem::remove_all(dir);
-}
-
-TEST_CASE("child process refuses a program that does not exist") {
-  auto dir = temp_dir("missing");
-  CHECK_THROWS_AS(ChildProcess({"/nonexistent/scws-no-such-program"}, dir / "log"), std::system_error);
-  std::filesystem::remove_all(dir);
-}
 
 TEST_CASE("vpcd reader file names the driver, the listening port and the channel in hex") {
   auto dir = temp_dir("conf");
