@@ -7,25 +7,6 @@
 
 namespace scws::apdu {
 
-// Class bytes: the interindustry class and the one TS 102 221 uses for UICC and CAT commands.
-namespace cla {
-inline constexpr u8 kInterindustry = 0x00;
-inline constexpr u8 kUicc = 0x80;
-}  // namespace cla
-
-// Instruction bytes a terminal sends (ETSI TS 102 221 10.1.2, table 10.5).
-namespace ins {
-inline constexpr u8 kTerminalProfile = 0x10;
-inline constexpr u8 kFetch = 0x12;
-inline constexpr u8 kTerminalResponse = 0x14;
-inline constexpr u8 kGetResponse = 0xC0;
-inline constexpr u8 kEnvelope = 0xC2;
-inline constexpr u8 kStatus = 0xF2;
-}  // namespace ins
-
-// STATUS P2 (TS 102 221 11.1.2): no data returned, the form an idle terminal polls with.
-inline constexpr u8 kStatusNoData = 0x0C;
-
 enum class ApduCase : u8 { k1, k2, k3, k4 };
 
 enum class ApduError : u8 {

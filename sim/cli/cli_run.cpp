@@ -1,5 +1,5 @@
 // `scws run [--profile DIR | --image IMG] [--state DIR] [--http-port N] [--tls-port N] [--trace FILE.pcap]`:
-// the embedded default (DESIGN.md section 1): the card (card OS + CAT toolkit + SCWS applet + TLS
+// the embedded default (docs/architecture.md, "The command line"): the card (card OS + CAT toolkit + SCWS applet + TLS
 // port) and the handset gateway in one process, linked in memory through DirectTransport; no pcscd.
 //
 // The card's NVM image: --image IMG is used (and changed) in place; otherwise STATE/card.img, created

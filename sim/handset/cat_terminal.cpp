@@ -5,6 +5,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "apdu/instruction.hpp"
 #include "apdu/command_apdu.hpp"
 #include "apdu/envelope.hpp"
 #include "apdu/status_word.hpp"
@@ -228,7 +229,7 @@ void CatTerminal::begin_session() {
     u8 profile[cat::kTerminalProfileMaxSize];
     auto n = cat::build_terminal_profile(options_.profile, MutableBytes(profile));
     if (!n) throw std::logic_error("terminal profile cannot be encoded");
-    Rapdu r = exchange(command(apdu::ins::kTerminalProfile, Bytes(profile, *n)));
+    Rapdu r = exchange(command(apdu::to_u8(apdu::Ins::kTerminalProfile), Bytes(profile, *n)));
     if (!is_normal(r.sw)) {
       log("card " + card_.describe() + " answered TERMINAL PROFILE with " + sw_text(r.sw) +
           ": it may not run a proactive session");
@@ -369,7 +370,7 @@ CatTerminal::Rapdu CatTerminal::exchange(std::vector<u8> apdu) {
     r = raw_exchange(apdu);
   }
   for (int round = 0; sw1_of(r.sw) == apdu::sw1(StatusWord::kBytesAvailable) && round < kMaxGetResponses; ++round) {
-    Rapdu more = raw_exchange({apdu::cla::kInterindustry, apdu::ins::kGetResponse, 0x00, 0x00, static_cast<u8>(r.sw)});
+    Rapdu more = raw_exchange({apdu::cla::kInterindustry, apdu::to_u8(apdu::Ins::kGetResponse), 0x00, 0x00, static_cast<u8>(r.sw)});
     r.data.insert(r.data.end(), more.data.begin(), more.data.end());
     r.sw = more.sw;
   }
@@ -398,12 +399,12 @@ void CatTerminal::note_sw(const Rapdu& r) {
 }
 
 void CatTerminal::poll_status() {
-  note_sw(exchange({apdu::cla::kUicc, apdu::ins::kStatus, 0x00, apdu::kStatusNoData}));
+  note_sw(exchange({apdu::cla::kUicc, apdu::to_u8(apdu::Ins::kStatus), 0x00, apdu::status_p2::kNoData}));
 }
 
 void CatTerminal::proactive_cycle() {
   fetch_pending_ = false;
-  Rapdu f = exchange({apdu::cla::kUicc, apdu::ins::kFetch, 0x00, 0x00, fetch_length_});
+  Rapdu f = exchange({apdu::cla::kUicc, apdu::to_u8(apdu::Ins::kFetch), 0x00, 0x00, fetch_length_});
   if (!is_normal(f.sw)) {
     log("FETCH answered " + sw_text(f.sw) + ": no proactive command");
     return;
@@ -414,7 +415,7 @@ void CatTerminal::proactive_cycle() {
     note_sw(f);
     return;
   }
-  Rapdu r = exchange(command(apdu::ins::kTerminalResponse, tr));
+  Rapdu r = exchange(command(apdu::to_u8(apdu::Ins::kTerminalResponse), tr));
   if (!is_normal(r.sw)) log("TERMINAL RESPONSE answered " + sw_text(r.sw));
   note_sw(r);
 }
@@ -481,7 +482,7 @@ void CatTerminal::send_envelope() {
   }
   const Bytes data(buf, *n);
   debug("ENVELOPE " + hex_text(data));
-  Rapdu r = exchange(command(apdu::ins::kEnvelope, data));
+  Rapdu r = exchange(command(apdu::to_u8(apdu::Ins::kEnvelope), data));
   if (r.sw == apdu::to_u16(StatusWord::kToolkitBusy)) {
     // Toolkit busy (TS 102 221 10.2.1.1): retry later, keeping the order of events.
     ++stats_.envelope_busy;

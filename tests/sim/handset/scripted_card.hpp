@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "apdu/instruction.hpp"
 #include "apdu/command_apdu.hpp"
 #include "apdu/envelope.hpp"
 #include "apdu/proactive_command.hpp"
@@ -65,19 +66,19 @@ class ScriptedCard final : public CardTransport {
     commands.emplace_back(command.begin(), command.end());
     const Bytes data = command.size() > 5 ? command.subspan(5) : Bytes{};
     switch (command[1]) {
-      case apdu::ins::kTerminalProfile:
+      case apdu::to_u8(apdu::Ins::kTerminalProfile):
         profiles.emplace_back(data.begin(), data.end());
         return sw();
-      case apdu::ins::kFetch: return fetch(command);
-      case apdu::ins::kTerminalResponse: {
+      case apdu::to_u8(apdu::Ins::kFetch): return fetch(command);
+      case apdu::to_u8(apdu::Ins::kTerminalResponse): {
         responses.emplace_back(data.begin(), data.end());
         auto r = apdu::cat::parse_terminal_response(data);
         REQUIRE_MESSAGE(r.ok(), "terminal response does not parse: ", hex_text(data));
         if (on_response) on_response(*r);
         return sw();
       }
-      case apdu::ins::kEnvelope: return envelope(data);
-      case apdu::ins::kStatus:
+      case apdu::to_u8(apdu::Ins::kEnvelope): return envelope(data);
+      case apdu::to_u8(apdu::Ins::kStatus):
         ++statuses;
         return sw();
       default:
