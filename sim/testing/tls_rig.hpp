@@ -133,7 +133,7 @@ std::string page_response(std::size_t body);
 // TlsEndpoint or TlsPort the toolkit drives).
 class PipeEnd {
  public:
-  PipeEnd(tls::TlsSession& session) noexcept : session_(&session) {}  // NOLINT: implicit on purpose
+  PipeEnd(tls::TlsSession& session) noexcept : session_(&session) {}  // implicit: a session is an end
   PipeEnd(card::StreamEndpoint& endpoint, std::size_t connection) noexcept : endpoint_(&endpoint), connection_(connection) {}
   std::size_t receive(Bytes ciphertext) noexcept;
   std::size_t send(MutableBytes out) noexcept;
