@@ -2,6 +2,7 @@
 // long-running children with a log stopped by pid, and short children run to their end with an
 // input and their output read back.
 #include "sim/testing/child_process.hpp"
+#include "sim/testing/scratch_dir.hpp"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -13,19 +14,10 @@
 #include <string>
 #include <thread>
 
+
 using namespace scws;
 using namespace scws::sim;
 using namespace std::chrono_literals;
-
-namespace {
-std::filesystem::path temp_dir(const char* name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             (std::string("scws-child-test-") + std::to_string(::getpid()) + "-" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-}  // namespace
 
 TEST_CASE("poll_until returns as soon as the condition holds and gives up at the bound") {
   std::atomic<bool> flag{false};
@@ -40,7 +32,8 @@ TEST_CASE("poll_until returns as soon as the condition holds and gives up at the
 }
 
 TEST_CASE("child process exit code and output are collected") {
-  auto dir = temp_dir("exit");
+  const ScratchDir scratch("scws-child-test-exit");
+  const std::filesystem::path& dir = scratch.path();
   ChildProcess child({"/bin/sh", "-c", "echo out; echo err >&2; exit 3"}, dir / "log");
   auto code = child.wait_exit(5000ms);
   REQUIRE(code);
@@ -52,7 +45,8 @@ TEST_CASE("child process exit code and output are collected") {
 }
 
 TEST_CASE("child process stop ends a running child with SIGTERM") {
-  auto dir = temp_dir("term");
+  const ScratchDir scratch("scws-child-test-term");
+  const std::filesystem::path& dir = scratch.path();
   ChildProcess child({"sleep", "30"}, dir / "log");
   CHECK(child.alive());
   CHECK_FALSE(child.wait_exit(20ms));
@@ -63,7 +57,8 @@ TEST_CASE("child process stop ends a running child with SIGTERM") {
 }
 
 TEST_CASE("child process stop kills a child that ignores SIGTERM after the grace period") {
-  auto dir = temp_dir("kill");
+  const ScratchDir scratch("scws-child-test-kill");
+  const std::filesystem::path& dir = scratch.path();
   // An ignored signal stays ignored across exec: this sleep cannot be terminated, only killed.
   ChildProcess child({"/bin/sh", "-c", "trap '' TERM; exec sleep 30"}, dir / "log");
   // Wait until the shell has exec'd sleep (its command line changes), so the trap is in place.
@@ -80,7 +75,8 @@ TEST_CASE("child process stop kills a child that ignores SIGTERM after the grace
 }
 
 TEST_CASE("child process refuses a program that does not exist") {
-  auto dir = temp_dir("missing");
+  const ScratchDir scratch("scws-child-test-missing");
+  const std::filesystem::path& dir = scratch.path();
   CHECK_THROWS_AS(ChildProcess({"/nonexistent/scws-no-such-program"}, dir / "log"), std::system_error);
   std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // The harness pieces that need no pcscd: the vpcd reader file and the port choice. Starting a
 // private pcscd is covered by tests/sim/bench/pcsc_stack_test.cpp.
 #include "sim/testing/pcscd_harness.hpp"
+#include "sim/testing/scratch_dir.hpp"
 
 #include <doctest/doctest.h>
 #include <unistd.h>
@@ -8,22 +9,14 @@
 #include <fstream>
 #include <iterator>
 
+
 using namespace scws;
 using namespace scws::sim;
 using namespace std::chrono_literals;
 
-namespace {
-std::filesystem::path temp_dir(const char* name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             (std::string("scws-harness-test-") + std::to_string(::getpid()) + "-" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-}  // namespace
-
 TEST_CASE("vpcd reader file names the driver, the listening port and the channel in hex") {
-  auto dir = temp_dir("conf");
+  const ScratchDir scratch("scws-harness-test-conf");
+  const std::filesystem::path& dir = scratch.path();
   write_vpcd_reader_conf(dir, "scws test", 35963);
   std::ifstream in(dir / "vpcd");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
