@@ -157,9 +157,19 @@ Status<ChunkedError> ChunkedDecoder::step_size_line(u8 c) noexcept {
       }
       return {};
 
-    default:
+    case State::kData:
+    case State::kDataCr:
+    case State::kDataLf:
+    case State::kTrailerStart:
+    case State::kTrailerName:
+    case State::kTrailerValue:
+    case State::kTrailerLf:
+    case State::kFinalLf:
+    case State::kDone:
+    case State::kFailed:
       return {};  // step() sends only the size line's states here
   }
+  return {};
 }
 
 // The trailer section is checked as field lines and skipped (RFC 9112 7.1.2).
@@ -202,9 +212,18 @@ Status<ChunkedError> ChunkedDecoder::step_trailer(u8 c) noexcept {
       state_ = State::kDone;
       return {};
 
-    default:
+    case State::kSize:
+    case State::kSizeSpace:
+    case State::kExtension:
+    case State::kSizeLf:
+    case State::kData:
+    case State::kDataCr:
+    case State::kDataLf:
+    case State::kDone:
+    case State::kFailed:
       return {};  // step() sends only the trailer's states here
   }
+  return {};
 }
 
 }  // namespace scws::http

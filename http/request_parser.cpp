@@ -205,7 +205,13 @@ void RequestParser::step_request_line(u8 c) noexcept {
       state_ = State::kFieldStart;
       return;
 
-    default:
+    case State::kFieldStart:
+    case State::kFieldName:
+    case State::kFieldValue:
+    case State::kFieldLf:
+    case State::kHeadEndLf:
+    case State::kComplete:
+    case State::kFailed:
       return;  // step() sends only the request line's states here
   }
 }
@@ -281,7 +287,14 @@ void RequestParser::step_field(u8 c) noexcept {
       if (c != kLf) return fail(HttpStatus::kBadRequest);
       return end_head();
 
-    default:
+    case State::kStart:
+    case State::kMethod:
+    case State::kLeadingLf:
+    case State::kTarget:
+    case State::kVersion:
+    case State::kRequestLineLf:
+    case State::kComplete:
+    case State::kFailed:
       return;  // step() sends only the field lines' states here
   }
 }
