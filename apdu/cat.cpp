@@ -153,7 +153,6 @@ static_assert(encode_swapped_bcd(5) == 0x50 && encode_swapped_bcd(10) == 0x01 &&
 
 // The time zone byte (TS 23.040 9.2.3.11): tens digit in b3..b1, sign in b4, units digit in b8..b5.
 constexpr u8 kZoneSignBit = 0x08;
-constexpr u8 kZoneTensMask = 0x07;
 
 constexpr u8 encode_zone(bool known, int quarters) noexcept {
   if (!known) return kTimeZoneUnknown;
