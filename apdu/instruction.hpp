@@ -12,6 +12,7 @@ enum class Ins : u8 {
   kTerminalProfile = 0x10,   // TS 102 221 11.2.1 (CAT)
   kFetch = 0x12,             // TS 102 221 11.2.3 (CAT)
   kTerminalResponse = 0x14,  // TS 102 221 11.2.4 (CAT)
+  kVerify = 0x20,            // ISO 7816-4 7.5.6, TS 102 221 11.1.9
   kManageChannel = 0x70,     // ISO 7816-4 7.1.2
   kSelect = 0xA4,            // ISO 7816-4 7.1.1, TS 102 221 11.1.1
   kReadBinary = 0xB0,        // ISO 7816-4 7.2.3, TS 102 221 11.1.3

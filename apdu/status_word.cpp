@@ -8,6 +8,7 @@ const char* describe(u16 sw) noexcept {
     case 0x92: return "normal end, data transfer information";
     case 0x61: return "response bytes available";
     case 0x6C: return "wrong Le";
+    case 0x63: return (sw & 0xF0) == 0xC0 ? "verification failed, retries left in SW2" : "warning";
     default: break;
   }
   switch (static_cast<StatusWord>(sw)) {
@@ -21,6 +22,7 @@ const char* describe(u16 sw) noexcept {
     case StatusWord::kSecureMessagingNotSupported: return "secure messaging not supported";
     case StatusWord::kCommandIncompatibleWithFile: return "command incompatible with file structure";
     case StatusWord::kSecurityStatusNotSatisfied: return "security status not satisfied";
+    case StatusWord::kAuthenticationBlocked: return "authentication method blocked";
     case StatusWord::kConditionsNotSatisfied: return "conditions of use not satisfied";
     case StatusWord::kCommandNotAllowedNoEf: return "command not allowed, no current EF";
     case StatusWord::kAppletSelectFailed: return "applet selection failed";
@@ -38,6 +40,7 @@ const char* describe(u16 sw) noexcept {
     case StatusWord::kProactivePending:
     case StatusWord::kBytesAvailable:
     case StatusWord::kWrongLe:
+    case StatusWord::kVerificationFailed:
       break;
   }
   return "unknown status";

@@ -17,12 +17,15 @@ enum class StatusWord : u16 {
   kBytesAvailable = 0x6100,         // 61 XX (T=0 GET RESPONSE); not used over vpcd
   kWarningEndOfFile = 0x6282,       // end of file reached before reading Le bytes
   kWarningSelectedFileInvalid = 0x6283,
+  // TS 102 221 10.2.1.3: 63 CX = verification failed, X retries left (X added).
+  kVerificationFailed = 0x63C0,
   kMemoryFailure = 0x6581,
   kWrongLength = 0x6700,
   kLogicalChannelNotSupported = 0x6881,
   kSecureMessagingNotSupported = 0x6882,
   kCommandIncompatibleWithFile = 0x6981,
   kSecurityStatusNotSatisfied = 0x6982,
+  kAuthenticationBlocked = 0x6983,  // TS 102 221 10.2.1.5: authentication/PIN method blocked
   kConditionsNotSatisfied = 0x6985,
   kCommandNotAllowedNoEf = 0x6986,
   kAppletSelectFailed = 0x6999,     // Java Card ISO7816.SW_APPLET_SELECT_FAILED
@@ -46,6 +49,11 @@ constexpr u8 sw2(StatusWord sw) noexcept { return static_cast<u8>(to_u16(sw)); }
 // 91 XX / 61 XX / 6C XX carry a length in SW2.
 constexpr u16 with_length(StatusWord sw, u8 xx) noexcept {
   return static_cast<u16>((to_u16(sw) & 0xFF00U) | xx);
+}
+
+// 63 CX: verification failed with x (0..15) retries left (TS 102 221 10.2.1.3).
+constexpr u16 with_retries(StatusWord sw, u8 x) noexcept {
+  return static_cast<u16>((to_u16(sw) & 0xFFF0U) | (x & 0x0FU));
 }
 
 // True when sw is `family` with any length in SW2 (61 XX, 6C XX, 91 XX), or `family` itself.

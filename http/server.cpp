@@ -333,6 +333,7 @@ void Server::finish_request(Connection& c) noexcept {
 }
 
 void Server::start_error(Connection& c, HttpStatus status, bool close) noexcept {
+  if (is_malformed_request_status(status)) site_.refused(status, Bytes(c.buf, c.length));
   if (close) c.close_after = true;
   ErrorResponse e = error_response(status);
   if (c.head_length == 0) c.close_after = true;  // no parsed head: always close

@@ -74,7 +74,31 @@ class Site {
   // the WWW-Authenticate value into `challenge` (kMaxChallengeSize bytes) and points the decision at it.
   virtual AccessDecision check_access(std::string_view path, std::optional<std::string_view> authorization,
                                       std::span<char> challenge) noexcept = 0;
+  // Told about each request the server refuses as malformed or oversized (400, 411, 413, 414, 431,
+  // 501, 505: is_malformed_request_status), with the first bytes the connection received for it
+  // (the start of the request line), before the error response starts. For the card's security
+  // events; the default ignores it.
+  virtual void refused(HttpStatus status, Bytes request_start) noexcept {
+    (void)status;
+    (void)request_start;
+  }
 };
+
+// The statuses that say the client sent something no well-behaved client sends.
+constexpr bool is_malformed_request_status(HttpStatus s) noexcept {
+  switch (s) {
+    case HttpStatus::kBadRequest:
+    case HttpStatus::kLengthRequired:
+    case HttpStatus::kContentTooLarge:
+    case HttpStatus::kUriTooLong:
+    case HttpStatus::kRequestHeaderFieldsTooLarge:
+    case HttpStatus::kNotImplemented:
+    case HttpStatus::kHttpVersionNotSupported:
+      return true;
+    default:
+      return false;
+  }
+}
 
 struct ServerConfig {
   // Request head + body pieces, per connection: under 1 KiB so that the whole connection state

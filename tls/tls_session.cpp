@@ -428,6 +428,7 @@ bool TlsEndpoint::open(std::size_t connection) noexcept {
   if (memory == nullptr) {
     ++refused_;
     ++failures_[static_cast<u8>(TlsFailure::kArenaExhausted)];
+    last_refusal_ = TlsFailure::kArenaExhausted;
     trace_("tls[%zu] refused: no RAM for a session", connection);
     return false;
   }
@@ -435,6 +436,7 @@ bool TlsEndpoint::open(std::size_t connection) noexcept {
   if (!session->start()) {
     ++refused_;
     ++failures_[static_cast<u8>(session->failure())];
+    last_refusal_ = session->failure();
     session->~TlsSession();
     ctx_.allocator().deallocate(memory);
     return false;

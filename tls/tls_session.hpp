@@ -135,6 +135,8 @@ class TlsEndpoint final : public card::StreamEndpoint {
   // see refused()).
   [[nodiscard]] u32 failures(TlsFailure reason) const noexcept { return failures_[static_cast<u8>(reason)]; }
   [[nodiscard]] u32 refused() const noexcept { return refused_; }      // open() without RAM
+  // Why the last refused open() was refused (kArenaExhausted, or the session's start failure).
+  [[nodiscard]] TlsFailure last_refusal() const noexcept { return last_refusal_; }
   [[nodiscard]] u32 completed() const noexcept { return completed_; }  // handshakes that reached kOpen
 
  private:
@@ -146,6 +148,7 @@ class TlsEndpoint final : public card::StreamEndpoint {
   u32 failures_[kReasons] = {};
   u32 refused_ = 0;
   u32 completed_ = 0;
+  TlsFailure last_refusal_ = TlsFailure::kNone;
 };
 
 }  // namespace scws::tls

@@ -76,6 +76,13 @@ void CatToolkit::set_session(SessionState next, const char* why) noexcept {
 
 // ---- configuration and services -------------------------------------------------------------------------
 
+u16 CatToolkit::connection_port(std::size_t connection) const noexcept {
+  if (connection >= kMaxSlots) return 0;
+  const BipChannel& ch = slots_[connection];
+  if (ch.port >= kMaxPorts) return 0;
+  return ports_[ch.port].number;
+}
+
 Status<ToolkitError> CatToolkit::add_server_port(u16 port, u16 buffer_size, StreamEndpoint& endpoint,
                                                  u8 max_channels) noexcept {
   if (port == 0 || buffer_size == 0 || max_channels == 0 || max_channels > kMaxSlots)
@@ -374,6 +381,9 @@ void CatToolkit::release(BipChannel& ch, const char* why) noexcept {
 }
 
 void CatToolkit::client_gone(BipChannel& ch, BipState next, const char* why) noexcept {
+  // Every state from kEstablished on has a client (connected, or refused and being dropped).
+  if (ch.state() >= BipState::kEstablished && ctx_ != nullptr && ch.port < kMaxPorts)
+    ctx_->events().report(SecurityEventKind::kChannelClosed, ports_[ch.port].number, ch.slot);
   if (Arena* a = arena(); a != nullptr) ch.disconnect(*a);
   ch.closing = CloseMode::kNone;
   if (next == BipState::kClosed) {
@@ -639,6 +649,7 @@ void CatToolkit::on_channel_status(cat::ChannelStatus s) noexcept {
   switch (s.server_state()) {
     case cat::ServerState::kEstablished: {
       if (ch->state() != BipState::kListen) return;  // already known
+      if (ctx_ != nullptr) ctx_->events().report(SecurityEventKind::kChannelEstablished, ports_[ch->port].number, ch->slot);
       Arena* a = arena();
       StreamEndpoint* ep = ports_[ch->port].endpoint;
       if (a != nullptr && ep != nullptr && ch->connect(*a, *ep)) {

@@ -128,6 +128,8 @@ class CatToolkit final : public Toolkit {
   [[nodiscard]] Bytes terminal_profile_bytes() const noexcept { return Bytes(profile_raw_.data(), profile_size_); }
   // State of the channel the terminal numbered channel_id (1..7); Closed when none has that id.
   [[nodiscard]] BipState channel_state(u8 channel_id) const noexcept;
+  // The TCP port of the server port a connection (slot) belongs to; 0 when the slot is free.
+  [[nodiscard]] u16 connection_port(std::size_t connection) const noexcept;
   // Channels of `port` in the given state.
   [[nodiscard]] std::size_t channels(u16 port, BipState state) const noexcept;
   [[nodiscard]] std::size_t connected_clients() const noexcept;

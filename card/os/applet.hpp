@@ -17,6 +17,7 @@ enum class Completion : u8 {
   kNormal,          // 90 00 (or 91 XX when a proactive command waits)
   kEndOfFile,       // 62 82: fewer bytes than Le because the end of the file was reached
   kWrongLe,         // 6C XX, no data: Le must be exactly `length` (XX), e.g. FETCH (TS 102 221 10.2.1.5)
+  kRetriesLeft,     // 63 CX, no data: a verification failed, or VERIFY without data, `length` (X) tries left
 };
 
 struct ApduOutcome {

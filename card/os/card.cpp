@@ -49,8 +49,8 @@ struct Card::State {
         nvm(nvm_device),
         objects(nvm),
         transient(arena),
-        ctx(nvm, objects, arena, transient, tracer),
-        files(objects),
+        ctx(nvm, objects, arena, transient, tracer, events),
+        files(objects, events),
         dispatcher(ctx, files, transient, default_toolkit) {
     set_atr(kDefaultAtr);
   }
@@ -70,6 +70,7 @@ struct Card::State {
   ObjectStore objects;
   TransientMemory transient;
   Tracer tracer;
+  SecurityEvents events;  // the card's security-event channel: counters since power-up
   CardContext ctx;
   UiccFiles files;
   Toolkit default_toolkit;  // the do-nothing toolkit (card/os/toolkit_hook.hpp)
@@ -91,6 +92,9 @@ Status<NvmError> Card::format_image(NvmDevice& device, const CardIdentity& ident
   const Bytes iccid = identity.iccid.empty() ? Bytes(UiccFiles::kDefaultIccid) : identity.iccid;
   const Bytes atr = identity.atr.empty() ? Bytes(kDefaultAtr) : identity.atr;
   if (iccid.size() != UiccFiles::kIccidSize || !parse_atr(atr)) return fail(NvmError::kOutOfRange);
+  if (!identity.adm_key.empty() &&
+      (identity.adm_key.size() != AdmKey::kKeySize || identity.adm_tries == 0 || identity.adm_tries > AdmKey::kMaxTries))
+    return fail(NvmError::kOutOfRange);
 
   Nvm nvm(device);
   SCWS_TRY(nvm.format(SCWS_COMMIT_CAPACITY));
@@ -104,13 +108,16 @@ Status<NvmError> Card::format_image(NvmDevice& device, const CardIdentity& ident
     SCWS_TRY(objects.create(kObjectAtr, kAtrObjectSize));
     SCWS_TRY(objects.write(kObjectAtr, 0, stored));
     SCWS_TRY(objects.create(kObjectInstalled, kInstalledSize));  // zero-filled: nothing installed
-    return UiccFiles::format(objects, iccid);
+    SCWS_TRY(UiccFiles::format(objects, iccid));
+    if (identity.adm_key.empty()) return {};
+    return AdmKey::format(objects, identity.adm_key, identity.adm_tries);
   });
 }
 
 // What power loss does: RAM and every session state are gone; nothing touches NVM.
 void Card::State::drop_power() noexcept {
   dispatcher.stop();
+  files.adm().forget();  // the ADM access condition lasts one card session
   transient.forget();
   arena.reset();
   ctx.os_end_power_up();
@@ -180,7 +187,8 @@ Status<NvmError> Card::State::install_missing() noexcept {
 Status<PowerError> Card::power_on() noexcept {
   State& s = *state_;
   s.drop_power();
-  // Cold start: RAM holds nothing from before.
+  // Cold start: RAM holds nothing from before: no counter, no verified key.
+  s.events.reset();
   if (!s.ram.empty()) std::memset(s.ram.data(), 0, s.ram.size());
   s.arena.reset();
   // A fresh NVM driver: whatever it believed about an open transaction died with the power.
@@ -288,6 +296,8 @@ bool Card::set_toolkit(Toolkit& toolkit) noexcept {
   state_->dispatcher.set_toolkit(toolkit);
   return true;
 }
+
+SecurityEvents& Card::security_events() noexcept { return state_->events; }
 
 void Card::set_trace_sink(TraceSink* sink) noexcept { state_->tracer.set_sink(sink); }
 

@@ -11,6 +11,7 @@
 #include "card/os/arena.hpp"
 #include "card/os/card_error.hpp"
 #include "card/os/nvm.hpp"
+#include "card/os/security_events.hpp"
 #include "card/os/tracer.hpp"
 
 namespace scws::card {
@@ -21,6 +22,10 @@ class Toolkit;
 struct CardIdentity {
   Bytes iccid;  // 10 bytes, BCD with swapped nibbles as stored in EF.ICCID (TS 102 221 13.2); empty = a test ICCID
   Bytes atr;    // at most 33 bytes, checked by parse_atr (card/os/atr.hpp); empty = the default UICC ATR
+  // The administrative key ADM1 (card/os/adm_key.hpp): 8 bytes, or empty for none (then nothing
+  // that needs ADM can be done), and its number of tries before it blocks (1..15).
+  Bytes adm_key;
+  u8 adm_tries = 3;  // AdmKey::kDefaultTries
 };
 
 enum class PowerError : u8 {
@@ -46,10 +51,11 @@ class Card {
   Card(const Card&) = delete;
   Card& operator=(const Card&) = delete;
 
-  // Writes a fresh image on `device` (Nvm format, ObjectStore format, the identity - ATR and
-  // EF.ICCID - and the UICC files, in transactions). Registered applets are installed into it at
+  // Writes a fresh image on `device` (Nvm format, ObjectStore format, the identity - ATR,
+  // EF.ICCID and the ADM key - and the UICC files, in transactions). Registered applets are installed into it at
   // the first power_on (format_image is static: it knows no applets). An identity with an ICCID
-  // that is not 10 bytes or an ATR that parse_atr refuses fails with NvmError::kOutOfRange.
+  // that is not 10 bytes, an ATR that parse_atr refuses or an ADM key that is not 8 bytes (or
+  // tries not 1..15) fails with NvmError::kOutOfRange.
   static Status<NvmError> format_image(NvmDevice& device, const CardIdentity& identity) noexcept;
 
   // Cold start: RAM cleared, NVM mounted (an interrupted transaction rolled back; a damaged image
@@ -85,6 +91,9 @@ class Card {
   // The CAT toolkit (card/os/toolkit_hook.hpp) the dispatcher hands CAT commands to; it must outlive
   // the card. Without one, a do-nothing default answers. Before power_on (false when powered).
   bool set_toolkit(Toolkit& toolkit) noexcept;
+  // The card's security-event channel (card/os/security_events.hpp): counters since power-up; the
+  // host or the detection rules set its listener.
+  SecurityEvents& security_events() noexcept;
   // Where the card OS's trace lines go (nullptr: nowhere). The sink must outlive the card.
   void set_trace_sink(TraceSink* sink) noexcept;
 

@@ -1,7 +1,7 @@
 // What applets and the toolkit get from the card OS while they run (the Java Card runtime's
 // services): the NVM with its transactions, the persistent object store, the RAM arena, transient
-// memory and the logical channel of the command being processed. The card OS owns the context and
-// sets the OS-only fields below around every call into an applet.
+// memory, the security-event channel and the logical channel of the command being processed. The
+// card OS owns the context and sets the OS-only fields below around every call into an applet.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +10,7 @@
 #include "card/os/arena.hpp"
 #include "card/os/card_error.hpp"
 #include "card/os/nvm.hpp"
+#include "card/os/security_events.hpp"
 #include "card/os/tracer.hpp"
 #include "card/os/transient.hpp"
 
@@ -47,8 +48,9 @@ class CardContext {
  public:
   static constexpr u8 kNoOwner = TransientMemory::kNoOwner;
 
-  CardContext(Nvm& nvm, ObjectStore& objects, Arena& arena, TransientMemory& transient, Tracer& trace) noexcept
-      : nvm_(nvm), objects_(objects), arena_(arena), transient_(transient), trace_(trace) {}
+  CardContext(Nvm& nvm, ObjectStore& objects, Arena& arena, TransientMemory& transient, Tracer& trace,
+              SecurityEvents& events) noexcept
+      : nvm_(nvm), objects_(objects), arena_(arena), transient_(transient), trace_(trace), events_(events) {}
   CardContext(const CardContext&) = delete;
   CardContext& operator=(const CardContext&) = delete;
 
@@ -58,6 +60,9 @@ class CardContext {
   // whether RAM returns to its idle level). Exhaustion = nullptr: answer CardError::kNotEnoughMemory.
   Arena& arena() noexcept { return arena_; }
   Tracer& trace() noexcept { return trace_; }
+  // The card's one security-event channel (card/os/security_events.hpp): report what you refuse.
+  SecurityEvents& events() noexcept { return events_; }
+  [[nodiscard]] const SecurityEvents& events() const noexcept { return events_; }
   // Logical channel of the command being processed (0 during install and power-up).
   [[nodiscard]] u8 channel() const noexcept { return channel_; }
 
@@ -97,6 +102,7 @@ class CardContext {
   Arena& arena_;
   TransientMemory& transient_;
   Tracer& trace_;
+  SecurityEvents& events_;
   u8 channel_ = 0;
   u8 owner_ = kNoOwner;
   bool powering_up_ = false;

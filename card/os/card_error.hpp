@@ -27,6 +27,7 @@ enum class CardError : u8 {
   kMemoryFailure,               // 6581 (NVM write failed)
   kToolkitBusy,                 // 9300
   kTechnicalProblem,            // 6F00
+  kAuthenticationBlocked,       // 6983 (the key's retry counter is at 0); last: values above are stable
 };
 
 }  // namespace scws::card

@@ -15,6 +15,7 @@ StatusWord to_status_word(CardError e) noexcept {
     case CardError::kLogicalChannelNotSupported: return StatusWord::kLogicalChannelNotSupported;
     case CardError::kCommandIncompatibleWithFile: return StatusWord::kCommandIncompatibleWithFile;
     case CardError::kSecurityStatusNotSatisfied: return StatusWord::kSecurityStatusNotSatisfied;
+    case CardError::kAuthenticationBlocked: return StatusWord::kAuthenticationBlocked;
     case CardError::kConditionsNotSatisfied: return StatusWord::kConditionsNotSatisfied;
     case CardError::kCommandNotAllowedNoEf: return StatusWord::kCommandNotAllowedNoEf;
     case CardError::kAppletSelectFailed: return StatusWord::kAppletSelectFailed;
@@ -56,6 +57,12 @@ constexpr ClaKind classify(u8 cla) noexcept {
     case 0xA0: return (cla & 0x0C) == 0 ? ClaKind::kGsm : ClaKind::kUnknown;
     default: return ClaKind::kUnknown;
   }
+}
+
+// What an applet answers when it refuses a command for security reasons (not a malformed one).
+constexpr bool refusal(CardError e) noexcept {
+  return e == CardError::kSecurityStatusNotSatisfied || e == CardError::kAuthenticationBlocked ||
+         e == CardError::kConditionsNotSatisfied;
 }
 
 constexpr bool aid_has_prefix(Bytes aid, Bytes prefix) noexcept {
@@ -139,6 +146,10 @@ std::size_t Dispatcher::process(Bytes command, MutableBytes response) noexcept {
         sw = apdu::with_length(StatusWord::kWrongLe, static_cast<u8>(outcome->length));
         n = 0;
         break;
+      case Completion::kRetriesLeft:
+        sw = apdu::with_retries(StatusWord::kVerificationFailed, static_cast<u8>(outcome->length));
+        n = 0;
+        break;
     }
   }
   if (ctx_.trace().enabled())
@@ -187,9 +198,19 @@ Result<ApduOutcome, CardError> Dispatcher::route(const apdu::CommandApdu& c, Mut
       default: break;
     }
   }
+  // VERIFY of the card's administrative key belongs to the card OS whatever is selected (TS 102 221
+  // 9.5.1: ADM is a card-level key); other key references go to the selected applet.
+  if (iso && ins == Ins::kVerify && (c.p2 == AdmKey::kKeyReference || ch.applet == kNoApplet))
+    return files_.verify(c);
   if (ch.applet != kNoApplet) {
     const ApduRequest request{c, channel, out, false};
-    return slots_[ch.applet].applet->process(ctx_, request);
+    auto result = slots_[ch.applet].applet->process(ctx_, request);
+    if (!result && refusal(result.error())) {
+      const u8 header[] = {c.cla, c.ins, c.p1, c.p2};
+      ctx_.events().report(SecurityEventKind::kCommandRefused, SecurityEvents::kCardPort, 0xFF,
+                           apdu::to_u16(to_status_word(result.error())), Bytes(header));
+    }
+    return result;
   }
   if (iso) {
     switch (ins) {

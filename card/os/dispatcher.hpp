@@ -10,7 +10,10 @@
 //   00/4X/6X/A0 A4 00/08/09  SELECT file (TS 102 221 11.1.1): deselects the channel's applet
 //   80/CX/EX/A0 F2     STATUS (TS 102 221 11.1.2): of the ADF when an applet is selected, else the MF
 //   80/CX/EX/A0 10 12 14 C2  TERMINAL PROFILE, FETCH, TERMINAL RESPONSE, ENVELOPE -> Toolkit
-//   anything else, when an applet is selected on the channel -> Applet::process (Java Card style)
+//   00/4X/6X/A0 20 P1 0A  VERIFY of ADM1 (TS 102 221 11.1.9) -> the card OS (card/os/adm_key.hpp),
+//                      also when an applet is selected; VERIFY of another key with no applet -> 6A88
+//   anything else, when an applet is selected on the channel -> Applet::process (Java Card style);
+//                      a security refusal (69 82, 69 83, 69 85) is a command-refused security event
 //   00/4X/6X/A0 B0 B2 D6 READ BINARY, READ RECORD, UPDATE BINARY -> UICC files
 //   otherwise -> 6D00
 //

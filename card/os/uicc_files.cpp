@@ -1,12 +1,16 @@
 #include "card/os/uicc_files.hpp"
 
 #include "apdu/instruction.hpp"
+#include "apdu/status_word.hpp"
 #include "card/os/card_context.hpp"
 
 namespace scws::card {
 namespace {
 
 enum class FileType : u8 { kDf, kTransparent, kLinearFixed };
+
+// Access conditions of an EF's access mode (TS 102 221 9.2, 9.5): always, the ADM1 key, never.
+enum class Access : u8 { kAlways, kAdm1, kNever };
 
 struct FileSpec {
   u16 fid;
@@ -16,19 +20,20 @@ struct FileSpec {
   u8 record_length;   // linear fixed EFs
   u8 records;
   u32 object;         // ObjectStore id of the contents
-  bool updatable;     // UPDATE BINARY allowed (no PIN/ADM yet: "always" or "never")
+  Access read;
+  Access update;      // UPDATE BINARY / UPDATE RECORD
 };
 
 // The fixed tree: every EF is a child of the MF.
 constexpr std::array<FileSpec, 3> kFiles{{
-    {UiccFiles::kMf, FileType::kDf, 0, 0, 0, 0, 0, false},
+    {UiccFiles::kMf, FileType::kDf, 0, 0, 0, 0, 0, Access::kAlways, Access::kNever},
     {UiccFiles::kEfDir, FileType::kLinearFixed, 0x1E,
      static_cast<u16>(UiccFiles::kDirRecordLength * UiccFiles::kDirRecords),
      static_cast<u8>(UiccFiles::kDirRecordLength), static_cast<u8>(UiccFiles::kDirRecords),
-     UiccFiles::kObjectEfDir, false},
-    // The emulator has no ADM key yet; the ICCID is provisioning data a test may rewrite.
+     UiccFiles::kObjectEfDir, Access::kAlways, Access::kAdm1},
+    // The card's identity, under which it reports: only the administrator rewrites it.
     {UiccFiles::kEfIccid, FileType::kTransparent, 0x02, static_cast<u16>(UiccFiles::kIccidSize), 0, 0,
-     UiccFiles::kObjectEfIccid, true},
+     UiccFiles::kObjectEfIccid, Access::kAlways, Access::kAdm1},
 }};
 constexpr u8 kMfIndex = 0;
 
@@ -50,11 +55,40 @@ void u16_tlv(ByteWriter& w, u8 tag, u16 v) noexcept {
   w.u16_be(v);
 }
 
-// Security attributes, compact format (ISO 7816-4 9.3.3; TS 102 221 11.1.1.4.7.1). For an EF the
-// access mode byte 03 covers UPDATE (b2) then READ (b1); SC byte 00 = always, FF = never.
-void ef_security(ByteWriter& w, bool updatable) noexcept {
-  const u8 v[] = {0x8C, 0x03, 0x03, static_cast<u8>(updatable ? 0x00 : 0xFF), 0x00};
-  w.bytes(v);
+// One access rule of the expanded format (TS 102 221 9.2.3, ISO 7816-4 9.3.4): an access mode
+// data object (80 01 AM: b1 READ, b2 UPDATE for an EF) and its security condition: 90 00 always,
+// 97 00 never, or the user authentication template A4 { 83 01 key reference, 95 01 08 }.
+constexpr u8 kTagAlways = 0x90;  // ISO 7816-4 table 21: "always" security condition DO
+constexpr u8 kTagNever = 0x97;   // "never" security condition DO
+
+void access_rule(ByteWriter& w, u8 access_mode, Access a) noexcept {
+  const u8 am[] = {0x80, 0x01, access_mode};
+  w.bytes(am);
+  switch (a) {
+    case Access::kAlways:
+      w.u8_(kTagAlways);
+      w.u8_(0);
+      break;
+    case Access::kNever:
+      w.u8_(kTagNever);
+      w.u8_(0);
+      break;
+    case Access::kAdm1: {
+      const u8 v[] = {0xA4, 0x06, 0x83, 0x01, AdmKey::kKeyReference, 0x95, 0x01, 0x08};
+      w.bytes(v);
+      break;
+    }
+  }
+}
+
+// Security attributes of an EF in the expanded format (tag AB, TS 102 221 11.1.1.4.7.3).
+void ef_security(ByteWriter& w, const FileSpec& f) noexcept {
+  const std::size_t at = w.size();
+  w.u8_(0xAB);
+  w.skip(1);
+  access_rule(w, 0x01, f.read);
+  access_rule(w, 0x02, f.update);
+  if (w.ok()) w.patch(at + 1, static_cast<u8>(w.size() - at - 2));
 }
 
 // Common DF tail: life cycle status, security attributes (no DF command is allowed: access mode
@@ -88,7 +122,7 @@ std::size_t write_fcp_for(const FileSpec& f, MutableBytes out) noexcept {
       u16_tlv(w, 0x83, f.fid);
       const u8 lcs[] = {0x8A, 0x01, 0x05};  // life cycle: operational, activated (11.1.1.4.9)
       w.bytes(lcs);
-      ef_security(w, f.updatable);
+      ef_security(w, f);
       u16_tlv(w, 0x80, f.size);  // file size (11.1.1.4.1)
       const u8 sfi[] = {0x88, 0x01, static_cast<u8>(f.sfi << 3)};  // SFI in b8..b4 (11.1.1.4.8)
       w.bytes(sfi);
@@ -101,7 +135,7 @@ std::size_t write_fcp_for(const FileSpec& f, MutableBytes out) noexcept {
       u16_tlv(w, 0x83, f.fid);
       const u8 lcs[] = {0x8A, 0x01, 0x05};
       w.bytes(lcs);
-      ef_security(w, f.updatable);
+      ef_security(w, f);
       u16_tlv(w, 0x80, f.size);
       const u8 sfi[] = {0x88, 0x01, static_cast<u8>(f.sfi << 3)};
       w.bytes(sfi);
@@ -284,6 +318,7 @@ Result<ApduOutcome, CardError> UiccFiles::read_binary(FileSelection& sel, const 
   const u32 offset = target->offset;
   const FileSpec& f = kFiles[target->index];
   if (f.type != FileType::kTransparent) return fail(CardError::kCommandIncompatibleWithFile);
+  if (!satisfied(static_cast<u8>(f.read))) return refuse(c);
   if (offset >= f.size) return fail(CardError::kWrongP1P2);
   const std::size_t available = f.size - offset;
   const bool wildcard = le_is_wildcard(c);
@@ -314,6 +349,7 @@ Result<ApduOutcome, CardError> UiccFiles::read_record(FileSelection& sel, const 
   }
   const FileSpec& f = kFiles[index];
   if (f.type != FileType::kLinearFixed) return fail(CardError::kCommandIncompatibleWithFile);
+  if (!satisfied(static_cast<u8>(f.read))) return refuse(c);
   if (c.p1 > f.records) return fail(CardError::kRecordNotFound);
   std::size_t n = f.record_length;
   if (!le_is_wildcard(c) && c.ne < n) n = c.ne;
@@ -325,6 +361,24 @@ Result<ApduOutcome, CardError> UiccFiles::read_record(FileSelection& sel, const 
   return outcome;
 }
 
+// Refused before anything is read or written (TS 102 221 9.2: the access condition comes first);
+// the refusal is a security event with the command header as evidence.
+Result<ApduOutcome, CardError> UiccFiles::refuse(const apdu::CommandApdu& c) noexcept {
+  const u8 header[] = {c.cla, c.ins, c.p1, c.p2};
+  events_.report(SecurityEventKind::kCommandRefused, SecurityEvents::kCardPort, 0xFF,
+                 apdu::to_u16(apdu::StatusWord::kSecurityStatusNotSatisfied), Bytes(header));
+  return fail(CardError::kSecurityStatusNotSatisfied);
+}
+
+bool UiccFiles::satisfied(u8 access) const noexcept {
+  switch (static_cast<Access>(access)) {
+    case Access::kAlways: return true;
+    case Access::kAdm1: return adm_.verified();
+    case Access::kNever: return false;
+  }
+  return false;
+}
+
 Result<ApduOutcome, CardError> UiccFiles::update_binary(FileSelection& sel, const apdu::CommandApdu& c) noexcept {
   if (c.data.empty()) return fail(CardError::kWrongLength);
   auto target = binary_target(sel, c);
@@ -332,7 +386,7 @@ Result<ApduOutcome, CardError> UiccFiles::update_binary(FileSelection& sel, cons
   const u32 offset = target->offset;
   const FileSpec& f = kFiles[target->index];
   if (f.type != FileType::kTransparent) return fail(CardError::kCommandIncompatibleWithFile);
-  if (!f.updatable) return fail(CardError::kSecurityStatusNotSatisfied);
+  if (!satisfied(static_cast<u8>(f.update))) return refuse(c);
   if (offset >= f.size) return fail(CardError::kWrongP1P2);
   if (c.data.size() > f.size - offset) return fail(CardError::kWrongLength);
   // One transaction: after a power cut the file holds either the old or the new bytes.

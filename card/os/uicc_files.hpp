@@ -4,6 +4,12 @@
 //   MF      3F00  DF
 //   EF.DIR  2F00  linear fixed, kDirRecords records of kDirRecordLength bytes, SFI 1E (TS 102 221 13.1)
 //   EF.ICCID 2FE2 transparent, 10 bytes, SFI 02 (TS 102 221 13.2)
+// Access conditions (TS 102 221 clause 9), shown in each EF's FCP as security attributes in the
+// expanded format (tag AB, TS 102 221 11.1.1.4.7.3):
+//   EF.DIR    READ always, UPDATE ADM1     EF.ICCID  READ always, UPDATE ADM1
+// ADM1 is the administrative key (card/os/adm_key.hpp), verified by VERIFY; a command whose access
+// condition is not satisfied answers 69 82 and changes nothing (a command-refused event on the
+// security-event channel).
 // Every operation works on a channel's FileSelection and writes response data into `out`; errors are
 // CardError values the dispatcher maps to status words.
 #pragma once
@@ -14,6 +20,7 @@
 #include "apdu/command_apdu.hpp"
 #include "base/bytes.hpp"
 #include "base/result.hpp"
+#include "card/os/adm_key.hpp"
 #include "card/os/applet.hpp"
 #include "card/os/card_error.hpp"
 #include "card/os/nvm.hpp"
@@ -47,7 +54,13 @@ class UiccFiles {
   static constexpr std::array<u8, kIccidSize> kDefaultIccid{0x98, 0x88, 0x92, 0x09, 0x00,
                                                            0x00, 0x00, 0x00, 0x00, 0xF1};
 
-  explicit UiccFiles(ObjectStore& objects) noexcept : objects_(objects) {}
+  UiccFiles(ObjectStore& objects, SecurityEvents& events) noexcept
+      : objects_(objects), events_(events), adm_(objects, events) {}
+
+  // The administrative key and its verification state in this card session.
+  AdmKey& adm() noexcept { return adm_; }
+  // VERIFY (INS 20, TS 102 221 11.1.9) of a card-level key: ADM1 (card/os/adm_key.hpp).
+  Result<ApduOutcome, CardError> verify(const apdu::CommandApdu& c) noexcept { return adm_.verify(c); }
 
   // Creates EF.DIR (every record empty, FF) and EF.ICCID. Inside a transaction.
   static Status<NvmError> format(ObjectStore& objects, Bytes iccid) noexcept;
@@ -62,7 +75,8 @@ class UiccFiles {
   Result<ApduOutcome, CardError> read_binary(FileSelection& sel, const apdu::CommandApdu& c, MutableBytes out) noexcept;
   // READ RECORD (B2): record number in P1, P2 = SFI << 3 | 04 (absolute), SFI 0 = current EF.
   Result<ApduOutcome, CardError> read_record(FileSelection& sel, const apdu::CommandApdu& c, MutableBytes out) noexcept;
-  // UPDATE BINARY (D6), in one NVM transaction.
+  // UPDATE BINARY (D6), in one NVM transaction, when the file's UPDATE access condition is satisfied
+  // (else kSecurityStatusNotSatisfied, 69 82).
   Result<ApduOutcome, CardError> update_binary(FileSelection& sel, const apdu::CommandApdu& c) noexcept;
   // STATUS (80 F2, TS 102 221 11.1.2) for the MF, or for the ADF `adf_aid` when not empty.
   Result<ApduOutcome, CardError> status(Bytes adf_aid, const apdu::CommandApdu& c, MutableBytes out) noexcept;
@@ -79,9 +93,13 @@ class UiccFiles {
     u8 index = 0;
     u32 offset = 0;
   };
+  [[nodiscard]] bool satisfied(u8 access) const noexcept;
+  Result<ApduOutcome, CardError> refuse(const apdu::CommandApdu& c) noexcept;
   Result<u8, CardError> resolve_sfi(FileSelection& sel, u8 sfi) noexcept;
   Result<BinaryTarget, CardError> binary_target(FileSelection& sel, const apdu::CommandApdu& c) noexcept;
   ObjectStore& objects_;
+  SecurityEvents& events_;
+  AdmKey adm_;
 };
 
 }  // namespace scws::card

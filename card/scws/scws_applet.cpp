@@ -2,8 +2,8 @@
 
 #include <cstring>
 
-#include "card/scws/scws_settings.hpp"
 #include "card/cat/toolkit.hpp"
+#include "card/scws/scws_settings.hpp"
 #include "card/scws/web_content.hpp"
 #include "card/scws/web_users.hpp"
 
@@ -23,7 +23,6 @@ Status<CardError> ScwsApplet::install(CardContext& ctx) noexcept {
 
 Status<CardError> ScwsApplet::on_power_up(CardContext& ctx) noexcept {
   ctx_ = &ctx;
-  auth_failures_ = 0;
   // RAM of the previous session is gone (the arena was reset): forget its connections.
   for (std::size_t i = 0; i < http::ServerConfig::kMaxConnections; ++i) (void)server_.close(i);
   status_.bind(&ctx, this, port_extension_);
@@ -96,6 +95,22 @@ void ScwsApplet::close(std::size_t connection) noexcept {
   if (!m.empty() && ctx_ != nullptr) ctx_->arena().deallocate(m.data());
 }
 
+// The current connection's port: the HTTP port, or the TLS port whose sessions carry HTTP here.
+u16 ScwsApplet::connection_port() const noexcept {
+  const u16 port = toolkit_ != nullptr ? toolkit_->connection_port(current_connection_) : 0;
+  return port != 0 ? port : settings_.http_port;
+}
+
+void ScwsApplet::refused(http::HttpStatus status, Bytes request_start) noexcept {
+  if (ctx_ == nullptr) return;
+  ctx_->events().report(SecurityEventKind::kHttpMalformed, connection_port(), static_cast<u8>(current_connection_),
+                        http::code(status), request_start);
+}
+
+u32 ScwsApplet::auth_failures() const noexcept {
+  return ctx_ != nullptr ? ctx_->events().total(SecurityEventKind::kHttpAuthFailure) : 0;
+}
+
 // ---- http::Site ----------------------------------------------------------------------------------------
 
 Result<http::StaticResource, http::HttpStatus> ScwsApplet::find(std::string_view path,
@@ -149,16 +164,16 @@ http::AccessDecision ScwsApplet::check_access(std::string_view path, std::option
   auto p = web_protection_for(ctx_->objects(), path);
   if (!p) return {http::Access::kError, {}};
   if (!p->has_value()) return {};
-  if (observer_ != nullptr && observer_->blocked()) return {http::Access::kForbidden, {}};
   const AuthOutcome outcome = web_users_check(ctx_->objects(), **p, authorization);
   switch (outcome) {
     case AuthOutcome::kGranted:
       return {};
-    case AuthOutcome::kDenied:
-      ++auth_failures_;
-      ctx_->trace()("scws: authentication failed (%u so far)", static_cast<unsigned>(auth_failures_));
-      if (observer_ != nullptr) observer_->auth_failed(path);
+    case AuthOutcome::kDenied: {
+      ctx_->events().report(SecurityEventKind::kHttpAuthFailure, connection_port(), static_cast<u8>(current_connection_),
+                            0, Bytes(reinterpret_cast<const u8*>(path.data()), path.size()));
+      ctx_->trace()("scws: authentication failed (%u so far)", static_cast<unsigned>(auth_failures()));
       break;
+    }
     case AuthOutcome::kMissing:
       break;
   }

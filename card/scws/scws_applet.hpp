@@ -27,16 +27,6 @@ namespace scws::card {
 
 class CatToolkit;
 
-// Told about Basic authentication failures (the attack detection still to come counts them:
-// docs/architecture.md, "Threats and answers"); blocked() turns further protected requests into 403
-// until it says otherwise.
-class AuthObserver {
- public:
-  virtual ~AuthObserver() = default;
-  virtual void auth_failed(std::string_view path) noexcept = 0;
-  [[nodiscard]] virtual bool blocked() const noexcept { return false; }
-};
-
 // A further port through which the applet's HTTP server is reached: the TLS port
 // (card/scws/tls_port.hpp), whose TLS sessions carry HTTP to this applet as their inner endpoint. The
 // applet powers it up right after registering its HTTP port, with the settings it read from the
@@ -65,15 +55,16 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
 
   // Before power-up: the toolkit the port is registered with at every power-up.
   void set_toolkit(CatToolkit& toolkit) noexcept { toolkit_ = &toolkit; }
-  void set_auth_observer(AuthObserver* observer) noexcept { observer_ = observer; }
   // Before power-up: the TLS port (or another port extension) powered up with the applet.
   void set_port_extension(PortExtension* extension) noexcept { port_extension_ = extension; }
   // More extensions (before power-up; they must outlive the applet). false when full.
   bool add_extension(std::string_view prefix, http::Extension& extension) noexcept {
     return server_.add_extension(prefix, extension);
   }
-  // Basic authentication failures since power-up.
-  [[nodiscard]] u32 auth_failures() const noexcept { return auth_failures_; }
+  // Basic authentication failures since power-up, on every port: each one is an http-auth-failure
+  // event on the card's security-event channel (card/os/security_events.hpp), with the port and
+  // connection it came from and the start of the path as evidence.
+  [[nodiscard]] u32 auth_failures() const noexcept;
   [[nodiscard]] const http::Server& server() const noexcept { return server_; }
   // What the applet serves with since the last power-up: the image's settings, or the defaults
   // from ScwsDefaults when the image has none.
@@ -103,23 +94,25 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
                                            MutableBytes out) noexcept override;
   http::AccessDecision check_access(std::string_view path, std::optional<std::string_view> authorization,
                                     std::span<char> challenge) noexcept override;
+  // An http-malformed security event: detail = the status, evidence = the start of the request.
+  void refused(http::HttpStatus status, Bytes request_start) noexcept override;
 
   // StatusSource
   [[nodiscard]] std::size_t channels_in_use() const noexcept override { return server_.open_connections(); }
   [[nodiscard]] std::size_t current_connection() const noexcept override { return current_connection_; }
 
  private:
+  [[nodiscard]] u16 connection_port() const noexcept;
+
   ScwsDefaults config_;
   ScwsSettings settings_;
   CardContext* ctx_ = nullptr;
   CatToolkit* toolkit_ = nullptr;
-  AuthObserver* observer_ = nullptr;
   PortExtension* port_extension_ = nullptr;
   std::size_t current_connection_ = 0;  // whose bytes the server handles now (for /status)
   http::Server server_;
   StatusExtension status_;
   UploadExtension upload_;
-  u32 auth_failures_ = 0;
 };
 
 }  // namespace scws::card

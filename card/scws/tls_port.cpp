@@ -25,6 +25,23 @@ std::size_t budget_for(TlsPortMode mode) noexcept {
 
 }  // namespace
 
+bool tls_failure_event(tls::TlsFailure reason, SecurityEventKind& kind) noexcept {
+  switch (reason) {
+    case tls::TlsFailure::kNone: return false;
+    case tls::TlsFailure::kNoClientCertificate: kind = SecurityEventKind::kTlsNoClientCertificate; return true;
+    case tls::TlsFailure::kBadCertificate: kind = SecurityEventKind::kTlsBadCertificate; return true;
+    case tls::TlsFailure::kUnknownPskIdentity: kind = SecurityEventKind::kTlsUnknownPskIdentity; return true;
+    case tls::TlsFailure::kBadRecord: kind = SecurityEventKind::kTlsBadRecord; return true;
+    case tls::TlsFailure::kBadHandshake: kind = SecurityEventKind::kTlsBadHandshake; return true;
+    case tls::TlsFailure::kPeerAlert: kind = SecurityEventKind::kTlsPeerAlert; return true;
+    case tls::TlsFailure::kArenaExhausted: kind = SecurityEventKind::kTlsArenaExhausted; return true;
+    case tls::TlsFailure::kRenegotiation: kind = SecurityEventKind::kTlsRenegotiation; return true;
+    case tls::TlsFailure::kTimeout: kind = SecurityEventKind::kTlsTimeout; return true;
+    case tls::TlsFailure::kInternal: kind = SecurityEventKind::kTlsInternal; return true;
+  }
+  return false;
+}
+
 const char* TlsPort::state_name(State s) noexcept {
   switch (s) {
     case State::kOff: return "off";
@@ -52,7 +69,6 @@ void TlsPort::forget() noexcept {
   active_ = 0;
   completed_ = 0;
   resumed_ = 0;
-  admission_refused_ = 0;
   for (Connection& c : connections_) c = Connection{};
   for (Figures& f : figures_) f = Figures{};
 }
@@ -108,16 +124,24 @@ bool TlsPort::open(std::size_t c) noexcept {
   if (c >= kMaxConnections || endpoint_ == nullptr) return false;
   if (connections_[c].open) close(c);
   if (active_ >= max_sessions_) {
-    ++admission_refused_;
+    report(SecurityEventKind::kTlsRefused, c);
     trace()("tls[%zu] refused: %zu of %zu sessions in use", c, active_, max_sessions_);
     return false;
   }
-  if (!endpoint_->open(c)) return false;
+  if (!endpoint_->open(c)) {
+    report(SecurityEventKind::kTlsRefused, c);
+    if (SecurityEventKind kind{}; tls_failure_event(endpoint_->last_refusal(), kind)) report(kind, c);
+    return false;
+  }
   connections_[c] = Connection{};
   connections_[c].open = true;
   ++active_;
   arm(c);
   return true;
+}
+
+void TlsPort::report(SecurityEventKind kind, std::size_t c, u16 detail) noexcept {
+  if (ctx_ != nullptr) ctx_->events().report(kind, port_, static_cast<u8>(c), detail);
 }
 
 void TlsPort::arm(std::size_t c) noexcept {
@@ -174,6 +198,10 @@ bool TlsPort::wants_close(std::size_t c) const noexcept {
 void TlsPort::close(std::size_t c) noexcept {
   if (c >= kMaxConnections || endpoint_ == nullptr || !connections_[c].open) return;
   after_io(c);
+  if (const tls::TlsSession* s = endpoint_->session(c); s != nullptr) {
+    if (SecurityEventKind kind{}; tls_failure_event(s->failure(), kind))
+      report(kind, c, static_cast<u16>(s->failure()));
+  }
   endpoint_->close(c);
   if (connections_[c].timer && toolkit_ != nullptr) (void)toolkit_->stop_timer(static_cast<u8>(kFirstTimer + c));
   connections_[c] = Connection{};
@@ -198,10 +226,14 @@ void TlsPort::timer_expired(u8 timer_id) noexcept {
 
 // ---- observation and /status -------------------------------------------------------------------------
 
-u32 TlsPort::refused() const noexcept { return admission_refused_ + (endpoint_ != nullptr ? endpoint_->refused() : 0); }
+u32 TlsPort::refused() const noexcept {
+  return ctx_ != nullptr && port_ != 0 ? ctx_->events().count(port_, SecurityEventKind::kTlsRefused) : 0;
+}
 
 u32 TlsPort::failures(tls::TlsFailure reason) const noexcept {
-  return endpoint_ != nullptr ? endpoint_->failures(reason) : 0;
+  SecurityEventKind kind{};
+  if (ctx_ == nullptr || port_ == 0 || !tls_failure_event(reason, kind)) return 0;
+  return ctx_->events().count(port_, kind);
 }
 
 void TlsPort::status_snapshot(std::size_t c) noexcept {

@@ -29,9 +29,11 @@
 // with close_notify. The timer is stopped when the connection closes. Without timers in the
 // terminal profile there is no stall protection (traced).
 //
-// Counters (since power-up; for /status and the attack detection still to come): handshakes
-// completed (and how many resumed), refusals at connect (admission or no RAM for the session
-// object), failures by tls::TlsFailure reason.
+// Security events (card/os/security_events.hpp, on the port's number): a refusal at connect
+// (admission or no RAM for the session object) is a tls-refused event, and every session that ends
+// with a tls::TlsFailure reason is the event of that reason (tls_failure_event), with the
+// connection. /status's "refused" and "failures" read the channel's counters; the port itself counts
+// only handshakes completed (and how many resumed), since power-up.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +54,9 @@
 #include "tls/tls_session.hpp"
 
 namespace scws::card {
+
+// The security event of a session failure reason (kNone: none, returns false).
+bool tls_failure_event(tls::TlsFailure reason, SecurityEventKind& kind) noexcept;
 
 class TlsPort final : public PortExtension, public StreamEndpoint, public TimerListener {
  public:
@@ -132,6 +137,7 @@ class TlsPort final : public PortExtension, public StreamEndpoint, public TimerL
   };
 
   void forget() noexcept;
+  void report(SecurityEventKind kind, std::size_t connection, u16 detail = 0) noexcept;
   void after_io(std::size_t connection) noexcept;
   void arm(std::size_t connection) noexcept;
   [[nodiscard]] const Tracer& trace() const noexcept;
@@ -149,7 +155,6 @@ class TlsPort final : public PortExtension, public StreamEndpoint, public TimerL
   std::size_t active_ = 0;
   u32 completed_ = 0;
   u32 resumed_ = 0;
-  u32 admission_refused_ = 0;
   Connection connections_[kMaxConnections] = {};
   Figures figures_[kMaxConnections] = {};
   // Built in place at power-up, never destroyed (their memory is card RAM and this storage).

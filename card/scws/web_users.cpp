@@ -11,7 +11,7 @@ namespace {
 
 using L = WebUsersLimits;
 constexpr u8 kMagic[4] = {'U', 'S', 'R', '1'};
-constexpr u32 kVersion = 1;
+constexpr u32 kVersion = 2;  // 2: salted password hashes (1 kept them in clear)
 constexpr u32 user_offset(u32 i) noexcept { return static_cast<u32>(L::kHeaderSize + i * L::kUserEntrySize); }
 constexpr u32 set_offset(u32 j) noexcept {
   return static_cast<u32>(L::kHeaderSize + L::kMaxUsers * L::kUserEntrySize + j * L::kSetEntrySize);
@@ -34,15 +34,22 @@ Status<UsersError> check_store(ObjectStore& store) noexcept {
   u8 h[4];
   if (!store.read(kWebUsersObject, 0, MutableBytes(h, sizeof h))) return fail(UsersError::kNvm);
   if (std::memcmp(h, kMagic, 4) != 0) return fail(UsersError::kNoStore);
+  u8 v[2];
+  if (!store.read(kWebUsersObject, 4, MutableBytes(v, sizeof v))) return fail(UsersError::kNvm);
+  if (v[0] != 0 || v[1] != kVersion) return fail(UsersError::kNoStore);
   return {};
 }
+
+constexpr std::size_t kSaltAt = 4 + L::kMaxName;
+constexpr std::size_t kIterationsAt = kSaltAt + PasswordHash::kSaltSize;
+constexpr std::size_t kHashAt = kIterationsAt + 4;
+static_assert(kHashAt + PasswordHash::kHashSize == L::kUserEntrySize);
 
 struct UserEntry {
   u8 used = 0;
   u8 name_length = 0;
-  u8 password_length = 0;
   u8 name[L::kMaxName] = {};
-  u8 password[L::kMaxPassword] = {};
+  PasswordHash password;
 };
 
 Result<UserEntry, UsersError> read_user(ObjectStore& store, u32 i) noexcept {
@@ -51,10 +58,11 @@ Result<UserEntry, UsersError> read_user(ObjectStore& store, u32 i) noexcept {
   UserEntry u;
   u.used = e[0];
   u.name_length = e[1];
-  u.password_length = e[2];
-  if (u.name_length > L::kMaxName || u.password_length > L::kMaxPassword) u.used = 0;
+  if (u.name_length > L::kMaxName) u.used = 0;
   std::memcpy(u.name, e + 4, L::kMaxName);
-  std::memcpy(u.password, e + 4 + L::kMaxName, L::kMaxPassword);
+  std::memcpy(u.password.salt.data(), e + kSaltAt, PasswordHash::kSaltSize);
+  u.password.iterations = load_be32(e + kIterationsAt);
+  std::memcpy(u.password.hash.data(), e + kHashAt, PasswordHash::kHashSize);
   return u;
 }
 
@@ -123,10 +131,11 @@ Status<UsersError> web_users_format(ObjectStore& store) noexcept {
   return {};
 }
 
-Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, std::string_view password) noexcept {
+Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, const PasswordHash& password) noexcept {
   if (name.empty() || name.size() > L::kMaxName || !printable(name) || name.find(':') != std::string_view::npos)
     return fail(UsersError::kInvalidName);
-  if (password.size() > L::kMaxPassword || !printable(password)) return fail(UsersError::kInvalidPassword);
+  if (password.iterations == 0 || password.iterations > PasswordHash::kMaxIterations)
+    return fail(UsersError::kInvalidPassword);
   SCWS_TRY(check_store(store));
   u32 free_slot = 0;
   auto slot = find_user(store, name, free_slot);
@@ -139,9 +148,10 @@ Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, std::
   u8 e[L::kUserEntrySize] = {};
   e[0] = 1;
   e[1] = static_cast<u8>(name.size());
-  e[2] = static_cast<u8>(password.size());
   std::memcpy(e + 4, name.data(), name.size());
-  if (!password.empty()) std::memcpy(e + 4 + L::kMaxName, password.data(), password.size());
+  std::memcpy(e + kSaltAt, password.salt.data(), PasswordHash::kSaltSize);
+  store_be32(e + kIterationsAt, password.iterations);
+  std::memcpy(e + kHashAt, password.hash.data(), PasswordHash::kHashSize);
   TransactionScope txn(store.nvm());
   if (!txn.begin()) return fail(UsersError::kNvm);
   if (!store.write(kWebUsersObject, user_offset(i), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
@@ -193,7 +203,12 @@ Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefi
 }
 
 Result<std::optional<Protection>, UsersError> web_protection_for(ObjectStore& store, std::string_view path) noexcept {
-  if (!check_store(store)) return std::optional<Protection>{};
+  if (auto checked = check_store(store); !checked) {
+    // No users object: nothing is protected. One that cannot be used (damaged, or of version 1
+    // with passwords in clear) fails closed: the sets it may hold cannot be honoured.
+    if (!store.find(kWebUsersObject)) return std::optional<Protection>{};
+    return fail(checked.error());
+  }
   std::optional<Protection> best;
   std::size_t best_length = 0;
   for (u32 j = 0; j < L::kMaxSets; ++j) {
@@ -232,15 +247,21 @@ AuthOutcome web_users_check(ObjectStore& store, const Protection& protection,
   if (colon == std::string_view::npos) return AuthOutcome::kDenied;
   const std::string_view name = credentials.substr(0, colon);
   const std::string_view password = credentials.substr(colon + 1);
+  if (password.size() > L::kMaxPassword) return AuthOutcome::kDenied;
   bool granted = false;
+  bool hashed = false;
+  PasswordHash decoy;  // an allowed user's record: an unknown name costs the same PBKDF2 as a known one
   for (u32 i = 0; i < L::kMaxUsers; ++i) {
     auto u = read_user(store, i);
     if (!u) return AuthOutcome::kDenied;
     if (u->used == 0 || (protection.users & (u32{1} << i)) == 0) continue;
+    if (decoy.iterations == 0) decoy = u->password;
     if (u->name_length != name.size() || std::memcmp(u->name, name.data(), name.size()) != 0) continue;
-    // Constant time in the password bytes (base/bytes.hpp).
-    if (bytes_equal_constant_time(Bytes(u->password, u->password_length), http::as_bytes(password))) granted = true;
+    // PBKDF2 with the user's salt, compared in constant time (card/scws/password_hash.hpp).
+    if (password_matches(password, u->password)) granted = true;
+    hashed = true;
   }
+  if (!hashed && decoy.iterations != 0) (void)password_matches(password, decoy);
   return granted ? AuthOutcome::kGranted : AuthOutcome::kDenied;
 }
 

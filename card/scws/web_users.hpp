@@ -5,14 +5,17 @@
 // credentials of one of those users, otherwise the server answers 401 with
 // `WWW-Authenticate: Basic realm="..."`.
 //
-// Passwords: stored as given, compared in constant time (bytes_equal_constant_time). Salted hashes
-// (SHA-256 is on the card with mbedTLS) would be a format version 2.
+// Passwords: never stored. Each user has a salted PBKDF2-HMAC-SHA-256 hash (card/scws/password_hash.hpp),
+// made by `scws provision`; an attempt's password is hashed with the user's salt and iteration count
+// and compared in constant time.
 //
 // On-NVM format: one object kWebUsersObject (ObjectStore id, SCWS range), big-endian:
-//   header [0, 16): magic "USR1", version u16 (1), max users u16, max sets u16, zero padding
+//   header [0, 16): magic "USR1", version u16 (2), max users u16, max sets u16, zero padding
 //   user i at 16 + i * kUserEntrySize:
-//     +0 used u8, +1 name length u8 (1..kMaxName), +2 password length u8 (0..kMaxPassword), +3 zero,
-//     +4 name bytes (zero padded to kMaxName), +4+kMaxName password bytes (zero padded)
+//     +0 used u8, +1 name length u8 (1..kMaxName), +2 zero, +3 zero,
+//     +4 name bytes (zero padded to kMaxName), +4+kMaxName salt (16 bytes), iterations u32,
+//     PBKDF2-HMAC-SHA-256 hash (32 bytes)
+//   An object of version 1 (passwords in clear) is refused as no store: provision the image again.
 //   set j at 16 + kMaxUsers * kUserEntrySize + j * kSetEntrySize:
 //     +0 used u8, +1 prefix length u8, +2 realm length u8, +3 zero, +4 allowed users u32 (bit i =
 //     user slot i), +8 prefix bytes (kMaxPrefix), +8+kMaxPrefix realm bytes (kMaxRealm)
@@ -27,12 +30,13 @@
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 #include "card/os/nvm.hpp"
+#include "card/scws/password_hash.hpp"
 
 namespace scws::card {
 
 enum class UsersError : u8 {
   kInvalidName,      // empty, too long, ":" or a control byte (RFC 7617 2: user-id has no ":")
-  kInvalidPassword,  // too long or a control byte
+  kInvalidPassword,  // a hash with an iteration count out of range
   kInvalidPrefix,    // not a valid resource path (see valid_resource_path)
   kInvalidRealm,     // empty, too long, '"', '\' or a control byte (it is sent in a quoted-string)
   kUnknownUser,      // a set names a user that does not exist
@@ -49,11 +53,12 @@ struct WebUsersLimits {
   static constexpr std::size_t kMaxUsers = 16;
   static constexpr std::size_t kMaxSets = 8;
   static constexpr std::size_t kMaxName = 32;
-  static constexpr std::size_t kMaxPassword = 32;
+  static constexpr std::size_t kMaxPassword = 32;  // the longest password an attempt may carry
   static constexpr std::size_t kMaxPrefix = 120;
   static constexpr std::size_t kMaxRealm = 48;
   static constexpr std::size_t kHeaderSize = 16;
-  static constexpr std::size_t kUserEntrySize = 4 + kMaxName + kMaxPassword;
+  static constexpr std::size_t kUserEntrySize =
+      4 + kMaxName + PasswordHash::kSaltSize + 4 + PasswordHash::kHashSize;
   static constexpr std::size_t kSetEntrySize = 8 + kMaxPrefix + kMaxRealm;
   static constexpr std::size_t kObjectSize = kHeaderSize + kMaxUsers * kUserEntrySize + kMaxSets * kSetEntrySize;
   static_assert(kMaxUsers <= 32, "allowed users are a u32 mask");
@@ -62,8 +67,10 @@ struct WebUsersLimits {
 };
 
 Status<UsersError> web_users_format(ObjectStore& store) noexcept;
-// Adds or replaces (same name) a user.
-Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, std::string_view password) noexcept;
+// Adds or replaces (same name) a user with the hash of its password (make_password_hash, or the
+// host's PBKDF2 in `scws provision`). kInvalidPassword when the iteration count is 0 or above
+// PasswordHash::kMaxIterations.
+Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, const PasswordHash& password) noexcept;
 // Adds or replaces (same prefix) a protection set; every user must exist already.
 Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefix, std::string_view realm,
                                       std::span<const std::string_view> users) noexcept;
@@ -76,7 +83,8 @@ struct Protection {
   u8 realm_length = 0;
   [[nodiscard]] std::string_view realm_text() const noexcept { return {realm, realm_length}; }
 };
-// nullopt: not protected (also when there is no users object). kNvm on a read failure.
+// nullopt: not protected (also when there is no users object). kNvm on a read failure; kNoStore
+// when a users object exists but is damaged or of another version (the server answers 500).
 Result<std::optional<Protection>, UsersError> web_protection_for(ObjectStore& store, std::string_view path) noexcept;
 
 enum class AuthOutcome : u8 {

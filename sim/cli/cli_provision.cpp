@@ -36,6 +36,11 @@ int run_provision(const ProvisionArgs& args) {
               << " bytes), " << r.users << " users, " << r.protection_sets << " protection sets, ICCID "
               << profile.iccid_digits << ", HTTP port " << profile.http_port << "; image " << r.image_size
               << " bytes, " << r.nvm_free << " bytes of NVM free" << std::endl;
+    // Never the key or a password: only what was done with them.
+    std::cout << "scws provision: passwords stored as PBKDF2-HMAC-SHA-256 hashes (" << profile.security.pbkdf2_iterations
+              << " iterations, 16-byte salt each); ADM key "
+              << (profile.security.adm_key ? "set (" + std::to_string(profile.security.adm_tries) + " tries)" : std::string("none"))
+              << std::endl;
     if (profile.tls) {
       const ProfileTls& t = *profile.tls;
       std::cout << "scws provision: TLS port " << t.port << " (" << to_string(t.mode) << ", " << unsigned{t.channels}

@@ -137,7 +137,7 @@ toml::table parse_card_toml(const fs::path& dir, const fs::path& file) {
   } catch (const toml::parse_error& e) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
-  check_keys(file, root, {"card", "scws", "tls", "users", "protection_sets", "content_types"}, "the file");
+  check_keys(file, root, {"card", "scws", "tls", "security", "users", "protection_sets", "content_types"}, "the file");
   return root;
 }
 
@@ -288,6 +288,39 @@ void read_content(const fs::path& file, const fs::path& dir, const std::string& 
   }
 }
 
+// [security]: the ADM1 key (TS 102 221 9.5.1), its number of tries and the PBKDF2 iterations of
+// the users' password hashes.
+void read_security(const fs::path& file, const toml::table& root, Profile& p) {
+  if (const toml::node* node = root.get("security")) {
+    const toml::table* security = node->as_table();
+    if (security == nullptr) refuse(file, &node->source(), "[security] must be a table");
+    check_keys(file, *security, {"adm_key", "adm_tries", "pbkdf2_iterations"}, "[security]");
+    ProfileSecurity& s = p.security;
+    if (security->contains("adm_key")) {
+      const std::string hex = required_string(file, *security, "adm_key", "[security]");
+      const bool ok = hex.size() == 16 && std::all_of(hex.begin(), hex.end(), [](unsigned char c) { return std::isxdigit(c) != 0; });
+      // The key itself is never repeated in a message.
+      if (!ok) refuse(file, &security->get("adm_key")->source(), "[security] adm_key must be 16 hex digits (8 bytes, TS 102 221 9.5.1)");
+      std::array<std::uint8_t, 8> key{};
+      for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(std::stoul(hex.substr(2 * i, 2), nullptr, 16));
+      s.adm_key = key;
+    }
+    auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi) -> std::optional<std::int64_t> {
+      const toml::node* n = security->get(key);
+      if (n == nullptr) return std::nullopt;
+      auto v = n->value<std::int64_t>();
+      if (!v || *v < lo || *v > hi) {
+        refuse(file, &n->source(), std::string("[security] ") + key + " must be in the range " + std::to_string(lo) + "-" +
+                                       std::to_string(hi));
+      }
+      return v;
+    };
+    if (auto v = integer("adm_tries", 1, 15)) s.adm_tries = static_cast<std::uint8_t>(*v);
+    if (auto v = integer("pbkdf2_iterations", ProfileSecurity::kMinIterations, ProfileSecurity::kMaxIterations))
+      s.pbkdf2_iterations = static_cast<std::uint32_t>(*v);
+  }
+}
+
 // [[users]]: names unique, printable, without ':' (RFC 7617 2); passwords not empty.
 void read_users(const fs::path& file, const toml::table& root, Profile& p) {
   const toml::node* node = root.get("users");
@@ -354,6 +387,7 @@ Profile load_profile(const fs::path& dir) {
   const std::map<std::string, std::string> overrides = read_content_types(file, root);
   const ScwsSection scws = read_scws(file, root, p);
   read_tls(file, dir, root, scws, p);
+  read_security(file, root, p);
   read_content(file, dir, scws.content_dir, overrides, p);
   read_users(file, root, p);
   read_protection_sets(file, root, p);

@@ -61,6 +61,17 @@ struct ProfileTls {
 std::uint32_t default_tls_ram(ProfileTls::Mode mode, std::uint8_t channels);
 const char* to_string(ProfileTls::Mode mode);
 
+// [security]: the administrative key ADM1 (card/os/adm_key.hpp) and how passwords are kept at rest
+// (card/scws/web_users.hpp).
+struct ProfileSecurity {
+  static constexpr std::uint32_t kDefaultIterations = 1000;  // PBKDF2-HMAC-SHA-256 (docs/protocol.md)
+  static constexpr std::uint32_t kMinIterations = 1;
+  static constexpr std::uint32_t kMaxIterations = 100000;
+  std::optional<std::array<std::uint8_t, 8>> adm_key;  // adm_key = 16 hex digits; none: no ADM key
+  std::uint8_t adm_tries = 3;                           // adm_tries = 1..15 wrong VERIFYs before it blocks
+  std::uint32_t pbkdf2_iterations = kDefaultIterations; // pbkdf2_iterations = kMin..kMaxIterations
+};
+
 struct Profile {
   std::filesystem::path dir;
   std::string iccid_digits;                 // 19 or 20 decimal digits
@@ -72,6 +83,7 @@ struct Profile {
   std::vector<ProfileUser> users;
   std::vector<ProfileProtectionSet> protection_sets;
   std::optional<ProfileTls> tls;            // no [tls] table: no TLS port
+  ProfileSecurity security;
 };
 
 // Reads DIR/card.toml and the content folder it names. Throws ProfileError.

@@ -7,14 +7,18 @@
 #include <optional>
 #include <vector>
 
+#include <openssl/evp.h>
+
 #include "card/os/card.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
 #include "card/scws/scws_settings.hpp"
+#include "card/scws/password_hash.hpp"
 #include "card/scws/web_content.hpp"
 #include "card/scws/web_users.hpp"
 #include "scws_config.hpp"
 #include "sim/host/file_nvm_device.hpp"
+#include "sim/host/host_entropy.hpp"
 
 namespace scws::sim {
 namespace {
@@ -27,6 +31,26 @@ std::vector<u8> read_whole(const fs::path& file) {
   std::vector<u8> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw ProvisionError(file.string() + ": read error");
   return bytes;
+}
+
+// The card keeps a salted PBKDF2-HMAC-SHA-256 hash of each password (card/scws/password_hash.hpp),
+// computed here with OpenSSL and a fresh 16-byte salt from the host's entropy source. The password
+// itself never reaches the image, and no message repeats it.
+card::PasswordHash hash_password(const ProfileUser& u, std::uint32_t iterations) {
+  static_assert(ProfileSecurity::kMaxIterations == card::PasswordHash::kMaxIterations);
+  if (u.password.size() > card::WebUsersLimits::kMaxPassword) {
+    throw ProvisionError("user '" + u.name + "': the password is longer than the " +
+                         std::to_string(card::WebUsersLimits::kMaxPassword) + " bytes the card accepts");
+  }
+  card::PasswordHash h;
+  h.iterations = iterations;
+  if (host_entropy(nullptr, h.salt.data(), h.salt.size()) != 0) throw ProvisionError("no entropy for a password salt");
+  if (PKCS5_PBKDF2_HMAC(u.password.data(), static_cast<int>(u.password.size()), h.salt.data(),
+                        static_cast<int>(h.salt.size()), static_cast<int>(iterations), EVP_sha256(),
+                        static_cast<int>(h.hash.size()), h.hash.data()) != 1) {
+    throw ProvisionError("user '" + u.name + "': PBKDF2 failed");
+  }
+  return h;
 }
 
 // The SCWS settings object (card/scws/scws_settings.hpp) the profile asks for.
@@ -83,8 +107,9 @@ void put_users(const Profile& profile, card::ObjectStore& store, ProvisionReport
     }
   }
   for (const ProfileUser& u : profile.users) {
-    if (auto s = card::web_user_put(store, u.name, u.password); !s) {
-      throw ProvisionError("user '" + u.name + "': the card refused it: " + card::describe(s.error()) + " (names and passwords at most " +
+    const card::PasswordHash hash = hash_password(u, profile.security.pbkdf2_iterations);
+    if (auto s = card::web_user_put(store, u.name, hash); !s) {
+      throw ProvisionError("user '" + u.name + "': the card refused it: " + card::describe(s.error()) + " (names at most " +
                            std::to_string(card::WebUsersLimits::kMaxName) + " bytes, at most " +
                            std::to_string(card::WebUsersLimits::kMaxUsers) + " users)");
     }
@@ -117,6 +142,8 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
   }
   card::CardIdentity identity;
   identity.iccid = Bytes(profile.iccid_bcd);
+  if (profile.security.adm_key) identity.adm_key = Bytes(*profile.security.adm_key);
+  identity.adm_tries = profile.security.adm_tries;
   if (auto s = card::Card::format_image(device, identity); !s) {
     throw ProvisionError(std::string("cannot format the card image: ") + card::describe(s.error()));
   }

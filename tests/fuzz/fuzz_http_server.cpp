@@ -29,7 +29,8 @@ struct World {
   Arena arena{MutableBytes(ram, sizeof ram)};
   TransientMemory transient{arena};
   Tracer tracer;
-  CardContext ctx{nvm, objects, arena, transient, tracer};
+  SecurityEvents events;
+  CardContext ctx{nvm, objects, arena, transient, tracer, events};
   ScwsApplet applet;
   std::size_t idle = 0;
 
@@ -38,11 +39,14 @@ struct World {
     if (!nvm.format(8192) || !nvm.begin() || !objects.format() || !UiccFiles::format(objects, Bytes(UiccFiles::kDefaultIccid)) || !nvm.commit())
       __builtin_trap();
     if (!nvm.begin() || !applet.install(ctx) || !nvm.commit()) __builtin_trap();
+    const u8 salt[PasswordHash::kSaltSize] = {};
+    PasswordHash hash;
+    if (!make_password_hash("p", Bytes(salt, sizeof salt), 1, hash)) __builtin_trap();
     std::vector<u8> big(20000);
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<u8>(i);
     if (!web_content_put(objects, "/index.html", "text/html", text("<html>hi</html>")) ||
         !web_content_put(objects, "/big.bin", "application/octet-stream", big) ||
-        !web_content_put(objects, "/s/p.html", "text/html", text("secret")) || !web_user_put(objects, "u", "p"))
+        !web_content_put(objects, "/s/p.html", "text/html", text("secret")) || !web_user_put(objects, "u", hash))
       __builtin_trap();
     const std::string_view users[] = {"u"};
     if (!web_protection_put(objects, "/s", "R", users)) __builtin_trap();

@@ -243,6 +243,7 @@ TEST_CASE("a client leaving with 4n 00 or 4n 05 closes the endpoint and the chan
     CHECK(t.terminal.client_leaves(1, info) == "9000");
     CHECK(t.toolkit.channel_state(1) == BipState::kListen);
     CHECK(t.endpoint.closes[0] == 1);
+    CHECK(t.rig.card.security_events().count(3516, SecurityEventKind::kChannelClosed) == 1);
     CHECK(t.rig.card.ram_report().in_use == t.rig.card.ram_report().idle);
     CHECK(t.terminal.count(cat::CommandType::kCloseChannel) == 0);
     // The next client is served on the same channel.
@@ -250,6 +251,11 @@ TEST_CASE("a client leaving with 4n 00 or 4n 05 closes the endpoint and the chan
     t.terminal.client_sends(1, kRequest);
     CHECK(t.terminal.channels[1].delivered == kResponse);
     CHECK(t.endpoint.opens[0] == 2);
+    // Each client is a channel-established event on the port, each departure a channel-closed one.
+    const SecurityEvents& events = t.rig.card.security_events();
+    CHECK(events.count(3516, SecurityEventKind::kChannelEstablished) == 2);
+    CHECK(events.total(SecurityEventKind::kChannelEstablished) == 2);
+    CHECK(events.total(SecurityEventKind::kChannelClosed) == static_cast<u32>(t.endpoint.closes[0]));
   }
 }
 

@@ -61,7 +61,7 @@ struct NoteCard {
       REQUIRE(nvm.mount().ok());
       ObjectStore store(nvm);
       REQUIRE(web_users_format(store).ok());
-      REQUIRE(web_user_put(store, "alice", "wonderland").ok());
+      REQUIRE(web_user_put(store, "alice", web::test_hash("wonderland")).ok());
       const std::string_view users[] = {"alice"};
       REQUIRE(web_protection_put(store, NoteApplet::kPath, "notes", users).ok());
     }

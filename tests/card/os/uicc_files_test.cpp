@@ -16,8 +16,10 @@ namespace {
 // FCP templates (TS 102 221 11.1.1.3): 82 file descriptor, 83 file id, 8A life cycle (05 operational,
 // activated), 8C compact security attributes, C6 PIN status (DFs), 80 file size and 88 SFI (EFs).
 const char* const kMfFcp = "6213" "82027821" "83023F00" "8A0105" "8C0100" "C603900100";
-const char* const kIccidFcp = "6217" "82024121" "83022FE2" "8A0105" "8C03030000" "8002000A" "880110";
-const char* const kDirFcp = "621A" "82054221002608" "83022F00" "8A0105" "8C0303FF00" "80020130" "8801F0";
+// Security attributes, expanded format (TS 102 221 11.1.1.4.7.3): READ always, UPDATE ADM1.
+#define SCWS_ADM_RULES "AB10" "800101" "9000" "800102" "A406" "83010A" "950108"
+const char* const kIccidFcp = "6224" "82024121" "83022FE2" "8A0105" SCWS_ADM_RULES "8002000A" "880110";
+const char* const kDirFcp = "6227" "82054221002608" "83022F00" "8A0105" SCWS_ADM_RULES "80020130" "8801F0";
 const char* const kDefaultIccid = "988892090000000000F1";  // see UiccFiles::kDefaultIccid
 
 std::string pad_ff(std::size_t n) { return std::string(n * 2, 'F'); }
@@ -125,8 +127,12 @@ TEST_CASE("uicc files list installed applications in EF.DIR records") {
 }
 
 TEST_CASE("uicc files update EF.ICCID in a transaction that survives power cycles") {
-  CardRig rig;
+  const std::vector<u8> key = hex("3132333435363738");
+  CardIdentity identity;
+  identity.adm_key = key;
+  CardRig rig(SCWS_RAM_SIZE, identity);
   rig.power_on();
+  REQUIRE(rig.sw("0020000A083132333435363738") == "9000");  // VERIFY ADM1 (card/os/adm_key.hpp)
   REQUIRE(rig.sw("00A4000C022FE2") == "9000");
   CHECK(rig.sw("00D60000021122") == "9000");
   CHECK(rig.send("00B000000A") == "1122" + std::string(kDefaultIccid).substr(4, 16) + "9000");
@@ -136,6 +142,7 @@ TEST_CASE("uicc files update EF.ICCID in a transaction that survives power cycle
   rig.card.power_off();
   rig.power_on();
   CHECK(rig.send("00B082000A") == "1122" + std::string(kDefaultIccid).substr(4, 16) + "9000");
+  REQUIRE(rig.sw("0020000A083132333435363738") == "9000");
   REQUIRE(rig.sw("00A4000C022F00") == "9000");
   CHECK(rig.sw("00D6000001FF") == "6981");         // EF.DIR is not transparent
   REQUIRE(rig.sw("00A4000C023F00") == "9000");
@@ -145,20 +152,29 @@ TEST_CASE("uicc files update EF.ICCID in a transaction that survives power cycle
 TEST_CASE("uicc files answer 6581 when the NVM write of UPDATE BINARY fails") {
   std::vector<u8> image(CardRig::kImageSize);
   RamNvmDevice ram_device(image);
-  REQUIRE(Card::format_image(ram_device, CardIdentity{}).ok());
+  const std::vector<u8> key = hex("3132333435363738");
+  CardIdentity identity;
+  identity.adm_key = key;
+  REQUIRE(Card::format_image(ram_device, identity).ok());
   alignas(16) static u8 ram[SCWS_RAM_SIZE];
-  // Count the writes power-up makes, then cut the power at the first write after it.
-  u64 writes_at_power_up = 0;
+  // Count the writes power-up and VERIFY ADM1 make (VERIFY writes its retry counter; the try is
+  // restored at once), then cut the power at the first write after them.
+  const std::vector<u8> verify = hex("0020000A083132333435363738");
+  std::vector<u8> response(SCWS_APDU_BUFFER_SIZE + 2);
+  u64 writes_before_update = 0;
+  const std::vector<u8> saved = image;
   {
     PowerLossNvmDevice counting(ram_device, ~u64{0});
     Card card(counting, ram);
     REQUIRE(card.power_on().ok());
-    writes_at_power_up = counting.writes();
+    REQUIRE(hex_text(Bytes(response.data(), card.process(verify, response))) == "9000");
+    writes_before_update = counting.writes();
   }
-  PowerLossNvmDevice device(ram_device, writes_at_power_up);
+  image = saved;
+  PowerLossNvmDevice device(ram_device, writes_before_update);
   Card card(device, ram);
   REQUIRE(card.power_on().ok());
-  std::vector<u8> response(SCWS_APDU_BUFFER_SIZE + 2);
+  REQUIRE(hex_text(Bytes(response.data(), card.process(verify, response))) == "9000");
   const std::vector<u8> select = hex("00A4000C022FE2");
   std::size_t n = card.process(select, response);
   REQUIRE(hex_text(Bytes(response.data(), n)) == "9000");

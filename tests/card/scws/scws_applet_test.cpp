@@ -156,19 +156,25 @@ TEST_CASE("scws applet protects a set: 401 without credentials, 200 with, 401 wi
   CHECK(f.arena.in_use() == f.idle);
 }
 
-TEST_CASE("scws applet turns protected requests into 403 while the auth observer blocks") {
-  struct Blocker : AuthObserver {
-    int failures = 0;
-    void auth_failed(std::string_view) noexcept override { ++failures; }
-    [[nodiscard]] bool blocked() const noexcept override { return failures >= 2; }
-  } blocker;
+TEST_CASE("scws applet reports each authentication failure on the security-event channel") {
+  struct Recorder : SecurityEventListener {
+    std::vector<SecurityEvent> seen;
+    void on_security_event(const SecurityEvent& e) noexcept override { seen.push_back(e); }
+  } recorder;
   ScwsFixture f;
-  f.applet.set_auth_observer(&blocker);
+  f.events.set_listener(&recorder);
   const std::string bad = "GET /secure/page.html HTTP/1.1\r\nHost: c\r\nAuthorization: " + basic("alice:no") + "\r\n\r\n";
   CHECK(get_one(f.applet, bad).status == 401);
   CHECK(get_one(f.applet, bad).status == 401);
-  CHECK(get_one(f.applet, bad).status == 403);
-  CHECK(get_one(f.applet, "GET /a.txt HTTP/1.1\r\nHost: c\r\n\r\n").status == 200);  // unprotected still served
+  CHECK(get_one(f.applet, "GET /secure/page.html HTTP/1.1\r\nHost: c\r\n\r\n").status == 401);  // a challenge only
+  CHECK(get_one(f.applet, "GET /a.txt HTTP/1.1\r\nHost: c\r\n\r\n").status == 200);
+  REQUIRE(recorder.seen.size() == 2);
+  const SecurityEvent& e = recorder.seen[0];
+  CHECK(e.kind == SecurityEventKind::kHttpAuthFailure);
+  CHECK(e.port == f.applet.settings().http_port);  // no toolkit: the applet's HTTP port
+  CHECK(std::string(reinterpret_cast<const char*>(e.evidence.data()), e.evidence_length) == "/secure/page.htm");
+  CHECK(f.events.count(f.applet.settings().http_port, SecurityEventKind::kHttpAuthFailure) == 2);
+  CHECK(f.applet.auth_failures() == 2);
 }
 
 TEST_CASE("scws applet answers every error status with a small body") {
@@ -357,4 +363,24 @@ TEST_CASE("scws applet refuses a connection when the arena cannot hold its state
   CHECK(f.applet.open(0));
   f.applet.close(0);
   CHECK(f.arena.in_use() == f.idle);
+}
+
+TEST_CASE("scws applet reports each malformed request with its status and the start of the request") {
+  struct Recorder : SecurityEventListener {
+    std::vector<SecurityEvent> seen;
+    void on_security_event(const SecurityEvent& e) noexcept override { seen.push_back(e); }
+  } recorder;
+  ScwsFixture f;
+  f.events.set_listener(&recorder);
+  CHECK(get_one(f.applet, "GET /a.txt HTTP/1.1\r\nHost: c\r\n\r\n").status == 200);
+  CHECK(get_one(f.applet, "GET /a.txt HTTP/9.9\r\nHost: c\r\n\r\n").status == 505);
+  CHECK(get_one(f.applet, "BREW /pot HTTP/1.1\r\nHost: c\r\n\r\n").status == 501);
+  CHECK(get_one(f.applet, "GET /nothing-here HTTP/1.1\r\nHost: c\r\n\r\n").status == 404);  // not malformed
+  REQUIRE(recorder.seen.size() == 2);
+  CHECK(recorder.seen[0].kind == SecurityEventKind::kHttpMalformed);
+  CHECK(recorder.seen[0].detail == 505);
+  CHECK(std::string(reinterpret_cast<const char*>(recorder.seen[0].evidence.data()), recorder.seen[0].evidence_length) ==
+        "GET /a.txt HTTP/");
+  CHECK(recorder.seen[1].detail == 501);
+  CHECK(f.events.count(f.applet.settings().http_port, SecurityEventKind::kHttpMalformed) == 2);
 }

@@ -18,6 +18,7 @@
 #include "card/os/uicc_files.hpp"
 #include "card/scws/web_content.hpp"
 #include "card/scws/web_users.hpp"
+#include "tests/card/scws/test_users.hpp"
 
 namespace scws::card::test {
 
@@ -36,7 +37,8 @@ struct ScwsFixture {
   Arena arena{MutableBytes(ram, kRam)};
   TransientMemory transient{arena};
   Tracer tracer;
-  CardContext ctx{nvm, objects, arena, transient, tracer};
+  SecurityEvents events;
+  CardContext ctx{nvm, objects, arena, transient, tracer, events};
   ScwsApplet applet;
   std::size_t idle = 0;
 
@@ -54,8 +56,8 @@ struct ScwsFixture {
       put("/a.txt", "text/plain", "hello");
       put("/secure/page.html", "text/html", "secret page");
       put("/docs/index.html", "text/html", "docs home");
-      REQUIRE(web_user_put(objects, "alice", "wonderland").ok());
-      REQUIRE(web_user_put(objects, "bob", "builder").ok());
+      REQUIRE(web_user_put(objects, "alice", test_hash("wonderland")).ok());
+      REQUIRE(web_user_put(objects, "bob", test_hash("builder")).ok());
       const std::string_view users[] = {"alice"};
       REQUIRE(web_protection_put(objects, "/secure", "Secure Area", users).ok());
     }

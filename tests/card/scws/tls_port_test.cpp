@@ -33,6 +33,7 @@ struct PortRig {
   std::unique_ptr<card::TransientMemory> transient;
   LogSink sink;
   card::Tracer tracer;
+  card::SecurityEvents events;
   std::unique_ptr<card::CardContext> ctx;
   sim::ReproducibleEntropy entropy{0x7a11ce5eedULL};
   CardRng rng;
@@ -46,7 +47,7 @@ struct PortRig {
     if (credentials) nvm.put(card_credentials());
     arena = std::make_unique<card::Arena>(MutableBytes(reinterpret_cast<u8*>(ram.data()), ram_bytes));
     transient = std::make_unique<card::TransientMemory>(*arena);
-    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer);
+    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer, events);
     REQUIRE(rng.seed(sim::host_entropy, &entropy, bytes_of("port")).ok());
     inner.echo = true;
   }
@@ -161,6 +162,7 @@ TEST_CASE("tls port refuses a client beyond the sessions its region admits and c
   CHECK(rig.port.open(0));
   CHECK_FALSE(rig.port.open(1));
   CHECK(rig.port.refused() == 1);
+  CHECK(rig.events.count(rig.port.port(), card::SecurityEventKind::kTlsRefused) == 1);
   rig.port.close(0);
   CHECK(rig.port.open(1));  // room again
   rig.port.close(1);
@@ -226,6 +228,9 @@ TEST_CASE("tls port answers garbage instead of a ClientHello with an alert and k
   CHECK(rig.port.wants_close(0));
   rig.port.close(0);
   CHECK(rig.port.failures(TlsFailure::kBadRecord) == 1);
+  // The failure is the port's event on the card's security-event channel, which /status reads.
+  CHECK(rig.events.count(rig.port.port(), card::SecurityEventKind::kTlsBadRecord) == 1);
+  CHECK(rig.events.total(card::SecurityEventKind::kTlsBadRecord) == 1);
   // The next client is served.
   Client client(Client::with_psk(kPskIdentity));
   App client_app;

@@ -5,9 +5,11 @@
 #include <vector>
 
 #include "card/scws/web_users.hpp"
+#include "tests/card/scws/test_users.hpp"
 
 using namespace scws;
 using namespace scws::card;
+using scws::card::test::test_hash;
 
 namespace {
 
@@ -22,8 +24,8 @@ struct Store {
     REQUIRE(objects.format().ok());
     REQUIRE(nvm.commit().ok());
     REQUIRE(web_users_format(objects).ok());
-    REQUIRE(web_user_put(objects, "Aladdin", "open sesame").ok());
-    REQUIRE(web_user_put(objects, "bob", "").ok());
+    REQUIRE(web_user_put(objects, "Aladdin", test_hash("open sesame")).ok());
+    REQUIRE(web_user_put(objects, "bob", test_hash("")).ok());
     const std::string_view both[] = {"Aladdin", "bob"};
     const std::string_view aladdin[] = {"Aladdin"};
     REQUIRE(web_protection_put(objects, "/private", "WallyWorld", aladdin).ok());
@@ -80,18 +82,20 @@ TEST_CASE("web users check Basic credentials: RFC 7617 example granted, anything
 
 TEST_CASE("web users refuse invalid names, realms, prefixes and unknown users") {
   Store s;
-  CHECK(web_user_put(s.objects, "", "x").error() == UsersError::kInvalidName);
-  CHECK(web_user_put(s.objects, "a:b", "x").error() == UsersError::kInvalidName);
-  CHECK(web_user_put(s.objects, std::string(33, 'a'), "x").error() == UsersError::kInvalidName);
-  CHECK(web_user_put(s.objects, "carol", std::string(33, 'p')).error() == UsersError::kInvalidPassword);
+  CHECK(web_user_put(s.objects, "", test_hash("x")).error() == UsersError::kInvalidName);
+  CHECK(web_user_put(s.objects, "a:b", test_hash("x")).error() == UsersError::kInvalidName);
+  CHECK(web_user_put(s.objects, std::string(33, 'a'), test_hash("x")).error() == UsersError::kInvalidName);
+  PasswordHash no_iterations = test_hash("p");
+  no_iterations.iterations = 0;
+  CHECK(web_user_put(s.objects, "carol", no_iterations).error() == UsersError::kInvalidPassword);
   const std::string_view nobody[] = {"nobody"};
   CHECK(web_protection_put(s.objects, "/x", "R", nobody).error() == UsersError::kUnknownUser);
   CHECK(web_protection_put(s.objects, "x", "R", {}).error() == UsersError::kInvalidPrefix);
   CHECK(web_protection_put(s.objects, "/x", "a\"b", {}).error() == UsersError::kInvalidRealm);
   CHECK(web_protection_put(s.objects, "/x", "", {}).error() == UsersError::kInvalidRealm);
-  for (int i = 0; i < 14; ++i) REQUIRE(web_user_put(s.objects, "u" + std::to_string(i), "p").ok());
-  CHECK(web_user_put(s.objects, "one-more", "p").error() == UsersError::kFull);
-  CHECK(web_user_put(s.objects, "u3", "new").ok());  // replacing needs no new slot
+  for (int i = 0; i < 14; ++i) REQUIRE(web_user_put(s.objects, "u" + std::to_string(i), test_hash("p")).ok());
+  CHECK(web_user_put(s.objects, "one-more", test_hash("p")).error() == UsersError::kFull);
+  CHECK(web_user_put(s.objects, "u3", test_hash("new")).ok());  // replacing needs no new slot
 }
 
 TEST_CASE("web users without a users object protect nothing") {
@@ -106,5 +110,32 @@ TEST_CASE("web users without a users object protect nothing") {
   auto p = web_protection_for(objects, "/anything");
   REQUIRE(p.ok());
   CHECK_FALSE(p->has_value());
-  CHECK(web_user_put(objects, "a", "b").error() == UsersError::kNoStore);
+  CHECK(web_user_put(objects, "a", test_hash("b")).error() == UsersError::kNoStore);
+}
+
+TEST_CASE("a users object of version 1 (passwords in clear) is refused and protects by failing closed") {
+  Store s;
+  // Rewrite the header's version to 1, as an image provisioned before password hashes holds.
+  const u8 version1[] = {0x00, 0x01};
+  REQUIRE(s.nvm.begin().ok());
+  REQUIRE(s.objects.write(kWebUsersObject, 4, Bytes(version1, sizeof version1)).ok());
+  REQUIRE(s.nvm.commit().ok());
+  auto p = web_protection_for(s.objects, "/private/x");
+  REQUIRE_FALSE(p.ok());  // not "unprotected": the server answers 500
+  CHECK(p.error() == UsersError::kNoStore);
+  CHECK(web_user_put(s.objects, "a", test_hash("b")).error() == UsersError::kNoStore);
+}
+
+TEST_CASE("web users keep no password in the users object, only its salted hash") {
+  Store s;
+  std::vector<u8> object(WebUsersLimits::kObjectSize);
+  REQUIRE(s.objects.read(kWebUsersObject, 0, object).ok());
+  const std::string raw(object.begin(), object.end());
+  CHECK(raw.find("open sesame") == std::string::npos);
+  CHECK(raw.find("Aladdin") != std::string::npos);
+  const std::string right = "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==";  // Aladdin:open sesame (RFC 7617 2)
+  auto p = web_protection_for(s.objects, "/private/x");
+  REQUIRE(p.ok());
+  REQUIRE(p->has_value());
+  CHECK(web_users_check(s.objects, **p, right) == AuthOutcome::kGranted);
 }

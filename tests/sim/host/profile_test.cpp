@@ -211,3 +211,48 @@ TEST_CASE("a [tls] table that the card cannot serve is refused with the reason")
   p.write("card.toml", std::string(kMinimal) + "[scws]\nhttp_channels = 5\n[tls]\nchannels = 3\n");
   CHECK(load_error(p).find("at most 7") != std::string::npos);
 }
+
+TEST_CASE("[security] gives the ADM key, its tries and the PBKDF2 iterations, with defaults") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  p.write("card.toml", kMinimal);
+  const Profile plain = load_profile(p.dir);
+  CHECK_FALSE(plain.security.adm_key.has_value());
+  CHECK(plain.security.adm_tries == 3);
+  CHECK(plain.security.pbkdf2_iterations == scws::sim::ProfileSecurity::kDefaultIterations);
+  p.write("card.toml", std::string(kMinimal) +
+                           "[security]\nadm_key = \"0011223344556677\"\nadm_tries = 5\npbkdf2_iterations = 20\n");
+  const Profile set = load_profile(p.dir);
+  REQUIRE(set.security.adm_key.has_value());
+  CHECK((*set.security.adm_key)[1] == 0x11);
+  CHECK((*set.security.adm_key)[7] == 0x77);
+  CHECK(set.security.adm_tries == 5);
+  CHECK(set.security.pbkdf2_iterations == 20);
+
+  const Profile demo = load_profile(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo");
+  CHECK(demo.security.adm_key.has_value());
+  CHECK(demo.security.pbkdf2_iterations == 1000);
+}
+
+TEST_CASE("[security] values out of range are refused naming the file, the line and the allowed range") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  struct Row {
+    const char* text;
+    const char* expected;
+  };
+  for (const Row& r : {
+           Row{"pbkdf2_iterations = 0", "card.toml:5:21: [security] pbkdf2_iterations must be in the range 1-100000"},
+           Row{"pbkdf2_iterations = 100001", "[security] pbkdf2_iterations must be in the range 1-100000"},
+           Row{"adm_tries = 16", "card.toml:5:13: [security] adm_tries must be in the range 1-15"},
+           Row{"adm_key = \"0011\"", "[security] adm_key must be 16 hex digits"},
+           Row{"adm_key = \"00112233445566ZZ\"", "[security] adm_key must be 16 hex digits"},
+           Row{"adm_pin = 1", "unknown key 'adm_pin' in [security]"},
+       }) {
+    CAPTURE(r.text);
+    p.write("card.toml", std::string(kMinimal) + "[security]\n" + r.text + "\n");
+    const std::string e = load_error(p);
+    CHECK(e.find(r.expected) != std::string::npos);
+    CHECK(e.find("00112233445566ZZ") == std::string::npos);  // a key is never repeated
+  }
+}

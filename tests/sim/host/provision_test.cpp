@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "card/os/adm_key.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
 #include "card/scws/scws_settings.hpp"
@@ -203,4 +204,53 @@ TEST_CASE("a card whose RAM cannot hold the image's TLS region does not power up
   auto up = uicc.card().power_on();
   REQUIRE_FALSE(up.ok());
   CHECK(up.error() == card::PowerError::kRamTooSmall);
+}
+
+TEST_CASE("provisioning stores password hashes, never a password, and the card grants the right one") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  const sim::Profile profile = sim::load_profile(demo);
+  REQUIRE(profile.users.size() == 1);
+  const std::string password = profile.users[0].password;
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  (void)sim::provision_device(profile, device);
+  const std::string raw(image.begin(), image.end());
+  CHECK(raw.find(password) == std::string::npos);
+  CHECK(raw.find(profile.users[0].name) != std::string::npos);
+
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  auto secure = card::web_protection_for(store, "/secure/index.html");
+  REQUIRE(secure.ok());
+  REQUIRE(secure.value().has_value());
+  // OpenSSL's PBKDF2 on the host, mbedTLS's SHA-256 on the card: the same hash.
+  const std::string right = "Basic " + std::string("YWxpY2U6d29uZGVybGFuZA==");  // alice:wonderland
+  const std::string wrong = "Basic " + std::string("YWxpY2U6d29uZGVybGFuZQ==");  // alice:wonderlane
+  CHECK(card::web_users_check(store, **secure, right) == card::AuthOutcome::kGranted);
+  CHECK(card::web_users_check(store, **secure, wrong) == card::AuthOutcome::kDenied);
+
+  // Two provisionings salt differently: equal passwords do not give equal records.
+  std::vector<u8> image2(1024 * 1024);
+  card::RamNvmDevice device2(MutableBytes(image2.data(), image2.size()));
+  (void)sim::provision_device(profile, device2);
+  CHECK(image != image2);
+}
+
+TEST_CASE("provisioning writes the profile's ADM key: the card verifies it") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  const sim::Profile profile = sim::load_profile(demo);
+  REQUIRE(profile.security.adm_key.has_value());
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  (void)sim::provision_device(profile, device);
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  card::SecurityEvents events;
+  card::AdmKey adm(store, events);
+  auto counter = adm.counter();
+  REQUIRE(counter.ok());
+  CHECK(counter->tries == profile.security.adm_tries);
+  CHECK(counter->left == profile.security.adm_tries);
 }
