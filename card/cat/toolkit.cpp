@@ -849,6 +849,7 @@ bool CatToolkit::schedule_open() noexcept {
   for (std::size_t pi = 0; pi < kMaxPorts; ++pi) {
     Port& p = ports_[pi];
     if (!p.used || p.closed_by_card || p.stop_opening || p.retry_waiting || p.endpoint == nullptr) continue;
+    if (guard_ != nullptr && !guard_->port_may_open(p.number)) continue;
     if (port_channels(static_cast<u8>(pi)) >= p.max_channels) continue;
     for (BipChannel& ch : slots_) {
       if (ch.port != BipChannel::kNoPort) continue;

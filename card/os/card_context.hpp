@@ -9,6 +9,7 @@
 #include "base/bytes.hpp"
 #include "card/os/arena.hpp"
 #include "card/os/card_error.hpp"
+#include "card/os/card_time.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/security_events.hpp"
 #include "card/os/tracer.hpp"
@@ -63,6 +64,7 @@ class CardContext {
   // The card's one security-event channel (card/os/security_events.hpp): report what you refuse.
   SecurityEvents& events() noexcept { return events_; }
   [[nodiscard]] const SecurityEvents& events() const noexcept { return events_; }
+  CardTime& time() noexcept { return time_; }
   // Logical channel of the command being processed (0 during install and power-up).
   [[nodiscard]] u8 channel() const noexcept { return channel_; }
 
@@ -103,6 +105,7 @@ class CardContext {
   TransientMemory& transient_;
   Tracer& trace_;
   SecurityEvents& events_;
+  CardTime time_;
   u8 channel_ = 0;
   u8 owner_ = kNoOwner;
   bool powering_up_ = false;
