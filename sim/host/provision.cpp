@@ -127,6 +127,18 @@ void put_users(const Profile& profile, card::ObjectStore& store, ProvisionReport
   }
 }
 
+// The detection settings (card/defence/detection_settings.hpp), in their own transaction.
+void put_detection(const Profile& profile, card::ObjectStore& store) {
+  card::Nvm& nvm = store.nvm();
+  auto s = nvm.begin();
+  if (s) s = card::store_detection_settings(store, profile.detection);
+  if (s) s = nvm.commit();
+  if (!s) {
+    (void)nvm.abort();
+    throw ProvisionError(std::string("cannot store the detection settings: ") + card::describe(s.error()));
+  }
+}
+
 }  // namespace
 
 ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
@@ -157,6 +169,7 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
   }
   put_content(profile, store, report);
   put_users(profile, store, report);
+  put_detection(profile, store);
   if (profile.tls) {
     try {
       write_card_part(*pki, store);
