@@ -1,6 +1,6 @@
 // The admin applet: the card's incident queue (card/defence/incident_queue.hpp) and its attack
 // detection's settings and port states (card/defence/defence_control.hpp) as APDUs, for an
-// administrator. Bytes and a `scws apdu` session: README.md and docs/protocol.md section 14.
+// administrator. Bytes and a `scws apdu` session: README.md and docs/protocol.md section 15.
 //
 // Access (TS 102 221 9.5.1): every command reads or changes security state, so every one needs the
 // administrative key ADM1 verified in this card session (VERIFY 00 20 00 0A 08 <key>, answered by
@@ -68,7 +68,7 @@ class AdminApplet final : public Applet {
   void deselect(CardContext& ctx, u8 channel) noexcept override;
   Result<ApduOutcome, CardError> process(CardContext& ctx, const ApduRequest& request) noexcept override;
 
-  // The summary's 20 bytes (docs/protocol.md section 14); 0 when out is too small.
+  // The summary's 20 bytes (docs/protocol.md section 15); 0 when out is too small.
   static std::size_t write_summary(const IncidentQueueSummary& s, MutableBytes out) noexcept;
 
  private:

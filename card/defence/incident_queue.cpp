@@ -10,7 +10,7 @@ namespace {
 
 constexpr u32 kRecordCrcOffset = IncidentQueue::kRecordSize - 4;
 constexpr u32 kHeaderCrcOffset = IncidentQueue::kHeaderSize - 4;
-static_assert(kRecordCrcOffset == 56, "docs/protocol.md section 14 gives the record byte by byte");
+static_assert(kRecordCrcOffset == 56, "docs/protocol.md section 15 gives the record byte by byte");
 static_assert(IncidentQueue::object_size(IncidentQueue::kMaxCapacity) <= ObjectStore::kMaxObjectSize);
 
 constexpr u32 slot_offset(u8 slot) noexcept { return IncidentQueue::kHeaderSize + IncidentQueue::kRecordSize * slot; }

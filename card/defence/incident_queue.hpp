@@ -4,7 +4,7 @@
 //
 // Persistent state: one ObjectStore object kObject (the card/defence range 0x04xxxxxx,
 // card/os/nvm.hpp), its capacity fixed when it is made (provisioning: card.toml [incidents]
-// capacity, kMinCapacity..kMaxCapacity). Layout (big-endian, docs/protocol.md section 14):
+// capacity, kMinCapacity..kMaxCapacity). Layout (big-endian, docs/protocol.md section 15):
 //   [0, kHeaderSize)   header: magic "INQ1", capacity u8, count u8, head u8 (slot of the oldest
 //                      incident), zero u8, next sequence u32, dropped u32, CRC-32 of [0, 16) u32
 //   then capacity slots of kRecordSize bytes: a ring; incident i (0 = oldest) is in slot
@@ -70,7 +70,7 @@ class IncidentQueue {
   // transaction; kOutOfRange for a capacity outside kMinCapacity..kMaxCapacity. Provisioning.
   static Status<NvmError> format(ObjectStore& objects, u8 capacity) noexcept;
 
-  // The fixed-size record (docs/protocol.md section 14), CRC-32 included. out: kRecordSize bytes.
+  // The fixed-size record (docs/protocol.md section 15), CRC-32 included. out: kRecordSize bytes.
   static void serialize(const Incident& incident, MutableBytes out) noexcept;
   // A record's incident; kCorruptData when its CRC, format or rule is wrong.
   static Result<Incident, NvmError> parse(Bytes record) noexcept;

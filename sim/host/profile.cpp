@@ -137,7 +137,7 @@ toml::table parse_card_toml(const fs::path& dir, const fs::path& file) {
   } catch (const toml::parse_error& e) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
-  check_keys(file, root, {"card", "scws", "tls", "security", "users", "protection_sets", "content_types"}, "the file");
+  check_keys(file, root, {"card", "scws", "tls", "security", "incidents", "users", "protection_sets", "content_types"}, "the file");
   return root;
 }
 
@@ -321,6 +321,24 @@ void read_security(const fs::path& file, const toml::table& root, Profile& p) {
   }
 }
 
+// [incidents]: the incident queue's capacity.
+void read_incidents(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("incidents");
+  if (node == nullptr) return;
+  const toml::table* incidents = node->as_table();
+  if (incidents == nullptr) refuse(file, &node->source(), "[incidents] must be a table");
+  check_keys(file, *incidents, {"capacity"}, "[incidents]");
+  if (const toml::node* n = incidents->get("capacity")) {
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < ProfileIncidents::kMinCapacity || *v > ProfileIncidents::kMaxCapacity) {
+      refuse(file, &n->source(), "[incidents] capacity must be in the range " +
+                                     std::to_string(ProfileIncidents::kMinCapacity) + "-" +
+                                     std::to_string(ProfileIncidents::kMaxCapacity));
+    }
+    p.incidents.capacity = static_cast<std::uint8_t>(*v);
+  }
+}
+
 // [[users]]: names unique, printable, without ':' (RFC 7617 2); passwords not empty.
 void read_users(const fs::path& file, const toml::table& root, Profile& p) {
   const toml::node* node = root.get("users");
@@ -388,6 +406,7 @@ Profile load_profile(const fs::path& dir) {
   const ScwsSection scws = read_scws(file, root, p);
   read_tls(file, dir, root, scws, p);
   read_security(file, root, p);
+  read_incidents(file, root, p);
   read_content(file, dir, scws.content_dir, overrides, p);
   read_users(file, root, p);
   read_protection_sets(file, root, p);

@@ -256,3 +256,26 @@ TEST_CASE("[security] values out of range are refused naming the file, the line 
     CHECK(e.find("00112233445566ZZ") == std::string::npos);  // a key is never repeated
   }
 }
+
+TEST_CASE("[incidents] gives the incident queue's capacity; out of range names the file, the line and the range") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  p.write("card.toml", kMinimal);
+  CHECK(load_profile(p.dir).incidents.capacity == 32);
+  p.write("card.toml", std::string(kMinimal) + "[incidents]\ncapacity = 4\n");
+  CHECK(load_profile(p.dir).incidents.capacity == 4);
+  struct Row {
+    const char* text;
+    const char* expected;
+  };
+  for (const Row& r : {
+           Row{"capacity = 3", "card.toml:5:12: [incidents] capacity must be in the range 4-255"},
+           Row{"capacity = 256", "[incidents] capacity must be in the range 4-255"},
+           Row{"capacity = \"many\"", "[incidents] capacity must be in the range 4-255"},
+           Row{"size = 8", "unknown key 'size' in [incidents]"},
+       }) {
+    CAPTURE(r.text);
+    p.write("card.toml", std::string(kMinimal) + "[incidents]\n" + r.text + "\n");
+    CHECK(load_error(p).find(r.expected) != std::string::npos);
+  }
+}
