@@ -8,8 +8,8 @@
 // Otherwise 69 82 and nothing is read or changed: a local application with PC/SC access and no key
 // can neither read nor erase an incident.
 //
-// APDUs (proprietary class 80, or its logical-channel forms; INS even and outside 6X/9X, as
-// ISO/IEC 7816-3 10.3.2 asks; none the dispatcher keeps for itself):
+// APDUs (proprietary class 80, or its logical-channel forms; INS even and outside 6X/9X,
+// which T=0 would read as procedure bytes (ISO/IEC 7816-3); none the dispatcher keeps for itself):
 //   QUEUE SUMMARY     80 50 00 00 [Le]        -> 20 bytes: capacity, count, flags (b1: the queue
 //                                               was damaged at power-up), 00, first sequence u32,
 //                                               last sequence u32, next sequence u32, dropped u32
