@@ -50,14 +50,6 @@
 
 namespace scws::card {
 
-// Where incidents go (card/defence/incident_queue.hpp): append inside the caller's open transaction,
-// returning the incident's sequence number.
-class IncidentSink {
- public:
-  virtual ~IncidentSink() = default;
-  virtual Result<u32, NvmError> append(Incident& incident) noexcept = 0;
-};
-
 // The cool-down's timers: one per guarded port (slot 0..kMaxGuardedPorts-1). When a timer expires,
 // its owner calls Detector::cooldown_over(slot).
 class CooldownTimers {
@@ -91,7 +83,7 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   // security-event channel and guards the toolkit's ports. Never fails the card's power-up: damaged
   // settings mean the defaults (traced, settings_source()), a damaged port-state object means every
   // port open until the next incident rewrites it.
-  void power_up(CardContext& ctx) noexcept;
+  void power_up(CardContext& ctx) noexcept override;
 
   // SecurityEventListener
   void on_security_event(const SecurityEvent& event) noexcept override;

@@ -4,8 +4,11 @@
 //   arena's capacity / in use / high-water mark and the NVM object store's free bytes:
 //     {"iccid":"8988299000000000001","channels_in_use":1,
 //      "ram":{"capacity":16384,"in_use":3120,"high_water":3400},"nvm_free":4000000}
-//   and, when a StatusPart is bound (the TLS port, card/scws/tls_port.hpp), its member before the
-//   closing brace (,"tls":{...}).
+//   then, when an incident queue is set (card/defence/incident_queue.hpp), how many incidents wait,
+//   how many were dropped and whether the queue was found damaged at power-up (never their
+//   contents: /status is public), ,"incidents":{"count":0,"dropped":0,"damaged":false}, and, when a
+//   StatusPart is bound (the TLS port, card/scws/tls_port.hpp), its member before the closing brace
+//   (,"tls":{...}).
 //   The figures are a snapshot taken when the request arrives (in the connection's extension
 //   state; a part's in its own per-connection table), so Content-Length and the bytes sent agree
 //   however the response is split.
@@ -18,6 +21,7 @@
 #include <string_view>
 
 #include "base/bytes.hpp"
+#include "card/defence/incident_queue.hpp"
 #include "http/extension.hpp"
 
 namespace scws::card {
@@ -46,7 +50,7 @@ class StatusPart {
 class StatusExtension final : public http::Extension {
  public:
   static constexpr std::string_view kPath = "/status";
-  static constexpr std::size_t kMaxJson = 200;
+  static constexpr std::size_t kMaxJson = 280;  // the longest figures, the incidents' included
   static constexpr std::size_t kMaxPartJson = 600;  // what a StatusPart may add
 
   // ctx: set when the card powers up (nullptr: figures read as 0). part: nullptr for none.
@@ -56,6 +60,8 @@ class StatusExtension final : public http::Extension {
     part_ = part;
   }
   [[nodiscard]] const StatusPart* part() const noexcept { return part_; }
+  // The incident queue whose figures /status shows (nullptr: no "incidents" member). Before power-up.
+  void set_incidents(IncidentQueue* queue) noexcept { incidents_ = queue; }
   void do_get(http::HttpRequest& request, http::HttpResponse& response) noexcept override;
   [[nodiscard]] std::string_view allowed_methods() const noexcept override { return "GET, HEAD, OPTIONS"; }
 
@@ -63,6 +69,7 @@ class StatusExtension final : public http::Extension {
   CardContext* ctx_ = nullptr;
   const StatusSource* source_ = nullptr;
   StatusPart* part_ = nullptr;
+  IncidentQueue* incidents_ = nullptr;
 };
 
 class UploadExtension final : public http::Extension {

@@ -137,7 +137,8 @@ toml::table parse_card_toml(const fs::path& dir, const fs::path& file) {
   } catch (const toml::parse_error& e) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
-  check_keys(file, root, {"card", "scws", "tls", "security", "detection", "users", "protection_sets", "content_types"}, "the file");
+  check_keys(file, root, {"card", "scws", "tls", "security", "detection", "incidents", "users", "protection_sets", "content_types"},
+             "the file");
   return root;
 }
 
@@ -380,6 +381,21 @@ void read_detection(const fs::path& file, const toml::table& root, Profile& p) {
     if (auto v = integer(*t, "threshold", where, 0, card::DetectionSettings::kMaxThreshold))
       d.rule(rule).threshold = static_cast<std::uint16_t>(*v);
     if (auto v = integer(*t, "window", where, 1, 65535)) d.rule(rule).window_seconds = static_cast<std::uint16_t>(*v);
+// [incidents]: the incident queue's capacity.
+void read_incidents(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("incidents");
+  if (node == nullptr) return;
+  const toml::table* incidents = node->as_table();
+  if (incidents == nullptr) refuse(file, &node->source(), "[incidents] must be a table");
+  check_keys(file, *incidents, {"capacity"}, "[incidents]");
+  if (const toml::node* n = incidents->get("capacity")) {
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < ProfileIncidents::kMinCapacity || *v > ProfileIncidents::kMaxCapacity) {
+      refuse(file, &n->source(), "[incidents] capacity must be in the range " +
+                                     std::to_string(ProfileIncidents::kMinCapacity) + "-" +
+                                     std::to_string(ProfileIncidents::kMaxCapacity));
+    }
+    p.incidents.capacity = static_cast<std::uint8_t>(*v);
   }
 }
 
@@ -451,6 +467,7 @@ Profile load_profile(const fs::path& dir) {
   read_tls(file, dir, root, scws, p);
   read_security(file, root, p);
   read_detection(file, root, p);
+  read_incidents(file, root, p);
   read_content(file, dir, scws.content_dir, overrides, p);
   read_users(file, root, p);
   read_protection_sets(file, root, p);

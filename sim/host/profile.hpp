@@ -77,6 +77,13 @@ struct ProfileSecurity {
 // [detection]: the attack detection's thresholds, windows and response policy
 // (card/defence/detection_settings.hpp); absent keys keep card::default_detection_settings().
 using ProfileDetection = card::DetectionSettings;
+// [incidents]: the incident queue in NVM (card/defence/incident_queue.hpp), its capacity fixed
+// when the image is made.
+struct ProfileIncidents {
+  static constexpr std::uint8_t kMinCapacity = 4;      // card::IncidentQueue::kMinCapacity
+  static constexpr std::uint8_t kMaxCapacity = 255;    // card::IncidentQueue::kMaxCapacity
+  std::uint8_t capacity = 32;                          // capacity = kMin..kMaxCapacity incidents
+};
 
 struct Profile {
   std::filesystem::path dir;
@@ -91,6 +98,7 @@ struct Profile {
   std::optional<ProfileTls> tls;            // no [tls] table: no TLS port
   ProfileSecurity security;
   ProfileDetection detection = card::default_detection_settings();
+  ProfileIncidents incidents;
 };
 
 // Reads DIR/card.toml and the content folder it names. Throws ProfileError.

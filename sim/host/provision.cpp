@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "card/defence/incident_queue.hpp"
 #include "card/os/card.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
@@ -139,6 +140,21 @@ void put_detection(const Profile& profile, card::ObjectStore& store) {
   }
 }
 
+// The empty incident queue with the profile's capacity, in a transaction of its own.
+void put_incidents(const Profile& profile, card::ObjectStore& store) {
+  static_assert(ProfileIncidents::kMinCapacity == card::IncidentQueue::kMinCapacity &&
+                ProfileIncidents::kMaxCapacity == card::IncidentQueue::kMaxCapacity);
+  card::Nvm& nvm = store.nvm();
+  auto made = nvm.begin();
+  if (made) made = card::IncidentQueue::format(store, profile.incidents.capacity);
+  if (made) {
+    made = nvm.commit();
+  } else if (nvm.in_transaction()) {
+    (void)nvm.abort();
+  }
+  if (!made) throw ProvisionError(std::string("cannot create the incident queue: ") + card::describe(made.error()));
+}
+
 }  // namespace
 
 ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
@@ -167,6 +183,7 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
   if (auto s = card::scws_settings_put(store, settings_of(profile)); !s) {
     throw ProvisionError(std::string("cannot store the SCWS settings: ") + card::describe(s.error()));
   }
+  put_incidents(profile, store);
   put_content(profile, store, report);
   put_users(profile, store, report);
   put_detection(profile, store);
