@@ -34,6 +34,7 @@ struct PortRig {
   LogSink sink;
   card::Tracer tracer;
   card::SecurityEvents events;
+  card::CardTime time;
   std::unique_ptr<card::CardContext> ctx;
   sim::ReproducibleEntropy entropy{0x7a11ce5eedULL};
   CardRng rng;
@@ -47,7 +48,7 @@ struct PortRig {
     if (credentials) nvm.put(card_credentials());
     arena = std::make_unique<card::Arena>(MutableBytes(reinterpret_cast<u8*>(ram.data()), ram_bytes));
     transient = std::make_unique<card::TransientMemory>(*arena);
-    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer, events);
+    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer, events, time);
     REQUIRE(rng.seed(sim::host_entropy, &entropy, bytes_of("port")).ok());
     inner.echo = true;
   }
