@@ -7,11 +7,20 @@
 namespace scws::tls {
 
 namespace {
-std::int64_t g_now = CardClock::kBuildTime;  // constant-initialised
+std::int64_t g_fixed = CardClock::kBuildTime;  // constant-initialised
+const card::CardTime* g_followed = nullptr;
 }  // namespace
 
-std::int64_t CardClock::now() noexcept { return g_now; }
-void CardClock::set(std::int64_t unix_seconds) noexcept { g_now = unix_seconds; }
+std::int64_t CardClock::now() noexcept { return g_followed != nullptr ? g_followed->now() : g_fixed; }
+void CardClock::set(std::int64_t unix_seconds) noexcept {
+  g_fixed = unix_seconds;
+  g_followed = nullptr;
+}
+void CardClock::follow(const card::CardTime* time) noexcept { g_followed = time; }
+void CardClock::let_go(const card::CardTime* time) noexcept {
+  if (g_followed == time) g_followed = nullptr;
+}
+const card::CardTime* CardClock::followed() noexcept { return g_followed; }
 
 }  // namespace scws::tls
 

@@ -127,14 +127,14 @@ Status<ToolkitError> CatToolkit::reopen_port(u16 port) noexcept {
 }
 
 Status<ToolkitError> CatToolkit::start_timer(u8 id, u32 seconds, TimerListener& listener) noexcept {
-  if (!TimerTable::valid(id) || id == kRetryTimerId) return fail(ToolkitError::kInvalidArgument);
+  if (!TimerTable::valid(id) || id == kRetryTimerId || id == kDeadlineTimerId) return fail(ToolkitError::kInvalidArgument);
   if (session_ != SessionState::kNoProfile && !have_timers_) return fail(ToolkitError::kNotSupported);
   (void)timers_.start(id, seconds, &listener);
   return {};
 }
 
 Status<ToolkitError> CatToolkit::stop_timer(u8 id) noexcept {
-  if (!TimerTable::valid(id) || id == kRetryTimerId) return fail(ToolkitError::kInvalidArgument);
+  if (!TimerTable::valid(id) || id == kRetryTimerId || id == kDeadlineTimerId) return fail(ToolkitError::kInvalidArgument);
   (void)timers_.stop(id);
   return {};
 }
@@ -215,6 +215,8 @@ void CatToolkit::reset_session(bool close_endpoints) noexcept {
     p.retries = 0;
   }
   timers_.reset();
+  // A new TERMINAL PROFILE keeps the deadlines (their endpoints closed above); power-up drops them.
+  deadlines_.reset(ctx_ != nullptr ? &ctx_->time() : nullptr, false, close_endpoints);
   queue_count_ = 0;
   queue_head_ = 0;
   forget_outstanding();
@@ -222,6 +224,7 @@ void CatToolkit::reset_session(bool close_endpoints) noexcept {
   profile_size_ = 0;
   have_timers_ = false;
   have_channel_status_ = false;
+  have_date_time_ = false;
   channel_limit_ = 0;
   events_set_up_ = false;
   need_channel_status_ = false;
@@ -255,6 +258,9 @@ Result<ApduOutcome, CardError> CatToolkit::terminal_profile(CardContext& ctx, co
   profile_ = cat::parse_terminal_profile(data);
   have_timers_ = profile_.timer_management_start_stop;
   have_channel_status_ = profile_.get_channel_status;
+  have_date_time_ = profile_.provide_local_information_date_time;
+  deadlines_.reset(ctx_ != nullptr ? &ctx_->time() : nullptr, have_timers_, true);
+  if (!have_timers_) trace()("toolkit: no TIMER MANAGEMENT: no deadlines pass and the uptime stays still this session");
   channel_limit_ = profile_.channel_count < kMaxSlots ? profile_.channel_count : kMaxSlots;
 
   if (cat::supports_bip_server_mode(profile_)) {
@@ -359,7 +365,14 @@ void CatToolkit::answered(const cat::TerminalResponse& r, const Outstanding& don
       answered_channel_status(r);
       return;
     case CommandType::kTimerManagement:
-      answered_timer(r, done);
+      if (done.timer == kDeadlineTimerId) {
+        answered_deadline_timer(r, done);
+      } else {
+        answered_timer(r, done);
+      }
+      return;
+    case CommandType::kProvideLocalInformation:
+      answered_local_information(r);
       return;
     case CommandType::kRefresh:
     case CommandType::kMoreTime:
@@ -369,7 +382,6 @@ void CatToolkit::answered(const cat::TerminalResponse& r, const Outstanding& don
     case CommandType::kLaunchBrowser:
     case CommandType::kDisplayText:
     case CommandType::kSetUpMenu:
-    case CommandType::kProvideLocalInformation:
       return;  // never issued by this toolkit
   }
 }
@@ -564,6 +576,41 @@ void CatToolkit::answered_timer(const cat::TerminalResponse& r, const Outstandin
   if (t.state == TimerState::kStopping) t = TimerTable::Timer{};
 }
 
+void CatToolkit::answered_deadline_timer(const cat::TerminalResponse& r, const Outstanding& done) noexcept {
+  const bool ok = performed(r.result.general);
+  const u8 action = done.details.qualifier & cat::qualifier::kTimerActionMask;
+  if (action == cat::qualifier::kTimerStart) {
+    if (!ok) trace()("toolkit: the deadline timer could not be started: no deadlines pass this session");
+    deadlines_.start_answered(ok);
+    return;
+  }
+  const u32 left = r.has_timer_value ? cat::timer_seconds(r.timer_value) : 0;
+  deadlines_.deactivate_answered(ok, ok && r.has_timer_value, left);
+  trace()("toolkit: deadline timer deactivated (%s), uptime %u s",
+          ok ? "in time" : "it had run out", ctx_ != nullptr ? unsigned{ctx_->time().uptime()} : 0U);
+}
+
+// TS 102 223 6.4.15 / 8.39: the terminal's date, time and time zone; card/os/card_time.hpp keeps it.
+void CatToolkit::answered_local_information(const cat::TerminalResponse& r) noexcept {
+  deadlines_.clock_refreshed();
+  if (ctx_ == nullptr) return;
+  if (!performed(r.result.general) || !r.has_date_time) {
+    trace()("toolkit: no date from the terminal: the card keeps its estimate");
+    return;
+  }
+  CardTime& time = ctx_->time();
+  const u32 told = unix_seconds(r.date_time);
+  switch (time.told(told)) {
+    case CardTime::Told::kAccepted:
+      trace()("toolkit: the terminal's date is %u (uptime %u s)", unsigned{told}, unsigned{time.uptime()});
+      return;
+    case CardTime::Told::kRefusedEarlier:
+      trace()("toolkit: the terminal's date %u is before the card's %u: kept the card's (never backwards)",
+              unsigned{told}, unsigned{time.now()});
+      return;
+  }
+}
+
 // ---- ENVELOPE and events -----------------------------------------------------------------------------------
 
 Result<ApduOutcome, CardError> CatToolkit::envelope(CardContext& ctx, const ApduRequest& request) noexcept {
@@ -689,6 +736,10 @@ void CatToolkit::on_data_available(cat::ChannelStatus s, u8 length) noexcept {
 
 void CatToolkit::on_timer_expired(u8 id) noexcept {
   if (!TimerTable::valid(id)) return;
+  if (id == kDeadlineTimerId) {
+    deadlines_.expired();
+    return;
+  }
   TimerTable::Timer& t = timers_.at(id);
   switch (t.state) {
     case TimerState::kRunning:
@@ -755,6 +806,8 @@ void CatToolkit::schedule() noexcept {
         return;
       }
     }
+    // A deadline waits on the timer: before channel work, so that busy channels cannot hold it up.
+    if (deadlines_.any_pending() && schedule_deadline_timer()) return;
     for (std::size_t i = 0; i < kMaxSlots; ++i) {
       const std::size_t index = (next_slot_ + i) % kMaxSlots;
       BipChannel& ch = slots_[index];
@@ -764,7 +817,10 @@ void CatToolkit::schedule() noexcept {
         return;
       }
     }
-    (void)schedule_open();
+    if (schedule_open()) return;
+    // Last, when nothing else is to do: the terminal's date and the timer's idle period.
+    if (schedule_clock()) return;
+    (void)schedule_deadline_timer();
   }();
   scheduling_ = false;
 }
@@ -785,6 +841,34 @@ bool CatToolkit::schedule_timer() noexcept {
   }
   if (!issue(cat::make_timer_deactivate(take_number(), id), 0xFF, 0xFF, id, 0)) return false;
   t.state = TimerState::kStopping;
+  return true;
+}
+
+bool CatToolkit::schedule_deadline_timer() noexcept {
+  const Deadlines::Wish w = deadlines_.wanted();
+  switch (w.kind) {
+    case Deadlines::Wish::Kind::kNone:
+      return false;
+    case Deadlines::Wish::Kind::kStart:
+      if (!issue(cat::make_timer_start(take_number(), kDeadlineTimerId, to_timer_value(w.seconds)), 0xFF, 0xFF,
+                 kDeadlineTimerId, 0))
+        return false;
+      break;
+    case Deadlines::Wish::Kind::kDeactivate:
+      if (!issue(cat::make_timer_deactivate(take_number(), kDeadlineTimerId), 0xFF, 0xFF, kDeadlineTimerId, 0))
+        return false;
+      break;
+  }
+  deadlines_.issued(w);
+  return true;
+}
+
+bool CatToolkit::schedule_clock() noexcept {
+  if (!have_date_time_ || !deadlines_.clock_refresh_due()) return false;
+  if (!issue(cat::make_provide_local_information(take_number(), cat::qualifier::kLocalInfoDateTimeAndTimeZone), 0xFF,
+             0xFF, 0, 0))
+    return false;
+  deadlines_.clock_refreshed();  // asked: a missing answer waits for the next period
   return true;
 }
 

@@ -64,6 +64,7 @@
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 #include "card/cat/bip_channel.hpp"
+#include "card/cat/deadlines.hpp"
 #include "card/cat/stream_endpoint.hpp"
 #include "card/cat/timers.hpp"
 #include "card/os/toolkit_hook.hpp"
@@ -72,7 +73,7 @@ namespace scws::card {
 
 enum class ToolkitError : u8 {
   kTableFull,        // no free entry for one more port
-  kInvalidArgument,  // port 0, buffer size 0, max_channels not 1..7, timer id not 1..7
+  kInvalidArgument,  // port 0, buffer size 0, max_channels not 1..7, timer id not 1..6
   kUnknownPort,      // close_port / reopen_port of a port never registered
   kNotSupported,     // the terminal profile lacks TIMER MANAGEMENT
 };
@@ -104,7 +105,9 @@ class CatToolkit final : public Toolkit {
   static constexpr std::size_t kMaxSlots = apdu::cat::kMaxChannels;  // 7 channels at most
   static constexpr std::size_t kEventQueueSize = 4;
   static constexpr std::size_t kMaxProfileSize = 32;  // bytes of TERMINAL PROFILE kept
-  static constexpr u8 kRetryTimerId = TimerTable::kTimers;  // 8: the toolkit's own; applets use 1..7
+  static constexpr u8 kRetryTimerId = TimerTable::kTimers;  // 8: the toolkit's own; applets use 1..6
+  static constexpr u8 kDeadlineTimerId = Deadlines::kTimerId;  // 7: the deadline service's
+  static_assert(kDeadlineTimerId != kRetryTimerId && TimerTable::valid(kDeadlineTimerId));
   static constexpr u32 kRetrySeconds = 5;
   static constexpr u8 kMaxOpenRetries = 3;
   static constexpr std::size_t kCommandBufferSize = apdu::cat::kMaxProactiveCommandSize;
@@ -125,7 +128,10 @@ class CatToolkit final : public Toolkit {
   Status<ToolkitError> reopen_port(u16 port) noexcept;
   // Configuration (survives resets): the guard asked before every OPEN CHANNEL; nullptr: none.
   void set_port_guard(PortGuard* guard) noexcept { guard_ = guard; }
-  // Timers 1..7 (8 is the toolkit's own): the listener is told when the timer expires. Starting a
+  // The card's deadlines (card/cat/deadlines.hpp) on terminal timer 7: what other layers time with.
+  Deadlines& deadlines() noexcept { return deadlines_; }
+  [[nodiscard]] const Deadlines& deadlines() const noexcept { return deadlines_; }
+  // Timers 1..6 (7 runs the deadlines, 8 is the toolkit's own): the listener is told when the timer expires. Starting a
   // running timer restarts it. kNotSupported when the terminal profile lacks TIMER MANAGEMENT (before
   // a profile the wish is kept and dropped with a trace if the profile has no timers).
   Status<ToolkitError> start_timer(u8 id, u32 seconds, TimerListener& listener) noexcept;
@@ -218,6 +224,10 @@ class CatToolkit final : public Toolkit {
   void answered_channel(const apdu::cat::TerminalResponse& r, const Outstanding& done) noexcept;
   void answered_channel_status(const apdu::cat::TerminalResponse& r) noexcept;
   void answered_timer(const apdu::cat::TerminalResponse& r, const Outstanding& done) noexcept;
+  void answered_deadline_timer(const apdu::cat::TerminalResponse& r, const Outstanding& done) noexcept;
+  void answered_local_information(const apdu::cat::TerminalResponse& r) noexcept;
+  bool schedule_deadline_timer() noexcept;
+  bool schedule_clock() noexcept;
   void release(BipChannel& ch, const char* why) noexcept;  // -> Closed, slot freed
   [[nodiscard]] const Tracer& trace() const noexcept;
   [[nodiscard]] Arena* arena() noexcept;
@@ -241,12 +251,14 @@ class CatToolkit final : public Toolkit {
   std::size_t profile_size_ = 0;
   bool have_timers_ = false;
   bool have_channel_status_ = false;
+  bool have_date_time_ = false;  // PROVIDE LOCAL INFORMATION 03 (profile byte 8 b3)
   std::size_t channel_limit_ = 0;  // channels the terminal offers (profile byte 13), at most 7
   bool events_set_up_ = false;
   bool need_channel_status_ = false;
   std::array<BipChannel, kMaxSlots> slots_{};
   std::size_t next_slot_ = 0;  // round-robin start
   TimerTable timers_;
+  Deadlines deadlines_;
   std::array<QueuedEvent, kEventQueueSize> queue_{};
   std::size_t queue_head_ = 0;
   std::size_t queue_count_ = 0;

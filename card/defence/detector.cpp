@@ -211,9 +211,27 @@ void Detector::flush_pending() noexcept {
 
 void Detector::close_now(Guarded& g) noexcept {
   (void)toolkit_.close_port(g.port);
+  toolkit_.wake();
   if (g.cooldown_running) {
-    timers_.stop(slot_of(g));
     g.cooldown_running = false;
+    schedule_cooldown();
+  }
+}
+
+void Detector::schedule_cooldown() noexcept {
+  const u32 now = ctx_->time().uptime();
+  u32 soonest = 0;
+  bool any = false;
+  for (const Guarded& g : guarded_) {
+    if (!g.cooldown_running) continue;
+    const u32 left = g.reopen_at > now ? g.reopen_at - now : 1;
+    if (!any || left < soonest) soonest = left;
+    any = true;
+  }
+  if (any) {
+    (void)toolkit_.deadlines().start(kCooldownSlot, soonest, *this);
+  } else {
+    toolkit_.deadlines().stop(kCooldownSlot);
   }
 }
 
@@ -224,8 +242,8 @@ void Detector::reopen_now(Guarded& g) noexcept {
   g.closed_at = 0;
   g.windows.fill(Window{});
   if (g.cooldown_running) {
-    timers_.stop(slot_of(g));
     g.cooldown_running = false;
+    schedule_cooldown();
   }
   (void)toolkit_.reopen_port(g.port);
 }
@@ -236,33 +254,41 @@ bool Detector::port_may_open(u16 port) noexcept {
   Guarded* g = find(port);
   if (g == nullptr || !g->closed) return true;
   if (settings_.reopen == ReopenPolicy::kAfterCooldown && !g->cooldown_running) {
-    if (timers_.start(slot_of(*g), settings_.cooldown_seconds)) {
-      g->cooldown_running = true;
-      g->reopen_at = ctx_->time().uptime() + settings_.cooldown_seconds;
-      ctx_->trace()("defence: port %u closed, re-opens in %u s", unsigned{port}, unsigned{settings_.cooldown_seconds});
-    }
+    g->cooldown_running = true;
+    g->reopen_at = ctx_->time().uptime() + settings_.cooldown_seconds;
+    schedule_cooldown();
+    ctx_->trace()("defence: port %u closed, re-opens in %u s", unsigned{port}, unsigned{settings_.cooldown_seconds});
   }
   return false;
 }
 
-void Detector::cooldown_over(std::size_t slot) noexcept {
-  if (ctx_ == nullptr || slot >= kMaxGuardedPorts) return;
+void Detector::deadline_passed(u8 slot) noexcept {
+  if (ctx_ == nullptr || slot != kCooldownSlot) return;
   flush_pending();
-  Guarded& g = guarded_[slot];
-  g.cooldown_running = false;
-  if (!g.closed || settings_.reopen != ReopenPolicy::kAfterCooldown) return;
-  if (ctx_->nvm().in_transaction() || !ctx_->begin_transaction()) return;
-  Guarded before = g;
-  g.closed = false;
-  if (!write_port_states() || !ctx_->commit_transaction()) {
-    (void)ctx_->abort_transaction();
-    g = before;
-    ctx_->trace()("defence: port %u could not be re-opened (NVM)", unsigned{g.port});
-    return;
+  // The deadline service lets a deadline pass up to one tick early (card/cat/deadlines.hpp).
+  const u32 now = ctx_->time().uptime() + Deadlines::kTick;
+  for (Guarded& g : guarded_) {
+    if (!g.cooldown_running || g.reopen_at > now) continue;
+    g.cooldown_running = false;
+    if (!g.closed || settings_.reopen != ReopenPolicy::kAfterCooldown) continue;
+    if (ctx_->nvm().in_transaction() || !ctx_->begin_transaction()) {
+      g.cooldown_running = true;  // try again at the next deadline
+      g.reopen_at = ctx_->time().uptime() + 1;
+      continue;
+    }
+    g.closed = false;
+    if (!write_port_states() || !ctx_->commit_transaction()) {
+      (void)ctx_->abort_transaction();
+      g.closed = true;
+      ctx_->trace()("defence: port %u could not be re-opened (NVM)", unsigned{g.port});
+      continue;
+    }
+    g.closed = true;
+    reopen_now(g);
+    toolkit_.wake();
+    ctx_->trace()("defence: port %u re-opens after its cool-down", unsigned{g.port});
   }
-  g.closed = true;
-  reopen_now(g);
-  ctx_->trace()("defence: port %u re-opens after its cool-down", unsigned{g.port});
+  schedule_cooldown();
 }
 
 // ---- NVM port states ------------------------------------------------------------------------------------
@@ -414,6 +440,11 @@ Status<CardError> Detector::set_port_open(CardContext& ctx, u16 port, bool open)
 }
 
 // ---- observation -------------------------------------------------------------------------------------------
+
+bool Detector::cooldown_running(u16 port) const noexcept {
+  const Guarded* g = find(port);
+  return g != nullptr && g->cooldown_running;
+}
 
 bool Detector::port_closed(u16 port) const noexcept {
   const Guarded* g = find(port);

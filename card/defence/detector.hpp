@@ -50,19 +50,10 @@
 
 namespace scws::card {
 
-// The cool-down's timers: one per guarded port (slot 0..kMaxGuardedPorts-1). When a timer expires,
-// its owner calls Detector::cooldown_over(slot).
-class CooldownTimers {
- public:
-  virtual ~CooldownTimers() = default;
-  virtual bool start(std::size_t slot, u32 seconds) noexcept = 0;
-  virtual void stop(std::size_t slot) noexcept = 0;
-};
-
 // The rule an event counts for; false when it counts for none.
 bool rule_for(SecurityEventKind kind, DetectionRule& rule) noexcept;
 
-class Detector final : public SecurityEventListener, public PortGuard, public DefenceControl {
+class Detector final : public SecurityEventListener, public PortGuard, public DefenceControl, public DeadlineListener {
  public:
   static constexpr u32 kPortStateObject = 0x04000011;
   static constexpr std::size_t kMaxGuardedPorts = 3;  // the HTTP port, the TLS port, one spare
@@ -72,10 +63,11 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   static constexpr std::size_t kPortReportSize = 16;
   static constexpr std::size_t kPortStatesMax = 1 + kMaxGuardedPorts * kPortReportSize;
   static constexpr u32 kAdminOnly = 0xFFFFFFFFU;
+  // One deadline (card/cat/deadlines.hpp) for the soonest cool-down of all closed ports.
+  static constexpr u8 kCooldownSlot = Deadlines::kDefenceFirst;
   static_assert(kMaxGuardedPorts <= CatToolkit::kMaxPorts);
 
-  Detector(CatToolkit& toolkit, IncidentSink& incidents, CooldownTimers& timers) noexcept
-      : toolkit_(toolkit), incidents_(incidents), timers_(timers) {}
+  Detector(CatToolkit& toolkit, IncidentSink& incidents) noexcept : toolkit_(toolkit), incidents_(incidents) {}
   Detector(const Detector&) = delete;
   Detector& operator=(const Detector&) = delete;
 
@@ -89,8 +81,9 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   void on_security_event(const SecurityEvent& event) noexcept override;
   // PortGuard
   bool port_may_open(u16 port) noexcept override;
-  // A cool-down timer expired: the port re-opens (port state written, toolkit asked).
-  void cooldown_over(std::size_t slot) noexcept;
+  // DeadlineListener: the soonest cool-down is over: those ports re-open (port state written, toolkit
+  // asked), the next cool-down is scheduled.
+  void deadline_passed(u8 slot) noexcept override;
 
   // DefenceControl
   Result<std::size_t, CardError> read_settings(CardContext& ctx, MutableBytes out) noexcept override;
@@ -102,6 +95,8 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   [[nodiscard]] const DetectionSettings& settings() const noexcept { return settings_; }
   [[nodiscard]] SettingsSource settings_source() const noexcept { return source_; }
   [[nodiscard]] bool port_closed(u16 port) const noexcept;
+  // Whether the port's cool-down runs, and the seconds of uptime it has left.
+  [[nodiscard]] bool cooldown_running(u16 port) const noexcept;
   // Incidents recorded since power-up, and those that could not be written (NVM failure).
   [[nodiscard]] u32 incidents_recorded() const noexcept { return recorded_; }
   [[nodiscard]] u32 incidents_lost() const noexcept { return lost_; }
@@ -140,6 +135,7 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   Status<NvmError> write_port_states() noexcept;
   void load_port_states() noexcept;
   void close_now(Guarded& g) noexcept;
+  void schedule_cooldown() noexcept;
   void reopen_now(Guarded& g) noexcept;
   [[nodiscard]] bool toolkit_serves(u16 port) const noexcept;
   [[nodiscard]] std::size_t slot_of(const Guarded& g) const noexcept {
@@ -148,7 +144,6 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
 
   CatToolkit& toolkit_;
   IncidentSink& incidents_;
-  CooldownTimers& timers_;
   CardContext* ctx_ = nullptr;
   DetectionSettings settings_{};
   SettingsSource source_ = SettingsSource::kDefaults;

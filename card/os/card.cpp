@@ -49,7 +49,7 @@ struct Card::State {
         nvm(nvm_device),
         objects(nvm),
         transient(arena),
-        ctx(nvm, objects, arena, transient, tracer, events),
+        ctx(nvm, objects, arena, transient, tracer, events, time),
         files(objects, events),
         dispatcher(ctx, files, transient, default_toolkit) {
     ctx.os_set_adm_key(&files.adm());
@@ -72,6 +72,7 @@ struct Card::State {
   TransientMemory transient;
   Tracer tracer;
   SecurityEvents events;  // the card's security-event channel: counters since power-up
+  CardTime time;          // the card's uptime and date (card/os/card_time.hpp): RAM, reset at power-up
   CardContext ctx;
   UiccFiles files;
   Toolkit default_toolkit;  // the do-nothing toolkit (card/os/toolkit_hook.hpp)
@@ -191,6 +192,7 @@ Status<PowerError> Card::power_on() noexcept {
   s.drop_power();
   // Cold start: RAM holds nothing from before: no counter, no verified key.
   s.events.reset();
+  s.time.reset();
   if (!s.ram.empty()) std::memset(s.ram.data(), 0, s.ram.size());
   s.arena.reset();
   // A fresh NVM driver: whatever it believed about an open transaction died with the power.
@@ -300,6 +302,8 @@ bool Card::set_toolkit(Toolkit& toolkit) noexcept {
 }
 
 SecurityEvents& Card::security_events() noexcept { return state_->events; }
+
+const CardTime& Card::time() const noexcept { return state_->time; }
 
 void Card::set_trace_sink(TraceSink* sink) noexcept { state_->tracer.set_sink(sink); }
 

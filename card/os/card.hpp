@@ -9,6 +9,7 @@
 #include "base/result.hpp"
 #include "card/os/applet.hpp"
 #include "card/os/arena.hpp"
+#include "card/os/card_time.hpp"
 #include "card/os/card_error.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/security_events.hpp"
@@ -94,6 +95,8 @@ class Card {
   // The card's security-event channel (card/os/security_events.hpp): counters since power-up; the
   // host or the detection rules set its listener.
   SecurityEvents& security_events() noexcept;
+  // The card's time (card/os/card_time.hpp).
+  [[nodiscard]] const CardTime& time() const noexcept;
   // Where the card OS's trace lines go (nullptr: nowhere). The sink must outlive the card.
   void set_trace_sink(TraceSink* sink) noexcept;
 

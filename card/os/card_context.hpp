@@ -1,6 +1,6 @@
 // What applets and the toolkit get from the card OS while they run (the Java Card runtime's
 // services): the NVM with its transactions, the persistent object store, the RAM arena, transient
-// memory, the security-event channel and the logical channel of the command being processed. The
+// memory, the security-event channel, the card's time and the logical channel of the command being processed. The
 // card OS owns the context and sets the OS-only fields below around every call into an applet.
 #pragma once
 
@@ -9,8 +9,8 @@
 #include "base/bytes.hpp"
 #include "card/os/adm_key.hpp"
 #include "card/os/arena.hpp"
-#include "card/os/card_error.hpp"
 #include "card/os/card_time.hpp"
+#include "card/os/card_error.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/security_events.hpp"
 #include "card/os/tracer.hpp"
@@ -51,8 +51,8 @@ class CardContext {
   static constexpr u8 kNoOwner = TransientMemory::kNoOwner;
 
   CardContext(Nvm& nvm, ObjectStore& objects, Arena& arena, TransientMemory& transient, Tracer& trace,
-              SecurityEvents& events) noexcept
-      : nvm_(nvm), objects_(objects), arena_(arena), transient_(transient), trace_(trace), events_(events) {}
+              SecurityEvents& events, CardTime& time) noexcept
+      : nvm_(nvm), objects_(objects), arena_(arena), transient_(transient), trace_(trace), events_(events), time_(time) {}
   CardContext(const CardContext&) = delete;
   CardContext& operator=(const CardContext&) = delete;
 
@@ -65,7 +65,9 @@ class CardContext {
   // The card's one security-event channel (card/os/security_events.hpp): report what you refuse.
   SecurityEvents& events() noexcept { return events_; }
   [[nodiscard]] const SecurityEvents& events() const noexcept { return events_; }
+  // The card's time (card/os/card_time.hpp): uptime from the terminal's timers, the terminal's date.
   CardTime& time() noexcept { return time_; }
+  [[nodiscard]] const CardTime& time() const noexcept { return time_; }
   // Logical channel of the command being processed (0 during install and power-up).
   [[nodiscard]] u8 channel() const noexcept { return channel_; }
 
@@ -120,7 +122,7 @@ class CardContext {
   TransientMemory& transient_;
   Tracer& trace_;
   SecurityEvents& events_;
-  CardTime time_;
+  CardTime& time_;
   const AdmKey* adm_ = nullptr;
   u8 channel_ = 0;
   u8 owner_ = kNoOwner;

@@ -79,6 +79,8 @@ Status<CardError> TlsPort::power_up(CardContext& ctx, const ScwsSettings& settin
   forget();
   ctx_ = &ctx;
   if (settings.tls_port == 0) return {};
+  followed_ = &ctx.time();
+  tls::CardClock::follow(followed_);
   port_ = settings.tls_port;
   mode_ = settings.tls_mode;
   timeout_ = settings.tls_timeout;
@@ -148,10 +150,10 @@ void TlsPort::arm(std::size_t c) noexcept {
   Connection& k = connections_[c];
   k.moved_at_arm = k.moved;
   if (toolkit_ == nullptr) return;
-  if (auto r = toolkit_->start_timer(static_cast<u8>(kFirstTimer + c), timeout_, *this); r) {
+  Deadlines& d = toolkit_->deadlines();
+  if (d.start(static_cast<u8>(kFirstSlot + c), timeout_, *this)) {
     k.timer = true;
-  } else {
-    trace()("tls[%zu] no timer (%s): a stalled client is not cut off", c, card::describe(r.error()));
+    if (!d.timers_available()) trace()("tls[%zu] no timers in the terminal: a stalled client is not cut off", c);
   }
 }
 
@@ -203,14 +205,14 @@ void TlsPort::close(std::size_t c) noexcept {
       report(kind, c, static_cast<u16>(s->failure()));
   }
   endpoint_->close(c);
-  if (connections_[c].timer && toolkit_ != nullptr) (void)toolkit_->stop_timer(static_cast<u8>(kFirstTimer + c));
+  if (connections_[c].timer && toolkit_ != nullptr) toolkit_->deadlines().stop(static_cast<u8>(kFirstSlot + c));
   connections_[c] = Connection{};
   --active_;
 }
 
-void TlsPort::timer_expired(u8 timer_id) noexcept {
-  if (timer_id < kFirstTimer || endpoint_ == nullptr) return;
-  const std::size_t c = timer_id - kFirstTimer;
+void TlsPort::deadline_passed(u8 slot) noexcept {
+  if (slot < kFirstSlot || endpoint_ == nullptr) return;
+  const std::size_t c = slot - kFirstSlot;
   if (c >= kMaxConnections || !connections_[c].open) return;
   Connection& k = connections_[c];
   k.timer = false;
@@ -220,7 +222,7 @@ void TlsPort::timer_expired(u8 timer_id) noexcept {
     arm(c);  // busy: another period
     return;
   }
-  trace()("tls[%zu] timer expired %s", c, k.handshake_done ? "on an idle session" : "before the handshake completed");
+  trace()("tls[%zu] deadline passed %s", c, k.handshake_done ? "on an idle session" : "before the handshake completed");
   endpoint_->timeout(c);
 }
 

@@ -22,12 +22,16 @@
 // connect (the toolkit closes its channel at once, counted as refused): a clean refusal instead of
 // a handshake that runs the region dry and takes other sessions down with it.
 //
-// Timers (TS 102 223 6.4.21 TIMER MANAGEMENT, timer id = connection + 1, ids 1..7): each
-// connection's timer starts at connect with settings.tls_timeout seconds. Expiring before the
+// Deadlines (card/cat/deadlines.hpp, slot Deadlines::kTlsFirst + connection, over the terminal's
+// TIMER MANAGEMENT, TS 102 223 6.4.21): each connection's deadline starts at connect with
+// settings.tls_timeout seconds. Expiring before the
 // handshake completed, the session fails (kTimeout, a stalled or slow-loris client); expiring
 // later, it is restarted when bytes moved since it was started, else the idle session is closed
-// with close_notify. The timer is stopped when the connection closes. Without timers in the
+// with close_notify. The deadline is stopped when the connection closes. Without timers in the
 // terminal profile there is no stall protection (traced).
+//
+// The date of certificate validity (tls/card_clock.hpp) is the card's time from power-up on
+// (CardClock::follow(&ctx.time())), let go when the port goes away.
 //
 // Security events (card/os/security_events.hpp, on the port's number): a refusal at connect
 // (admission or no RAM for the session object) is a tls-refused event, and every session that ends
@@ -47,6 +51,7 @@
 #include "card/cat/stream_endpoint.hpp"
 #include "card/cat/timers.hpp"
 #include "card/cat/toolkit.hpp"
+#include "tls/card_clock.hpp"
 #include "tls/card_rng.hpp"
 #include "tls/tls_allocator.hpp"
 #include "tls/tls_context.hpp"
@@ -58,12 +63,11 @@ namespace scws::card {
 // The security event of a session failure reason (kNone: none, returns false).
 bool tls_failure_event(tls::TlsFailure reason, SecurityEventKind& kind) noexcept;
 
-class TlsPort final : public PortExtension, public StreamEndpoint, public TimerListener {
+class TlsPort final : public PortExtension, public StreamEndpoint, public DeadlineListener {
  public:
-  static constexpr u8 kFirstTimer = 1;  // connection c uses timer kFirstTimer + c
+  static constexpr u8 kFirstSlot = Deadlines::kTlsFirst;  // connection c uses deadline kFirstSlot + c
   static constexpr std::size_t kReasons = static_cast<std::size_t>(tls::TlsFailure::kInternal) + 1;
-  static_assert(kFirstTimer + StreamEndpoint::kMaxConnections - 1 < CatToolkit::kRetryTimerId,
-                "the toolkit keeps timer 8 for itself");
+  static_assert(StreamEndpoint::kMaxConnections <= Deadlines::kTlsSlots, "one deadline per connection");
 
   enum class State : u8 {
     kOff,           // the settings name no TLS port
@@ -76,7 +80,8 @@ class TlsPort final : public PortExtension, public StreamEndpoint, public TimerL
   // rng must be seeded before power-up (the host's entropy hook; a real card has a TRNG) and
   // outlive the port.
   explicit TlsPort(tls::CardRng& rng) noexcept : rng_(rng) {}
-  ~TlsPort() override = default;  // nothing to release: the objects live in card RAM (see above)
+  // Nothing to release (the objects live in card RAM, see above) but the clock's pointer.
+  ~TlsPort() override { tls::CardClock::let_go(followed_); }
   TlsPort(const TlsPort&) = delete;
   TlsPort& operator=(const TlsPort&) = delete;
 
@@ -93,8 +98,8 @@ class TlsPort final : public PortExtension, public StreamEndpoint, public TimerL
   [[nodiscard]] bool wants_close(std::size_t connection) const noexcept override;
   void close(std::size_t connection) noexcept override;
 
-  // TimerListener
-  void timer_expired(u8 timer_id) noexcept override;
+  // DeadlineListener
+  void deadline_passed(u8 slot) noexcept override;
 
   // Host tuning (`scws bench tls` bisects the region with real clients, one at a time): admit
   // sessions by `bytes` each instead of the mode's budget, from the next power-up on; 0 restores
@@ -145,6 +150,7 @@ class TlsPort final : public PortExtension, public StreamEndpoint, public TimerL
   tls::CardRng& rng_;
   CardContext* ctx_ = nullptr;
   CatToolkit* toolkit_ = nullptr;
+  const CardTime* followed_ = nullptr;  // the card time tls::CardClock follows
   State state_ = State::kOff;
   tls::TlsError setup_error_ = tls::TlsError::kInternal;
   TlsPortMode mode_ = TlsPortMode::kNone;

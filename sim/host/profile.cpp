@@ -381,6 +381,9 @@ void read_detection(const fs::path& file, const toml::table& root, Profile& p) {
     if (auto v = integer(*t, "threshold", where, 0, card::DetectionSettings::kMaxThreshold))
       d.rule(rule).threshold = static_cast<std::uint16_t>(*v);
     if (auto v = integer(*t, "window", where, 1, 65535)) d.rule(rule).window_seconds = static_cast<std::uint16_t>(*v);
+  }
+}
+
 // [incidents]: the incident queue's capacity.
 void read_incidents(const fs::path& file, const toml::table& root, Profile& p) {
   const toml::node* node = root.get("incidents");

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -232,10 +233,30 @@ class MiniTerminal {
       case cat::CommandType::kSendData: send_data(c, tr); break;
       case cat::CommandType::kCloseChannel: close_channel(c, tr); break;
       case cat::CommandType::kGetChannelStatus: channel_status(tr); break;
-      case cat::CommandType::kTimerManagement:
-        timer_commands.push_back({c.timer_id, c.timer_action(), c.has_timer_value ? cat::timer_seconds(c.timer_value) : 0});
+      case cat::CommandType::kTimerManagement: {
+        const TimerCommand t{c.timer_id, c.timer_action(), c.has_timer_value ? cat::timer_seconds(c.timer_value) : 0};
+        // The deadline service's timer (card/cat/deadlines.hpp) is recorded apart from the others.
+        (c.timer_id == Deadlines::kTimerId ? deadline_commands : timer_commands).push_back(t);
         tr.has_timer_id = true;
         tr.timer_id = c.timer_id;
+        if (c.timer_action() != cat::qualifier::kTimerStart) {
+          if (deadline_left) {
+            tr.has_timer_value = true;
+            tr.timer_value = to_timer_value(*deadline_left);
+          } else {
+            tr.result = cat::make_result(cat::GeneralResult::kTimerConflict);
+          }
+        }
+        break;
+      }
+      case cat::CommandType::kProvideLocalInformation:
+        ++date_requests;
+        if (date) {
+          tr.has_date_time = true;
+          tr.date_time = *date;
+        } else {
+          tr.result = cat::make_result(cat::GeneralResult::kBeyondTerminalCapabilities);
+        }
         break;
       case cat::CommandType::kSetUpEventList:
         events.assign(c.events.begin(), c.events.end());
@@ -343,6 +364,10 @@ class MiniTerminal {
   std::vector<u8> events;
   std::vector<u8> close_qualifiers;
   std::vector<TimerCommand> timer_commands;
+  std::vector<TimerCommand> deadline_commands;  // timer Deadlines::kTimerId
+  std::optional<u32> deadline_left;             // what a deactivation says is left; none: result 24
+  std::optional<cat::DateTimeZone> date;        // PROVIDE LOCAL INFORMATION's answer; none: result 30
+  int date_requests = 0;
   std::string received_chunk;
   int receive_datas = 0, send_datas = 0, channel_status_requests = 0;
   // Answer the next command of override_type with override_result instead.

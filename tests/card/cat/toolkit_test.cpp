@@ -435,7 +435,8 @@ TEST_CASE("malformed TERMINAL RESPONSE and ENVELOPE data get 6700 or 6A80 and ch
   CHECK(t.toolkit.channel_state(1) == BipState::kReceiving);
   CHECK(t.toolkit.queued_events() == 0);
   // The right TERMINAL RESPONSE still completes the exchange.
-  t.terminal.last = t.rig.send("8014000034810303420082028281830100B623" + hex_of(kRequest) + "B70100");
+  // Command 04: SET UP EVENT LIST, OPEN CHANNEL and the deadline timer's idle period came first.
+  t.terminal.last = t.rig.send("8014000034810304420082028281830100B623" + hex_of(kRequest) + "B70100");
   t.terminal.run();
   CHECK(t.terminal.channels[1].delivered == kResponse);
 }

@@ -61,22 +61,12 @@ class NvmSink final : public IncidentSink {
   ObjectStore& objects_;
 };
 
-class FakeTimers final : public CooldownTimers {
- public:
-  bool start(std::size_t slot, u32 seconds) noexcept override {
-    running[slot] = seconds;
-    return true;
-  }
-  void stop(std::size_t slot) noexcept override { running[slot] = 0; }
-  std::array<u32, Detector::kMaxGuardedPorts> running{};
-};
-
 // One card: an image, its NVM, the card OS services a detector needs, a toolkit with the two ports.
 struct Rig {
   explicit Rig(std::vector<u8>& image, NvmDevice* device = nullptr)
       : ram_device(image), nvm(device != nullptr ? *device : ram_device), objects(nvm), arena(ram),
-        transient(arena), ctx(nvm, objects, arena, transient, tracer, events), sink(objects),
-        detector(toolkit, sink, timers) {}
+        transient(arena), ctx(nvm, objects, arena, transient, tracer, events, time), sink(objects),
+        detector(toolkit, sink) {}
 
   static void format(std::vector<u8>& image, const DetectionSettings* settings = nullptr) {
     RamNvmDevice device(image);
@@ -109,11 +99,11 @@ struct Rig {
   TransientMemory transient;
   Tracer tracer;
   SecurityEvents events;
+  CardTime time;
   CardContext ctx;
   NullEndpoint endpoint;
   CatToolkit toolkit;
   NvmSink sink;
-  FakeTimers timers;
   Detector detector;
 };
 
@@ -211,11 +201,11 @@ TEST_CASE("events outside the window do not add up; a rule with threshold 0 is o
   rig.power_up();
   CHECK(rig.detector.settings_source() == SettingsSource::kImage);
   rig.report(SecurityEventKind::kHttpAuthFailure, kHttp, 2);
-  rig.ctx.time().advance(45);  // the two are out of the window now
+  rig.time.advance(45);  // the two are out of the window now
   rig.report(SecurityEventKind::kHttpAuthFailure, kHttp, 2);
   CHECK(rig.detector.window_count(kHttp, DetectionRule::kHttpPasswordGuessing) == 2);
   CHECK_FALSE(rig.detector.port_closed(kHttp));
-  rig.ctx.time().advance(20);  // still inside: 20 s < 40 s - one bucket
+  rig.time.advance(20);  // still inside: 20 s < 40 s - one bucket
   rig.report(SecurityEventKind::kHttpAuthFailure, kHttp);
   CHECK(rig.detector.port_closed(kHttp));
   REQUIRE(rig.sink.seen.size() == 1);
@@ -239,18 +229,22 @@ TEST_CASE("a closed port stays closed across a power cycle; the cool-down re-ope
   Rig rig(image);  // power cycle: RAM is new
   rig.power_up();
   CHECK(rig.detector.port_closed(kTls));
-  CHECK(rig.timers.running[0] == 0);            // the cool-down starts when the terminal asks for the port
+  CHECK_FALSE(rig.detector.cooldown_running(kTls));  // it starts when the terminal asks for the port
   CHECK_FALSE(rig.detector.port_may_open(kTls));
-  std::size_t slot = 0;
-  while (slot < Detector::kMaxGuardedPorts && rig.timers.running[slot] == 0) ++slot;
-  REQUIRE(slot < Detector::kMaxGuardedPorts);
-  CHECK(rig.timers.running[slot] == 30);
+  CHECK(rig.detector.cooldown_running(kTls));
+  CHECK(rig.toolkit.deadlines().pending(Detector::kCooldownSlot));
   std::array<u8, Detector::kPortStatesMax> states{};
   auto n = rig.detector.read_port_states(rig.ctx, states);
   REQUIRE(n.ok());
   CHECK(states[0] == 2);  // both registered ports
-  rig.detector.cooldown_over(slot);
+  rig.time.advance(10);
+  rig.detector.deadline_passed(Detector::kCooldownSlot);  // too early: nothing happens
+  CHECK(rig.detector.port_closed(kTls));
+  CHECK(rig.toolkit.deadlines().pending(Detector::kCooldownSlot));
+  rig.time.advance(20);
+  rig.detector.deadline_passed(Detector::kCooldownSlot);
   CHECK_FALSE(rig.detector.port_closed(kTls));
+  CHECK_FALSE(rig.toolkit.deadlines().pending(Detector::kCooldownSlot));
   CHECK(rig.detector.port_may_open(kTls));
   CHECK(rig.detector.window_count(kTls, DetectionRule::kTlsUnknownPsk) == 0);
   Rig again(image);
@@ -271,7 +265,8 @@ TEST_CASE("re-opening only on an administrator's order; closing the other ports 
   CHECK(rig.detector.port_closed(kHttp));
   CHECK(rig.sink.seen.size() == 1);  // one attack, one incident, two ports closed
   CHECK_FALSE(rig.detector.port_may_open(kTls));
-  CHECK(rig.timers.running == std::array<u32, Detector::kMaxGuardedPorts>{});  // no cool-down
+  CHECK_FALSE(rig.detector.cooldown_running(kTls));  // no cool-down
+  CHECK_FALSE(rig.toolkit.deadlines().pending(Detector::kCooldownSlot));
   std::array<u8, Detector::kPortStatesMax> states{};
   auto n = rig.detector.read_port_states(rig.ctx, states);
   REQUIRE(n.ok());

@@ -38,7 +38,8 @@ struct ScwsFixture {
   TransientMemory transient{arena};
   Tracer tracer;
   SecurityEvents events;
-  CardContext ctx{nvm, objects, arena, transient, tracer, events};
+  CardTime time;
+  CardContext ctx{nvm, objects, arena, transient, tracer, events, time};
   ScwsApplet applet;
   std::size_t idle = 0;
 

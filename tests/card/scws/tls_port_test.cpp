@@ -34,6 +34,7 @@ struct PortRig {
   LogSink sink;
   card::Tracer tracer;
   card::SecurityEvents events;
+  card::CardTime time;
   std::unique_ptr<card::CardContext> ctx;
   sim::ReproducibleEntropy entropy{0x7a11ce5eedULL};
   CardRng rng;
@@ -47,7 +48,7 @@ struct PortRig {
     if (credentials) nvm.put(card_credentials());
     arena = std::make_unique<card::Arena>(MutableBytes(reinterpret_cast<u8*>(ram.data()), ram_bytes));
     transient = std::make_unique<card::TransientMemory>(*arena);
-    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer, events);
+    ctx = std::make_unique<card::CardContext>(nvm.nvm, nvm.store, *arena, *transient, tracer, events, time);
     REQUIRE(rng.seed(sim::host_entropy, &entropy, bytes_of("port")).ok());
     inner.echo = true;
   }
@@ -129,7 +130,7 @@ TEST_CASE("tls port serves a certificate client, counts the handshake and return
     TlsSession c(client.ctx, client_app, 0, rig.tracer);
     REQUIRE(c.start());
     REQUIRE(rig.port.open(2));
-    CHECK(rig.toolkit.timer_state(TlsPort::kFirstTimer + 2) == card::TimerState::kStartWanted);
+    CHECK(rig.toolkit.deadlines().pending(TlsPort::kFirstSlot + 2));
     Pipe pipe;
     pump(c, rig.port, 2, pipe);
     CHECK(c.state() == TlsSession::State::kOpen);
@@ -139,7 +140,7 @@ TEST_CASE("tls port serves a certificate client, counts the handshake and return
   CHECK(rig.port.sessions() == 1);
   rig.port.close(2);
   CHECK(rig.port.sessions() == 0);
-  CHECK(rig.toolkit.timer_state(TlsPort::kFirstTimer + 2) == card::TimerState::kIdle);  // never started: forgotten
+  CHECK_FALSE(rig.toolkit.deadlines().pending(TlsPort::kFirstSlot + 2));  // stopped with the connection
   CHECK(rig.port.allocator()->in_use() == idle);
   CHECK(rig.port.allocator()->check_invariants());
   const std::string json = status_json(rig.port, 4);
@@ -169,14 +170,14 @@ TEST_CASE("tls port refuses a client beyond the sessions its region admits and c
   CHECK(rig.port.allocator()->in_use() == rig.port.region_idle());
 }
 
-TEST_CASE("tls port ends a handshake that stalls when the connection's timer expires") {
+TEST_CASE("tls port ends a handshake that stalls when the connection's deadline passes") {
   PortRig rig(96 * 1024);
   REQUIRE(rig.power_up(tls_settings()).ok());
   REQUIRE(rig.port.open(5));
   const u8 half_hello[] = {0x16, 0x03, 0x01, 0x00, 0x80, 0x01, 0x00};  // a record header, then silence
   CHECK(rig.port.receive(5, Bytes(half_hello, sizeof half_hello)) == sizeof half_hello);
   CHECK_FALSE(rig.port.wants_close(5));
-  rig.port.timer_expired(TlsPort::kFirstTimer + 5);
+  rig.port.deadline_passed(TlsPort::kFirstSlot + 5);
   u8 out[240];
   const std::size_t n = rig.port.send(5, MutableBytes(out, sizeof out));
   CHECK(n == 7);  // an alert record
@@ -189,7 +190,7 @@ TEST_CASE("tls port ends a handshake that stalls when the connection's timer exp
   CHECK(rig.port.allocator()->in_use() == rig.port.region_idle());
 }
 
-TEST_CASE("tls port restarts the timer of a busy session and closes an idle one with close_notify") {
+TEST_CASE("tls port restarts the deadline of a busy session and closes an idle one with close_notify") {
   PortRig rig(96 * 1024);
   REQUIRE(rig.power_up(tls_settings()).ok());
   Client client(Client::with_psk(kPskIdentity));
@@ -202,11 +203,11 @@ TEST_CASE("tls port restarts the timer of a busy session and closes an idle one 
   pump(c, rig.port, 1, pipe);
   REQUIRE(client_app.received == "ping");
   // Bytes moved since the timer started: another period, the session stays.
-  rig.port.timer_expired(TlsPort::kFirstTimer + 1);
-  CHECK(rig.toolkit.timer_state(TlsPort::kFirstTimer + 1) == card::TimerState::kStartWanted);
+  rig.port.deadline_passed(TlsPort::kFirstSlot + 1);
+  CHECK(rig.toolkit.deadlines().pending(TlsPort::kFirstSlot + 1));
   CHECK_FALSE(rig.port.wants_close(1));
   // Nothing moved during that period: close_notify and close.
-  rig.port.timer_expired(TlsPort::kFirstTimer + 1);
+  rig.port.deadline_passed(TlsPort::kFirstSlot + 1);
   pump(c, rig.port, 1, pipe);
   CHECK(rig.port.wants_close(1));
   CHECK(c.state() != TlsSession::State::kOpen);  // the client saw close_notify
