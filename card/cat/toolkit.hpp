@@ -255,6 +255,7 @@ class CatToolkit final : public Toolkit {
   std::size_t channel_limit_ = 0;  // channels the terminal offers (profile byte 13), at most 7
   bool events_set_up_ = false;
   bool need_channel_status_ = false;
+  const char* status_reason_ = "after an error";  // why GET CHANNEL STATUS is asked (trace)
   std::array<BipChannel, kMaxSlots> slots_{};
   std::size_t next_slot_ = 0;  // round-robin start
   TimerTable timers_;

@@ -161,9 +161,11 @@ void Detector::fire(Guarded& g, DetectionRule rule, const SecurityEvent& event, 
       o->closed_at = incident.last_time;
       o->incident = 0;
       close_now(*o);
+      begin_cooldown(*o);
     }
   }
   close_now(g);
+  begin_cooldown(g);
 
   if (ctx_->nvm().in_transaction()) {
     if (pending_.waiting) {
@@ -253,13 +255,17 @@ bool Detector::port_may_open(u16 port) noexcept {
   flush_pending();
   Guarded* g = find(port);
   if (g == nullptr || !g->closed) return true;
-  if (settings_.reopen == ReopenPolicy::kAfterCooldown && !g->cooldown_running) {
-    g->cooldown_running = true;
-    g->reopen_at = ctx_->time().uptime() + settings_.cooldown_seconds;
-    schedule_cooldown();
-    ctx_->trace()("defence: port %u closed, re-opens in %u s", unsigned{port}, unsigned{settings_.cooldown_seconds});
-  }
+  begin_cooldown(*g);
   return false;
+}
+
+void Detector::begin_cooldown(Guarded& g) noexcept {
+  // A port an administrator closed (rule 0) waits for an administrator.
+  if (settings_.reopen != ReopenPolicy::kAfterCooldown || g.cooldown_running || g.rule == 0) return;
+  g.cooldown_running = true;
+  g.reopen_at = ctx_->time().uptime() + settings_.cooldown_seconds;
+  schedule_cooldown();
+  ctx_->trace()("defence: port %u closed, re-opens in %u s", unsigned{g.port}, unsigned{settings_.cooldown_seconds});
 }
 
 void Detector::deadline_passed(u8 slot) noexcept {

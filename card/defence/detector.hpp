@@ -23,8 +23,9 @@
 // refuses new connections). Policy (settings): the other ports keep serving or close too; the port
 // re-opens after the cool-down or only on an administrator's order (DefenceControl). A closed port is
 // NVM state: it stays closed across resets and power cycles (the toolkit asks the PortGuard before
-// each OPEN CHANNEL). After a power cycle the card cannot know how long it was off, so the cool-down
-// starts again in full, from the first time the terminal would open the port.
+// each OPEN CHANNEL). The cool-down starts when the port closes; after a power cycle the card cannot
+// know how long it was off, so it starts again in full, from the first time the terminal would open
+// the port.
 // One attack, one incident: a closed port counts nothing; a re-opened port starts with empty windows.
 // An event arriving while an applet holds a transaction open is answered at once (the port closes)
 // and recorded at the next event or timer, when no transaction is open.
@@ -136,6 +137,7 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   void load_port_states() noexcept;
   void close_now(Guarded& g) noexcept;
   void schedule_cooldown() noexcept;
+  void begin_cooldown(Guarded& g) noexcept;
   void reopen_now(Guarded& g) noexcept;
   [[nodiscard]] bool toolkit_serves(u16 port) const noexcept;
   [[nodiscard]] std::size_t slot_of(const Guarded& g) const noexcept {
