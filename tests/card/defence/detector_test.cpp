@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "card/defence/detector.hpp"
+#include "card/defence/incident_queue.hpp"
 #include "card/os/arena.hpp"
 #include "card/os/nvm_device.hpp"
 #include "card/os/transient.hpp"
@@ -353,4 +354,78 @@ TEST_CASE("power cut at every NVM write while an incident is recorded: incident 
     }
   }
   CHECK(cut > 2);  // the sweep cut inside the transaction at least a few times
+}
+
+TEST_CASE("power cut at every NVM write of an attack recorded in the real queue: queue and port state agree, nothing twice") {
+  std::vector<u8> pristine(kImageSize);
+  Rig::format(pristine);
+  {
+    RamNvmDevice device(pristine);
+    Nvm nvm(device);
+    REQUIRE(nvm.mount().ok());
+    ObjectStore objects(nvm);
+    REQUIRE(nvm.begin().ok());
+    REQUIRE(IncidentQueue::format(objects, 4).ok());
+    REQUIRE(nvm.commit().ok());
+  }
+  auto boot = [](std::vector<u8>& image, NvmDevice* device, IncidentQueue& queue, Rig*& rig) {
+    rig = new Rig(image, device);
+    REQUIRE(rig->nvm.mount().ok());
+    (void)queue.power_up(rig->objects);
+    rig->events.reset();
+    REQUIRE(rig->toolkit.add_server_port(kHttp, 1400, rig->endpoint, 4).ok());
+    REQUIRE(rig->toolkit.add_server_port(kTls, 1400, rig->endpoint, 3).ok());
+  };
+  u64 cut = 0;
+  for (;; ++cut) {
+    std::vector<u8> image = pristine;
+    bool finished = false;
+    {
+      RamNvmDevice inner(image);
+      PowerLossNvmDevice lossy(inner, cut);
+      IncidentQueue queue;
+      Rig* rig = nullptr;
+      boot(image, &lossy, queue, rig);
+      Detector detector(rig->toolkit, queue);
+      detector.power_up(rig->ctx);
+      rig->report(SecurityEventKind::kTlsBadCertificate, kTls, 5);  // incident 1, TLS port closed
+      if (!lossy.power_cut()) {
+        auto opened = detector.set_port_open(rig->ctx, kTls, true);
+        CHECK((opened.ok() || lossy.power_cut()));
+        if (opened) rig->report(SecurityEventKind::kHttpMalformed, kHttp, 20);  // incident 2, HTTP port closed
+      }
+      finished = !lossy.power_cut();
+      delete rig;
+    }
+    IncidentQueue queue;  // reboot on the plain device
+    Rig* rig = nullptr;
+    boot(image, nullptr, queue, rig);
+    Detector detector(rig->toolkit, queue);
+    detector.power_up(rig->ctx);
+    CHECK_FALSE(queue.damaged_at_power_up());
+    auto size = queue.size();
+    REQUIRE(size.ok());
+    std::vector<Incident> kept;
+    for (u32 i = 0; i < size.value(); ++i) {
+      auto incident = queue.at(i);
+      REQUIRE(incident.ok());
+      kept.push_back(incident.value());
+    }
+    CHECK(kept.size() <= 2);
+    for (std::size_t i = 0; i < kept.size(); ++i) CHECK(kept[i].sequence == i + 1);  // in order, none twice
+    const bool http_closed = detector.port_closed(kHttp);
+    CHECK(http_closed == (kept.size() == 2));
+    // With one incident the TLS port is closed, unless the administrator's re-opening got through.
+    if (kept.empty()) CHECK_FALSE(detector.port_closed(kTls));
+    if (kept.size() == 2) {
+      CHECK_FALSE(detector.port_closed(kTls));
+      CHECK(kept[1].rule == DetectionRule::kHttpMalformedFlood);
+    }
+    delete rig;
+    if (finished) {
+      CHECK(kept.size() == 2);
+      break;
+    }
+  }
+  CHECK(cut > 4);
 }
