@@ -86,6 +86,9 @@ def only_incident(stack: Stack, rule: str, port: int):
     assert i.events >= i.threshold and i.sequence >= 1
     assert i.iccid.hex().upper().startswith("98881201")  # EF.ICCID of the demo card (8988211000000000017)
     assert i.first_time <= i.last_time
+    # The card's clock: the date the handset gave (PROVIDE LOCAL INFORMATION), run on by its timers.
+    assert i.flags & 0x01 and i.flags & 0x02  # time from the terminal; the port was closed
+    assert abs(i.last_time - time.time()) < 120
     assert states[port]["closed"] and states[port]["rule"] == rule and states[port]["incident"] == i.sequence
     return i
 
