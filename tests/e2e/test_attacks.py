@@ -62,6 +62,17 @@ def stack(pcscd, workdir):
     s.stop()
 
 
+def exchange(port: int, request: bytes) -> bytes:
+    """Sends request on a new connection and reads until the card closes it."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as c:
+        c.sendall(request)
+        c.settimeout(20)
+        while chunk := c.recv(4096):
+            answer += chunk
+    return answer
+
+
 def attack(stack: "Stack", attempt, threshold: int, card_port: int, local_port: int) -> None:
     """threshold - 1 hostile attempts leave the port serving; the next one closes it."""
     for _ in range(threshold - 1):
@@ -117,13 +128,7 @@ def test_unknown_psk_identities_close_the_tls_port(stack):
 
 
 def test_garbage_records_close_the_tls_port(stack):
-    def attempt():
-        with socket.create_connection(("127.0.0.1", stack.tls), timeout=20) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            s.settimeout(20)
-            while s.recv(4096):
-                pass
-    attack(stack, attempt, 5, 10443, stack.tls)
+    attack(stack, lambda: exchange(stack.tls, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), 5, 10443, stack.tls)
     i = only_incident(stack, "tls-bad-records", 10443)
     assert i.last_kind == 10  # tls-bad-record (docs/protocol.md section 15.2)
 
@@ -140,10 +145,7 @@ def test_password_guessing_on_the_protected_page_closes_the_port(stack):
 
 def test_a_flood_of_malformed_requests_closes_the_http_port_and_tls_keeps_serving(stack):
     def attempt():
-        with socket.create_connection(("127.0.0.1", stack.http), timeout=20) as s:
-            s.sendall(b"GET /pot\x01 HTTP/1.1\r\n\r\n")
-            s.settimeout(20)
-            assert s.recv(4096).startswith(b"HTTP/1.1 400")
+        assert exchange(stack.http, b"GET /pot\x01 HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400")
     attack(stack, attempt, 20, 3516, stack.http)
     i = only_incident(stack, "http-malformed-flood", 3516)
     assert i.detail == 400 and i.evidence.startswith(b"GET /pot")
@@ -154,13 +156,8 @@ def test_a_flood_of_malformed_requests_closes_the_http_port_and_tls_keeps_servin
 def test_a_connection_flood_closes_the_port(pcscd, workdir):
     s = Stack(pcscd, workdir, "flood", detection={"connection_flood": "{ threshold = 30, window = 20 }"})
     try:
-        def attempt():
-            with socket.create_connection(("127.0.0.1", s.http), timeout=20) as c:
-                c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                c.settimeout(20)
-                while c.recv(4096):
-                    pass
-        attack(s, attempt, 30, 3516, s.http)
+        request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        attack(s, lambda: exchange(s.http, request), 30, 3516, s.http)
         only_incident(s, "connection-flood", 3516)
     finally:
         s.stop()

@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using scws::sim::load_profile;
@@ -48,6 +50,27 @@ std::string load_error(const TempProfile& p) {
     return e.what();
   }
   return "";
+}
+
+// One refused value of a table: the line written under [section] and a part of the error it gets.
+struct Refusal {
+  const char* text;
+  const char* expected;
+};
+
+// Each refusal on its own in the minimal profile; returns the error messages (each checked to
+// contain its expected part).
+std::vector<std::string> check_refusals(const char* section, std::initializer_list<Refusal> rows) {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  std::vector<std::string> errors;
+  for (const Refusal& r : rows) {
+    CAPTURE(r.text);
+    p.write("card.toml", std::string(kMinimal) + "[" + section + "]\n" + r.text + "\n");
+    errors.push_back(load_error(p));
+    CHECK(errors.back().find(r.expected) != std::string::npos);
+  }
+  return errors;
 }
 
 }  // namespace
@@ -235,26 +258,16 @@ TEST_CASE("[security] gives the ADM key, its tries and the PBKDF2 iterations, wi
 }
 
 TEST_CASE("[security] values out of range are refused naming the file, the line and the allowed range") {
-  TempProfile p;
-  p.write("www/index.html", "x");
-  struct Row {
-    const char* text;
-    const char* expected;
-  };
-  for (const Row& r : {
-           Row{"pbkdf2_iterations = 0", "card.toml:5:21: [security] pbkdf2_iterations must be in the range 1-100000"},
-           Row{"pbkdf2_iterations = 100001", "[security] pbkdf2_iterations must be in the range 1-100000"},
-           Row{"adm_tries = 16", "card.toml:5:13: [security] adm_tries must be in the range 1-15"},
-           Row{"adm_key = \"0011\"", "[security] adm_key must be 16 hex digits"},
-           Row{"adm_key = \"00112233445566ZZ\"", "[security] adm_key must be 16 hex digits"},
-           Row{"adm_pin = 1", "unknown key 'adm_pin' in [security]"},
-       }) {
-    CAPTURE(r.text);
-    p.write("card.toml", std::string(kMinimal) + "[security]\n" + r.text + "\n");
-    const std::string e = load_error(p);
-    CHECK(e.find(r.expected) != std::string::npos);
-    CHECK(e.find("00112233445566ZZ") == std::string::npos);  // a key is never repeated
-  }
+  const auto errors = check_refusals(
+      "security", {
+                      {"pbkdf2_iterations = 0", "card.toml:5:21: [security] pbkdf2_iterations must be in the range 1-100000"},
+                      {"pbkdf2_iterations = 100001", "[security] pbkdf2_iterations must be in the range 1-100000"},
+                      {"adm_tries = 16", "card.toml:5:13: [security] adm_tries must be in the range 1-15"},
+                      {"adm_key = \"0011\"", "[security] adm_key must be 16 hex digits"},
+                      {"adm_key = \"00112233445566ZZ\"", "[security] adm_key must be 16 hex digits"},
+                      {"adm_pin = 1", "unknown key 'adm_pin' in [security]"},
+                  });
+  for (const std::string& e : errors) CHECK(e.find("00112233445566ZZ") == std::string::npos);  // a key is never repeated
 }
 
 TEST_CASE("[detection] gives the policy and each rule's threshold and window, with defaults") {
@@ -282,28 +295,18 @@ TEST_CASE("[detection] gives the policy and each rule's threshold and window, wi
 }
 
 TEST_CASE("[detection] values out of range are refused naming the file, the line and the allowed range") {
-  TempProfile p;
-  p.write("www/index.html", "x");
-  struct Row {
-    const char* text;
-    const char* expected;
-  };
-  for (const Row& r : {
-           Row{"cooldown = 0", "card.toml:5:12: [detection] cooldown must be in the range 1-65535"},
-           Row{"reopen = \"never\"", "[detection] reopen must be \"cooldown\" or \"admin\""},
-           Row{"other_ports = 1", "[detection]: 'other_ports' must be a string"},
-           Row{"tls_bad_records = { threshold = 10001 }",
-               "card.toml:5:33: [detection] tls_bad_records threshold must be in the range 0-10000"},
-           Row{"connection_flood = { window = 0 }", "[detection] connection_flood window must be in the range 1-65535"},
-           Row{"connection_flood = 3", "[detection] connection_flood must be a table"},
-           Row{"connection_flood = { limit = 3 }", "unknown key 'limit' in [detection] connection_flood"},
-           Row{"port_scan = { threshold = 3 }", "unknown key 'port_scan' in [detection]"},
-       }) {
-    CAPTURE(r.text);
-    p.write("card.toml", std::string(kMinimal) + "[detection]\n" + r.text + "\n");
-    const std::string e = load_error(p);
-    CHECK(e.find(r.expected) != std::string::npos);
-  }
+  check_refusals("detection",
+                 {
+                     {"cooldown = 0", "card.toml:5:12: [detection] cooldown must be in the range 1-65535"},
+                     {"reopen = \"never\"", "[detection] reopen must be \"cooldown\" or \"admin\""},
+                     {"other_ports = 1", "[detection]: 'other_ports' must be a string"},
+                     {"tls_bad_records = { threshold = 10001 }",
+                      "card.toml:5:33: [detection] tls_bad_records threshold must be in the range 0-10000"},
+                     {"connection_flood = { window = 0 }", "[detection] connection_flood window must be in the range 1-65535"},
+                     {"connection_flood = 3", "[detection] connection_flood must be a table"},
+                     {"connection_flood = { limit = 3 }", "unknown key 'limit' in [detection] connection_flood"},
+                     {"port_scan = { threshold = 3 }", "unknown key 'port_scan' in [detection]"},
+                 });
 }
 
 TEST_CASE("[incidents] gives the incident queue's capacity; out of range names the file, the line and the range") {
@@ -313,18 +316,10 @@ TEST_CASE("[incidents] gives the incident queue's capacity; out of range names t
   CHECK(load_profile(p.dir).incidents.capacity == 32);
   p.write("card.toml", std::string(kMinimal) + "[incidents]\ncapacity = 4\n");
   CHECK(load_profile(p.dir).incidents.capacity == 4);
-  struct Row {
-    const char* text;
-    const char* expected;
-  };
-  for (const Row& r : {
-           Row{"capacity = 3", "card.toml:5:12: [incidents] capacity must be in the range 4-255"},
-           Row{"capacity = 256", "[incidents] capacity must be in the range 4-255"},
-           Row{"capacity = \"many\"", "[incidents] capacity must be in the range 4-255"},
-           Row{"size = 8", "unknown key 'size' in [incidents]"},
-       }) {
-    CAPTURE(r.text);
-    p.write("card.toml", std::string(kMinimal) + "[incidents]\n" + r.text + "\n");
-    CHECK(load_error(p).find(r.expected) != std::string::npos);
-  }
+  check_refusals("incidents", {
+                                  {"capacity = 3", "card.toml:5:12: [incidents] capacity must be in the range 4-255"},
+                                  {"capacity = 256", "[incidents] capacity must be in the range 4-255"},
+                                  {"capacity = \"many\"", "[incidents] capacity must be in the range 4-255"},
+                                  {"size = 8", "unknown key 'size' in [incidents]"},
+                              });
 }
