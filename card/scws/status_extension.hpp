@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "base/bytes.hpp"
+#include "card/cat/stream_endpoint.hpp"
 #include "http/extension.hpp"
 
 namespace scws::card {
@@ -46,7 +47,7 @@ class StatusPart {
 class StatusExtension final : public http::Extension {
  public:
   static constexpr std::string_view kPath = "/status";
-  static constexpr std::size_t kMaxJson = 200;
+  static constexpr std::size_t kMaxJson = 360;
   static constexpr std::size_t kMaxPartJson = 600;  // what a StatusPart may add
 
   // ctx: set when the card powers up (nullptr: figures read as 0). part: nullptr for none.
@@ -56,6 +57,10 @@ class StatusExtension final : public http::Extension {
     part_ = part;
   }
   [[nodiscard]] const StatusPart* part() const noexcept { return part_; }
+  // The card's time and the HTTP security events (every port), frozen for one connection's response:
+  // ,"time":{"uptime":s,"now":s,"from_terminal":b},"http":{"slow_clients":n,"idle_clients":n,
+  // "auth_failures":n,"malformed":n}
+  void render_card_figures(std::size_t connection, http::TextBuilder& out) const noexcept;
   void do_get(http::HttpRequest& request, http::HttpResponse& response) noexcept override;
   [[nodiscard]] std::string_view allowed_methods() const noexcept override { return "GET, HEAD, OPTIONS"; }
 
@@ -63,6 +68,11 @@ class StatusExtension final : public http::Extension {
   CardContext* ctx_ = nullptr;
   const StatusSource* source_ = nullptr;
   StatusPart* part_ = nullptr;
+  struct Figures {
+    u32 uptime = 0, now = 0, slow = 0, idle = 0, auth = 0, malformed = 0;
+    bool from_terminal = false;
+  };
+  Figures figures_[StreamEndpoint::kMaxConnections] = {};
 };
 
 class UploadExtension final : public http::Extension {
