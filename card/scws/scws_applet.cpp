@@ -172,7 +172,9 @@ void ScwsApplet::review_evictions(std::size_t opening) noexcept {
     const u32 idle = now - victim.idle_since;
     ctx_->trace()("scws: port %u full: connection %zu, idle %u s, goes after %u s of idleness", unsigned{port}, oldest,
                   unsigned{idle}, unsigned{kEvictionGrace});
-    start_deadline(oldest, idle < kEvictionGrace ? kEvictionGrace - idle : 1);
+    // A deadline may pass up to Deadlines::kTick early and the uptime lags by as much: one tick more
+    // so that a client is never evicted before kEvictionGrace of real idleness.
+    start_deadline(oldest, (idle < kEvictionGrace ? kEvictionGrace - idle : 0) + Deadlines::kTick);
   }
 }
 

@@ -19,8 +19,9 @@
 // kept-alive client that goes quiet is legitimate: detection does not count it as slow).
 // Eviction: while no channel of a port listens (every one has a client, so a new client may be
 // queued in the terminal's listening socket), the longest-idle kept-alive connection of that port
-// goes once it has been idle for kEvictionGrace seconds instead of its idle_timeout: a port's last
-// channel is never held by an idle client for longer than the idle deadline.
+// goes once it has been idle for kEvictionGrace seconds (at most Deadlines::kTick more) instead of
+// its idle_timeout: a port's last channel is never held by an idle client for longer than the idle
+// deadline.
 //
 // Installed (Applet::install, once per image): creates the content index and the users object if
 // provisioning has not made them already. Powered up: binds the extensions and registers the port
