@@ -101,8 +101,7 @@ void ScwsApplet::close(std::size_t connection) noexcept {
   MutableBytes m = server_.close(connection);
   if (!m.empty() && ctx_ != nullptr) ctx_->arena().deallocate(m.data());
   if (connection < kMaxConnections) {
-    if (timing_[connection].wait != http::ClientWait::kNone && toolkit_ != nullptr)
-      toolkit_->deadlines().stop(static_cast<u8>(kFirstSlot + connection));
+    if (toolkit_ != nullptr) toolkit_->deadlines().stop(static_cast<u8>(kFirstSlot + connection));
     timing_[connection] = Timing{};
   }
 }
