@@ -418,6 +418,7 @@ void CatToolkit::answered_open(const cat::TerminalResponse& r, const Outstanding
       release(ch, "no usable channel identifier");
       port.stop_opening = true;
       need_channel_status_ = true;
+      status_reason_ = "after an error";
       return;
     }
     ch.channel_id = id;
@@ -462,13 +463,23 @@ void CatToolkit::answered_channel(const cat::TerminalResponse& r, const Outstand
   const bool ok = performed(r.result.general);
   const bool gone = bip_error(r.result, cat::BipCause::kChannelClosed);
   const bool unknown = bip_error(r.result, cat::BipCause::kChannelIdNotValid);
-  if (!ok && r.result.general == GeneralResult::kBipError) need_channel_status_ = true;
+  if (!ok && r.result.general == GeneralResult::kBipError) {
+    need_channel_status_ = true;
+    status_reason_ = "after an error";
+  }
 
   switch (done.details.type) {
     case CommandType::kCloseChannel: {
       BipState next = ch.closing == CloseMode::kToClosed ? BipState::kClosed : BipState::kListen;
       if (unknown) next = BipState::kClosed;
+      const u8 port_index = ch.port;
       client_gone(ch, next, ok ? "CLOSE CHANNEL done" : "CLOSE CHANNEL failed");
+      // The card closed a whole port: once its last channel is gone, ask the terminal's view of the
+      // channels (TS 102 223 6.4.30), which must show none of them any more.
+      if (port_index < kMaxPorts && ports_[port_index].closed_by_card && port_channels(port_index) == 0) {
+        status_reason_ = "a port closed by the card";
+        need_channel_status_ = true;
+      }
       return;
     }
     case CommandType::kReceiveData:
@@ -801,7 +812,7 @@ void CatToolkit::schedule() noexcept {
     if (need_channel_status_) {
       need_channel_status_ = false;
       if (have_channel_status_) {
-        trace()("toolkit: asking GET CHANNEL STATUS after an error");
+        trace()("toolkit: asking GET CHANNEL STATUS (%s)", status_reason_);
         (void)issue(cat::make_get_channel_status(take_number()), 0xFF, 0xFF, 0, 0);
         return;
       }
@@ -937,6 +948,7 @@ bool CatToolkit::schedule_open() noexcept {
   for (std::size_t pi = 0; pi < kMaxPorts; ++pi) {
     Port& p = ports_[pi];
     if (!p.used || p.closed_by_card || p.stop_opening || p.retry_waiting || p.endpoint == nullptr) continue;
+    if (guard_ != nullptr && !guard_->port_may_open(p.number)) continue;
     if (port_channels(static_cast<u8>(pi)) >= p.max_channels) continue;
     for (BipChannel& ch : slots_) {
       if (ch.port != BipChannel::kNoPort) continue;

@@ -90,6 +90,15 @@ enum class SessionState : u8 {
 
 const char* to_string(SessionState s) noexcept;
 
+// Asked before the toolkit opens a listening channel on a port: the card's defences keep a port they
+// closed closed across resets and power cycles (card/defence/detector.hpp). Called inside toolkit
+// commands; it may start deadlines but must not call back into the toolkit's port API.
+class PortGuard {
+ public:
+  virtual ~PortGuard() = default;
+  virtual bool port_may_open(u16 port) noexcept = 0;
+};
+
 class CatToolkit final : public Toolkit {
  public:
   static constexpr std::size_t kMaxPorts = 4;
@@ -115,8 +124,10 @@ class CatToolkit final : public Toolkit {
   // CLOSE CHANNEL qualifier 00 on each channel of the port (connected clients are dropped and the
   // terminal stops listening); the port stays closed until reopen_port().
   Status<ToolkitError> close_port(u16 port) noexcept;
-  // Opens the port's channels again (also after the terminal refused them).
+  // Opens the port's channels again (also after the terminal refused them), unless the guard says no.
   Status<ToolkitError> reopen_port(u16 port) noexcept;
+  // Configuration (survives resets): the guard asked before every OPEN CHANNEL; nullptr: none.
+  void set_port_guard(PortGuard* guard) noexcept { guard_ = guard; }
   // The card's deadlines (card/cat/deadlines.hpp) on terminal timer 7: what other layers time with.
   Deadlines& deadlines() noexcept { return deadlines_; }
   [[nodiscard]] const Deadlines& deadlines() const noexcept { return deadlines_; }
@@ -136,6 +147,10 @@ class CatToolkit final : public Toolkit {
   [[nodiscard]] BipState channel_state(u8 channel_id) const noexcept;
   // The TCP port of the server port a connection (slot) belongs to; 0 when the slot is free.
   [[nodiscard]] u16 connection_port(std::size_t connection) const noexcept;
+  // The TCP port of registration i (0..kMaxPorts-1); 0 when that entry is unused.
+  [[nodiscard]] u16 registered_port(std::size_t i) const noexcept {
+    return i < kMaxPorts && ports_[i].used ? ports_[i].number : 0;
+  }
   // Channels of `port` in the given state.
   [[nodiscard]] std::size_t channels(u16 port, BipState state) const noexcept;
   [[nodiscard]] std::size_t connected_clients() const noexcept;
@@ -227,6 +242,7 @@ class CatToolkit final : public Toolkit {
 
   // Configuration (survives resets).
   std::array<Port, kMaxPorts> ports_{};
+  PortGuard* guard_ = nullptr;
   // Session (RAM).
   CardContext* ctx_ = nullptr;  // the card's context, from on_power_up (stable for the card's life)
   SessionState session_ = SessionState::kNoProfile;
@@ -239,6 +255,7 @@ class CatToolkit final : public Toolkit {
   std::size_t channel_limit_ = 0;  // channels the terminal offers (profile byte 13), at most 7
   bool events_set_up_ = false;
   bool need_channel_status_ = false;
+  const char* status_reason_ = "after an error";  // why GET CHANNEL STATUS is asked (trace)
   std::array<BipChannel, kMaxSlots> slots_{};
   std::size_t next_slot_ = 0;  // round-robin start
   TimerTable timers_;

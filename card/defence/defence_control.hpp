@@ -16,6 +16,9 @@ namespace scws::card {
 class DefenceControl {
  public:
   virtual ~DefenceControl() = default;
+  // At every power-up, by the admin applet right after the incident queue's check: the detection
+  // reads its settings and port states and starts listening.
+  virtual void power_up(CardContext& ctx) noexcept { (void)ctx; }
   // The stored detection settings (thresholds, windows, port policy); kWrongLength when out is too small.
   virtual Result<std::size_t, CardError> read_settings(CardContext& ctx, MutableBytes out) noexcept = 0;
   // Validates and stores new settings; kWrongData when malformed or a value is out of its range

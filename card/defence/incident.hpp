@@ -8,6 +8,8 @@
 #include <cstddef>
 
 #include "base/bytes.hpp"
+#include "base/result.hpp"
+#include "card/os/nvm_device.hpp"
 #include "card/os/security_events.hpp"
 
 namespace scws::card {
@@ -47,6 +49,14 @@ struct Incident {
   u16 detail = 0;             //   detail (HTTP status, ...)
   u8 evidence_length = 0;     //   and evidence (start of a request line, ...)
   std::array<u8, SecurityEvent::kMaxEvidence> evidence{};
+};
+
+// Where incidents go (card/defence/incident_queue.hpp): append inside the caller's open transaction,
+// returning the incident's sequence number.
+class IncidentSink {
+ public:
+  virtual ~IncidentSink() = default;
+  virtual Result<u32, NvmError> append(Incident& incident) noexcept = 0;
 };
 
 }  // namespace scws::card

@@ -52,6 +52,7 @@ struct Card::State {
         ctx(nvm, objects, arena, transient, tracer, events, time),
         files(objects, events),
         dispatcher(ctx, files, transient, default_toolkit) {
+    ctx.os_set_adm_key(&files.adm());
     set_atr(kDefaultAtr);
   }
 
@@ -119,6 +120,7 @@ Status<NvmError> Card::format_image(NvmDevice& device, const CardIdentity& ident
 void Card::State::drop_power() noexcept {
   dispatcher.stop();
   files.adm().forget();  // the ADM access condition lasts one card session
+  ctx.set_admin_session(false);
   transient.forget();
   arena.reset();
   ctx.os_end_power_up();

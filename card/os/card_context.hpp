@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "base/bytes.hpp"
+#include "card/os/adm_key.hpp"
 #include "card/os/arena.hpp"
 #include "card/os/card_time.hpp"
 #include "card/os/card_error.hpp"
@@ -70,6 +71,19 @@ class CardContext {
   // Logical channel of the command being processed (0 during install and power-up).
   [[nodiscard]] u8 channel() const noexcept { return channel_; }
 
+  // Whether the administrative key ADM1 was verified by VERIFY in this card session
+  // (card/os/adm_key.hpp; TS 102 221 9.5.1): what an applet asks before it reads or changes
+  // security state for a command that came through the APDU interface.
+  [[nodiscard]] bool adm_verified() const noexcept { return adm_ != nullptr && adm_->verified(); }
+  // The hook for the card's own authenticated admin session (the remote administration server's
+  // channel, not built yet): that session sets the flag around each command it issues to an applet
+  // itself and clears it before returning (commands run to completion, so a command from the APDU
+  // interface never sees it set). Cleared at every power-up and reset.
+  void set_admin_session(bool active) noexcept { admin_session_ = active; }
+  [[nodiscard]] bool admin_session() const noexcept { return admin_session_; }
+  // Either of the two: an administrator stands behind the command being processed.
+  [[nodiscard]] bool administrator() const noexcept { return adm_verified() || admin_session_; }
+
   // Java Card JCSystem.makeTransientByteArray: a zero-filled array in RAM, owned by the applet being
   // powered up. Only during Applet::on_power_up / Toolkit::on_power_up (the array lives until
   // power-off or reset); at any other time, or when RAM is exhausted, the result is empty.
@@ -85,6 +99,7 @@ class CardContext {
   Status<CardError> abort_transaction() noexcept { return wrap(nvm_.abort()); }
 
   // ---- card OS only ----
+  void os_set_adm_key(const AdmKey* adm) noexcept { adm_ = adm; }
   void os_set_channel(u8 channel) noexcept { channel_ = channel; }
   void os_begin_power_up(u8 owner) noexcept {
     powering_up_ = true;
@@ -108,8 +123,10 @@ class CardContext {
   Tracer& trace_;
   SecurityEvents& events_;
   CardTime& time_;
+  const AdmKey* adm_ = nullptr;
   u8 channel_ = 0;
   u8 owner_ = kNoOwner;
+  bool admin_session_ = false;
   bool powering_up_ = false;
 };
 

@@ -244,7 +244,8 @@ class TransactionScope {
 // Persistent objects by 32-bit id, stored in the Nvm data area: a fixed object table followed by a
 // heap. Creating, resizing and removing objects changes NVM and so needs an open transaction; an
 // object created in an aborted transaction is gone after the abort (Java Card semantics).
-// Id ranges are owned by layers: 0x01xxxxxx card OS, 0x02xxxxxx UICC files, 0x10xxxxxx SCWS, ...
+// Id ranges are owned by layers: 0x01xxxxxx card OS, 0x02xxxxxx UICC files, 0x04xxxxxx the card's
+// defences (card/defence: the incident queue), 0x10xxxxxx SCWS, ...
 // Id 0 is reserved (it marks a free table slot).
 struct ObjectInfo {
   u32 id = 0;

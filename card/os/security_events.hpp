@@ -18,27 +18,29 @@
 
 namespace scws::card {
 
+// The values are stored in incident records (docs/protocol.md section 15.2) and sent to the admin
+// server: stable, numbered explicitly.
 enum class SecurityEventKind : u8 {
-  kChannelEstablished,     // a client connected to a server port (TS 102 223 7.5.5 channel status)
-  kChannelClosed,          // a client connection ended (by either side)
-  kHttpMalformed,          // a request refused by the parser: detail = HTTP status (400, 414, 431, ...)
-  kHttpAuthFailure,        // Basic credentials given and refused (RFC 7617): wrong user or password
-  kHttpSlowClient,         // a request head or body that did not arrive within its deadline
-  kHttpIdleClient,         // a keep-alive connection closed for idleness
-  kTlsRefused,             // a TLS client refused at connect (admission, or no RAM for the session)
-  kTlsNoClientCertificate, // the handshake failures by reason (tls/tls_error.hpp TlsFailure)
-  kTlsBadCertificate,
-  kTlsUnknownPskIdentity,
-  kTlsBadRecord,
-  kTlsBadHandshake,
-  kTlsPeerAlert,
-  kTlsArenaExhausted,
-  kTlsRenegotiation,
-  kTlsTimeout,
-  kTlsInternal,
-  kCommandRefused,         // an applet refused a command: evidence = CLA INS P1 P2, detail = SW
-  kAdmVerifyFailure,       // a wrong ADM key presented to VERIFY: detail = tries left
-  kAdmBlocked,             // VERIFY of the ADM key while it is blocked
+  kChannelEstablished = 0,       // a client connected to a server port (TS 102 223 7.5.5 channel status)
+  kChannelClosed = 1,            // a client connection ended (by either side)
+  kHttpMalformed = 2,            // a request refused by the parser: detail = HTTP status (400, 414, 431, ...)
+  kHttpAuthFailure = 3,          // Basic credentials given and refused (RFC 7617): wrong user or password
+  kHttpSlowClient = 4,           // a request head or body that did not arrive within its deadline
+  kHttpIdleClient = 5,           // a keep-alive connection closed for idleness
+  kTlsRefused = 6,               // a TLS client refused at connect (admission, or no RAM for the session)
+  kTlsNoClientCertificate = 7,   // the handshake failures by reason (tls/tls_error.hpp TlsFailure)
+  kTlsBadCertificate = 8,
+  kTlsUnknownPskIdentity = 9,
+  kTlsBadRecord = 10,
+  kTlsBadHandshake = 11,
+  kTlsPeerAlert = 12,
+  kTlsArenaExhausted = 13,
+  kTlsRenegotiation = 14,
+  kTlsTimeout = 15,
+  kTlsInternal = 16,
+  kCommandRefused = 17,          // an applet refused a command: evidence = CLA INS P1 P2, detail = SW
+  kAdmVerifyFailure = 18,        // a wrong ADM key presented to VERIFY: detail = tries left
+  kAdmBlocked = 19,              // VERIFY of the ADM key while it is blocked
 };
 inline constexpr std::size_t kSecurityEventKinds = static_cast<std::size_t>(SecurityEventKind::kAdmBlocked) + 1;
 

@@ -77,6 +77,8 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
   void set_toolkit(CatToolkit& toolkit) noexcept { toolkit_ = &toolkit; }
   // Before power-up: the TLS port (or another port extension) powered up with the applet.
   void set_port_extension(PortExtension* extension) noexcept { port_extension_ = extension; }
+  // Before power-up: the incident queue whose figures /status shows (card/scws/status_extension.hpp).
+  void set_incident_queue(IncidentQueue* queue) noexcept { status_.set_incidents(queue); }
   // More extensions (before power-up; they must outlive the applet). false when full.
   bool add_extension(std::string_view prefix, http::Extension& extension) noexcept {
     return server_.add_extension(prefix, extension);

@@ -1,5 +1,8 @@
 #include "card/scws/status_extension.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include "base/crc32.hpp"
 #include "card/os/card_context.hpp"
 #include "card/os/uicc_files.hpp"
@@ -14,11 +17,16 @@ struct StatusSnapshot {
   u32 ram_in_use;
   u32 ram_high_water;
   u32 nvm_free;
+  u32 incidents_dropped;
+  u8 incidents_count;
+  u8 incidents;  // kIncidents* flags
   u8 channels;
-  u8 iccid_length;
   u8 connection;
-  char iccid[20];
+  u8 iccid[UiccFiles::kIccidSize];  // EF.ICCID as read (all FF when unreadable): digits when rendered
 };
+
+constexpr u8 kIncidentsShown = 0x01;
+constexpr u8 kIncidentsDamaged = 0x02;
 static_assert(sizeof(StatusSnapshot) <= http::kExtensionStateSize);
 
 struct UploadState {
@@ -28,11 +36,17 @@ struct UploadState {
 static_assert(sizeof(UploadState) <= http::kExtensionStateSize);
 
 std::string_view render_status(const StatusSnapshot& s, std::span<char> out) noexcept {
+  char digits[2 * UiccFiles::kIccidSize];
+  const std::size_t n = iccid_digits(Bytes(s.iccid, sizeof s.iccid), std::span<char>(digits));
   http::TextBuilder b(out);
-  b.text("{\"iccid\":\"").json_escaped(std::string_view(s.iccid, s.iccid_length)).text("\",\"channels_in_use\":");
+  b.text("{\"iccid\":\"").json_escaped(std::string_view(digits, n)).text("\",\"channels_in_use\":");
   b.number(s.channels).text(",\"ram\":{\"capacity\":").number(s.ram_capacity).text(",\"in_use\":");
   b.number(s.ram_in_use).text(",\"high_water\":").number(s.ram_high_water).text("},\"nvm_free\":");
   b.number(s.nvm_free);
+  if ((s.incidents & kIncidentsShown) != 0) {
+    b.text(",\"incidents\":{\"count\":").number(s.incidents_count).text(",\"dropped\":").number(s.incidents_dropped);
+    b.text(",\"damaged\":").text((s.incidents & kIncidentsDamaged) != 0 ? "true" : "false").text("}");
+  }
   if (s.self != nullptr) s.self->render_card_figures(s.connection, b);
   if (s.self != nullptr && s.self->part() != nullptr) s.self->part()->status_render(s.connection, b);
   b.text("}");
@@ -90,15 +104,24 @@ std::size_t iccid_digits(Bytes ef, std::span<char> out) noexcept {
 void StatusExtension::do_get(http::HttpRequest& request, http::HttpResponse& response) noexcept {
   auto* s = request.state_as<StatusSnapshot>();
   *s = StatusSnapshot{};
+  std::fill(std::begin(s->iccid), std::end(s->iccid), u8{0xFF});  // no digits until EF.ICCID is read
   if (ctx_ != nullptr) {
     Arena& arena = ctx_->arena();
     s->ram_capacity = static_cast<u32>(arena.capacity());
     s->ram_in_use = static_cast<u32>(arena.in_use());
     s->ram_high_water = static_cast<u32>(arena.high_water());
     s->nvm_free = ctx_->objects().free_bytes();
-    u8 ef[UiccFiles::kIccidSize];
-    if (ctx_->objects().read(UiccFiles::kObjectEfIccid, 0, MutableBytes(ef, sizeof ef)))
-      s->iccid_length = static_cast<u8>(iccid_digits(Bytes(ef, sizeof ef), std::span<char>(s->iccid)));
+    if (!ctx_->objects().read(UiccFiles::kObjectEfIccid, 0, MutableBytes(s->iccid, sizeof s->iccid)))
+      std::fill(std::begin(s->iccid), std::end(s->iccid), u8{0xFF});
+  }
+  if (incidents_ != nullptr) {
+    // A queue that cannot be read now reports as damaged too: an administrator should look.
+    auto summary = incidents_->summary();
+    s->incidents = static_cast<u8>(kIncidentsShown | (!summary || summary->damaged_at_power_up ? kIncidentsDamaged : 0));
+    if (summary) {
+      s->incidents_count = summary->count;
+      s->incidents_dropped = summary->dropped;
+    }
   }
   if (source_ != nullptr) {
     s->channels = static_cast<u8>(source_->channels_in_use());

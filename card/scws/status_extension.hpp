@@ -4,8 +4,11 @@
 //   arena's capacity / in use / high-water mark and the NVM object store's free bytes:
 //     {"iccid":"8988299000000000001","channels_in_use":1,
 //      "ram":{"capacity":16384,"in_use":3120,"high_water":3400},"nvm_free":4000000}
-//   and, when a StatusPart is bound (the TLS port, card/scws/tls_port.hpp), its member before the
-//   closing brace (,"tls":{...}).
+//   then, when an incident queue is set (card/defence/incident_queue.hpp), how many incidents wait,
+//   how many were dropped and whether the queue was found damaged at power-up (never their
+//   contents: /status is public), ,"incidents":{"count":0,"dropped":0,"damaged":false}, and, when a
+//   StatusPart is bound (the TLS port, card/scws/tls_port.hpp), its member before the closing brace
+//   (,"tls":{...}).
 //   The figures are a snapshot taken when the request arrives (in the connection's extension
 //   state; a part's in its own per-connection table), so Content-Length and the bytes sent agree
 //   however the response is split.
@@ -19,6 +22,7 @@
 
 #include "base/bytes.hpp"
 #include "card/cat/stream_endpoint.hpp"
+#include "card/defence/incident_queue.hpp"
 #include "http/extension.hpp"
 
 namespace scws::card {
@@ -47,7 +51,7 @@ class StatusPart {
 class StatusExtension final : public http::Extension {
  public:
   static constexpr std::string_view kPath = "/status";
-  static constexpr std::size_t kMaxJson = 360;
+  static constexpr std::size_t kMaxJson = 440;  // the longest figures: the incidents', the time and HTTP events
   static constexpr std::size_t kMaxPartJson = 600;  // what a StatusPart may add
 
   // ctx: set when the card powers up (nullptr: figures read as 0). part: nullptr for none.
@@ -61,6 +65,8 @@ class StatusExtension final : public http::Extension {
   // ,"time":{"uptime":s,"now":s,"from_terminal":b},"http":{"slow_clients":n,"idle_clients":n,
   // "auth_failures":n,"malformed":n}
   void render_card_figures(std::size_t connection, http::TextBuilder& out) const noexcept;
+  // The incident queue whose figures /status shows (nullptr: no "incidents" member). Before power-up.
+  void set_incidents(IncidentQueue* queue) noexcept { incidents_ = queue; }
   void do_get(http::HttpRequest& request, http::HttpResponse& response) noexcept override;
   [[nodiscard]] std::string_view allowed_methods() const noexcept override { return "GET, HEAD, OPTIONS"; }
 
@@ -73,6 +79,7 @@ class StatusExtension final : public http::Extension {
     bool from_terminal = false;
   };
   Figures figures_[StreamEndpoint::kMaxConnections] = {};
+  IncidentQueue* incidents_ = nullptr;
 };
 
 class UploadExtension final : public http::Extension {

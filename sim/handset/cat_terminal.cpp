@@ -696,6 +696,12 @@ std::vector<u8> CatTerminal::get_channel_status(const cat::ProactiveCommand& c) 
   for (const auto& ch : channels_)
     if (ch.state != cat::ServerState::kClosed) tr.add_channel_status(cat::server_channel_status(ch.id, ch.state));
   if (tr.channel_status_count == 0) tr.add_channel_status(cat::ChannelStatus{0, 0});  // no channel (8.56)
+  std::string seen;
+  for (const auto& ch : channels_) {
+    if (ch.state == cat::ServerState::kClosed) continue;
+    seen += " " + std::to_string(ch.id) + ":" + std::to_string(ch.card_port);
+  }
+  log("GET CHANNEL STATUS: open channels (id:card port):" + (seen.empty() ? std::string(" none") : seen));
   return encode(tr);
 }
 

@@ -21,7 +21,10 @@ EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes) {
     throw std::runtime_error("the host's entropy source (getrandom) failed: the card has no randomness for TLS");
   scws_.set_toolkit(toolkit_);
   scws_.set_port_extension(&tls_port_);
+  scws_.set_incident_queue(&incidents_);
   if (!card_->set_toolkit(toolkit_)) throw std::logic_error("the card refused the CAT toolkit");
+  // First: its power-up checks the incident queue before anything can report to it.
+  if (!card_->add_applet(admin_)) throw std::logic_error("the card refused the admin applet");
   if (!card_->add_applet(scws_)) throw std::logic_error("the card refused the SCWS applet");
 }
 

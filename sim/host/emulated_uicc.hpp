@@ -1,7 +1,10 @@
 // The emulated UICC as scws ships it: the card OS (card::Card) with the CAT toolkit
 // (card::CatToolkit), the Smart Card Web Server applet (card::ScwsApplet) and its TLS port
 // (card::TlsPort), over an NVM device and a RAM arena of a chosen size. One place builds this, so
-// `scws card`, `scws run`, the benchmarks and the tests all run the same card. The SCWS serves what
+// `scws card`, `scws run`, the benchmarks and the tests all run the same card. Beside the SCWS applet,
+// the admin applet (card::AdminApplet) with the card's incident queue (card::IncidentQueue), whose
+// figures /status shows, and the attack detection (card::Detector) that fills the queue and closes
+// attacked ports. The SCWS serves what
 // the image says (card/scws/scws_settings.hpp: ports, channels, default page, the TLS port's mode, RAM
 // and timeout; content, users, protection sets and TLS credentials).
 //
@@ -15,6 +18,9 @@
 #include <cstddef>
 #include <memory>
 
+#include "card/defence/admin_applet.hpp"
+#include "card/defence/detector.hpp"
+#include "card/defence/incident_queue.hpp"
 #include "card/os/card.hpp"
 #include "card/scws/scws_applet.hpp"
 #include "card/cat/toolkit.hpp"
@@ -36,6 +42,9 @@ class EmulatedUicc {
   card::CatToolkit& toolkit() noexcept { return toolkit_; }
   card::ScwsApplet& scws() noexcept { return scws_; }
   card::TlsPort& tls_port() noexcept { return tls_port_; }
+  card::IncidentQueue& incidents() noexcept { return incidents_; }
+  card::AdminApplet& admin() noexcept { return admin_; }
+  card::Detector& detector() noexcept { return detector_; }
   const card::TlsPort& tls_port() const noexcept { return tls_port_; }
   void set_trace_sink(card::TraceSink* sink) noexcept { card_->set_trace_sink(sink); }
 
@@ -48,6 +57,9 @@ class EmulatedUicc {
   tls::CardRng rng_;
   card::TlsPort tls_port_{rng_};
   card::ScwsApplet scws_;
+  card::IncidentQueue incidents_;
+  card::Detector detector_{toolkit_, incidents_};
+  card::AdminApplet admin_{incidents_, &detector_};
   std::unique_ptr<card::Card> card_;
 };
 

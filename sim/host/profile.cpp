@@ -137,7 +137,8 @@ toml::table parse_card_toml(const fs::path& dir, const fs::path& file) {
   } catch (const toml::parse_error& e) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
-  check_keys(file, root, {"card", "scws", "tls", "security", "users", "protection_sets", "content_types"}, "the file");
+  check_keys(file, root, {"card", "scws", "tls", "security", "detection", "incidents", "users", "protection_sets", "content_types"},
+             "the file");
   return root;
 }
 
@@ -333,6 +334,86 @@ void read_security(const fs::path& file, const toml::table& root, Profile& p) {
   }
 }
 
+// [detection]: the response policy and, per rule (its name with '_' for '-'), an inline table
+// { threshold = N, window = S }; every value range-checked with the file and line named.
+void read_detection(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("detection");
+  if (node == nullptr) return;
+  const toml::table* detection = node->as_table();
+  if (detection == nullptr) refuse(file, &node->source(), "[detection] must be a table");
+  std::set<std::string> keys = {"reopen", "cooldown", "other_ports"};
+  auto key_of = [](card::DetectionRule rule) {
+    std::string key = card::detection_rule_name(rule);
+    std::replace(key.begin(), key.end(), '-', '_');
+    return key;
+  };
+  for (std::size_t i = 0; i < card::kDetectionRules; ++i) keys.insert(key_of(static_cast<card::DetectionRule>(i + 1)));
+  check_keys(file, *detection, keys, "[detection]");
+  auto integer = [&](const toml::table& t, const char* key, const std::string& where, std::int64_t lo,
+                     std::int64_t hi) -> std::optional<std::int64_t> {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < lo || *v > hi) {
+      refuse(file, &n->source(), where + " " + key + " must be in the range " + std::to_string(lo) + "-" + std::to_string(hi));
+    }
+    return v;
+  };
+  ProfileDetection& d = p.detection;
+  if (detection->contains("reopen")) {
+    const std::string v = required_string(file, *detection, "reopen", "[detection]");
+    if (v == "cooldown") {
+      d.reopen = card::ReopenPolicy::kAfterCooldown;
+    } else if (v == "admin") {
+      d.reopen = card::ReopenPolicy::kAdminOnly;
+    } else {
+      refuse(file, &detection->get("reopen")->source(), "[detection] reopen must be \"cooldown\" or \"admin\"");
+    }
+  }
+  if (auto v = integer(*detection, "cooldown", "[detection]", 1, 65535)) d.cooldown_seconds = static_cast<std::uint16_t>(*v);
+  if (detection->contains("other_ports")) {
+    const std::string v = required_string(file, *detection, "other_ports", "[detection]");
+    if (v == "keep") {
+      d.other_ports = card::OtherPortsPolicy::kKeepServing;
+    } else if (v == "close") {
+      d.other_ports = card::OtherPortsPolicy::kClose;
+    } else {
+      refuse(file, &detection->get("other_ports")->source(), "[detection] other_ports must be \"keep\" or \"close\"");
+    }
+  }
+  for (std::size_t i = 0; i < card::kDetectionRules; ++i) {
+    const auto rule = static_cast<card::DetectionRule>(i + 1);
+    const std::string key = key_of(rule);
+    const toml::node* n = detection->get(key);
+    if (n == nullptr) continue;
+    const toml::table* t = n->as_table();
+    const std::string where = "[detection] " + key;
+    if (t == nullptr) refuse(file, &n->source(), where + " must be a table { threshold = N, window = SECONDS }");
+    check_keys(file, *t, {"threshold", "window"}, where);
+    if (auto v = integer(*t, "threshold", where, 0, card::DetectionSettings::kMaxThreshold))
+      d.rule(rule).threshold = static_cast<std::uint16_t>(*v);
+    if (auto v = integer(*t, "window", where, 1, 65535)) d.rule(rule).window_seconds = static_cast<std::uint16_t>(*v);
+  }
+}
+
+// [incidents]: the incident queue's capacity.
+void read_incidents(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("incidents");
+  if (node == nullptr) return;
+  const toml::table* incidents = node->as_table();
+  if (incidents == nullptr) refuse(file, &node->source(), "[incidents] must be a table");
+  check_keys(file, *incidents, {"capacity"}, "[incidents]");
+  if (const toml::node* n = incidents->get("capacity")) {
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < ProfileIncidents::kMinCapacity || *v > ProfileIncidents::kMaxCapacity) {
+      refuse(file, &n->source(), "[incidents] capacity must be in the range " +
+                                     std::to_string(ProfileIncidents::kMinCapacity) + "-" +
+                                     std::to_string(ProfileIncidents::kMaxCapacity));
+    }
+    p.incidents.capacity = static_cast<std::uint8_t>(*v);
+  }
+}
+
 // [[users]]: names unique, printable, without ':' (RFC 7617 2); passwords not empty.
 void read_users(const fs::path& file, const toml::table& root, Profile& p) {
   const toml::node* node = root.get("users");
@@ -400,6 +481,8 @@ Profile load_profile(const fs::path& dir) {
   const ScwsSection scws = read_scws(file, root, p);
   read_tls(file, dir, root, scws, p);
   read_security(file, root, p);
+  read_detection(file, root, p);
+  read_incidents(file, root, p);
   read_content(file, dir, scws.content_dir, overrides, p);
   read_users(file, root, p);
   read_protection_sets(file, root, p);

@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "card/defence/detection_settings.hpp"
+
 namespace scws::sim {
 
 class ProfileError : public std::runtime_error {
@@ -72,6 +74,17 @@ struct ProfileSecurity {
   std::uint32_t pbkdf2_iterations = kDefaultIterations; // pbkdf2_iterations = kMin..kMaxIterations
 };
 
+// [detection]: the attack detection's thresholds, windows and response policy
+// (card/defence/detection_settings.hpp); absent keys keep card::default_detection_settings().
+using ProfileDetection = card::DetectionSettings;
+// [incidents]: the incident queue in NVM (card/defence/incident_queue.hpp), its capacity fixed
+// when the image is made.
+struct ProfileIncidents {
+  static constexpr std::uint8_t kMinCapacity = 4;      // card::IncidentQueue::kMinCapacity
+  static constexpr std::uint8_t kMaxCapacity = 255;    // card::IncidentQueue::kMaxCapacity
+  std::uint8_t capacity = 32;                          // capacity = kMin..kMaxCapacity incidents
+};
+
 struct Profile {
   std::filesystem::path dir;
   std::string iccid_digits;                 // 19 or 20 decimal digits
@@ -88,6 +101,8 @@ struct Profile {
   std::vector<ProfileProtectionSet> protection_sets;
   std::optional<ProfileTls> tls;            // no [tls] table: no TLS port
   ProfileSecurity security;
+  ProfileDetection detection = card::default_detection_settings();
+  ProfileIncidents incidents;
 };
 
 // Reads DIR/card.toml and the content folder it names. Throws ProfileError.

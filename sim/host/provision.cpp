@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 
+#include "card/defence/incident_queue.hpp"
 #include "card/os/card.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
@@ -130,6 +131,33 @@ void put_users(const Profile& profile, card::ObjectStore& store, ProvisionReport
   }
 }
 
+// The detection settings (card/defence/detection_settings.hpp), in their own transaction.
+void put_detection(const Profile& profile, card::ObjectStore& store) {
+  card::Nvm& nvm = store.nvm();
+  auto s = nvm.begin();
+  if (s) s = card::store_detection_settings(store, profile.detection);
+  if (s) s = nvm.commit();
+  if (!s) {
+    (void)nvm.abort();
+    throw ProvisionError(std::string("cannot store the detection settings: ") + card::describe(s.error()));
+  }
+}
+
+// The empty incident queue with the profile's capacity, in a transaction of its own.
+void put_incidents(const Profile& profile, card::ObjectStore& store) {
+  static_assert(ProfileIncidents::kMinCapacity == card::IncidentQueue::kMinCapacity &&
+                ProfileIncidents::kMaxCapacity == card::IncidentQueue::kMaxCapacity);
+  card::Nvm& nvm = store.nvm();
+  auto made = nvm.begin();
+  if (made) made = card::IncidentQueue::format(store, profile.incidents.capacity);
+  if (made) {
+    made = nvm.commit();
+  } else if (nvm.in_transaction()) {
+    (void)nvm.abort();
+  }
+  if (!made) throw ProvisionError(std::string("cannot create the incident queue: ") + card::describe(made.error()));
+}
+
 }  // namespace
 
 ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
@@ -158,8 +186,10 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
   if (auto s = card::scws_settings_put(store, settings_of(profile)); !s) {
     throw ProvisionError(std::string("cannot store the SCWS settings: ") + card::describe(s.error()));
   }
+  put_incidents(profile, store);
   put_content(profile, store, report);
   put_users(profile, store, report);
+  put_detection(profile, store);
   if (profile.tls) {
     try {
       write_card_part(*pki, store);

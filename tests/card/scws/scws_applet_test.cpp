@@ -441,3 +441,29 @@ TEST_CASE("scws applet times a body, then the idle keep-alive wait, which is no 
   CHECK(f.events.total(SecurityEventKind::kHttpSlowClient) == 0);
   f.applet.close(1);
 }
+
+TEST_CASE("/status shows the incident queue's count, dropped and damaged flag, never an incident") {
+  ScwsFixture f;
+  CHECK(get_one(f.applet, "GET /status HTTP/1.1\r\nHost: c\r\n\r\n").body.find("incidents") == std::string::npos);
+  IncidentQueue queue;
+  REQUIRE(f.nvm.begin().ok());
+  REQUIRE(IncidentQueue::format(f.objects, 4).ok());
+  REQUIRE(f.nvm.commit().ok());
+  REQUIRE(queue.power_up(f.objects).ok());
+  f.applet.set_incident_queue(&queue);
+  for (int i = 0; i < 5; ++i) {
+    Incident in;
+    in.rule = DetectionRule::kHttpMalformedFlood;
+    in.evidence_length = 4;
+    in.evidence = {'S', 'E', 'C', 'R'};
+    REQUIRE(f.nvm.begin().ok());
+    REQUIRE(queue.append(in).ok());
+    REQUIRE(f.nvm.commit().ok());
+  }
+  const Response r = get_one(f.applet, "GET /status HTTP/1.1\r\nHost: c\r\n\r\n");
+  CHECK(r.status == 200);
+  CHECK(r.body.find(",\"incidents\":{\"count\":4,\"dropped\":1,\"damaged\":false}") != std::string::npos);
+  CHECK(r.body.find("SECR") == std::string::npos);
+  CHECK(r.body.find("\"iccid\":\"8988299000000000001\"") != std::string::npos);
+  CHECK(f.arena.in_use() == f.idle);
+}

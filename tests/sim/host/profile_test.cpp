@@ -256,3 +256,75 @@ TEST_CASE("[security] values out of range are refused naming the file, the line 
     CHECK(e.find("00112233445566ZZ") == std::string::npos);  // a key is never repeated
   }
 }
+
+TEST_CASE("[detection] gives the policy and each rule's threshold and window, with defaults") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  p.write("card.toml", std::string(kMinimal));
+  const Profile plain = load_profile(p.dir);
+  CHECK(plain.detection.cooldown_seconds == scws::card::default_detection_settings().cooldown_seconds);
+  p.write("card.toml", std::string(kMinimal) +
+                           "[detection]\nreopen = \"admin\"\ncooldown = 5\nother_ports = \"close\"\n"
+                           "tls_unknown_psk = { threshold = 7, window = 30 }\nslow_clients = { threshold = 0 }\n");
+  const Profile set = load_profile(p.dir);
+  using scws::card::DetectionRule;
+  CHECK(set.detection.reopen == scws::card::ReopenPolicy::kAdminOnly);
+  CHECK(set.detection.cooldown_seconds == 5);
+  CHECK(set.detection.other_ports == scws::card::OtherPortsPolicy::kClose);
+  CHECK(set.detection.rule(DetectionRule::kTlsUnknownPsk).threshold == 7);
+  CHECK(set.detection.rule(DetectionRule::kTlsUnknownPsk).window_seconds == 30);
+  CHECK(set.detection.rule(DetectionRule::kSlowClients).threshold == 0);
+  CHECK(set.detection.rule(DetectionRule::kSlowClients).window_seconds ==
+        scws::card::default_detection_settings().rule(DetectionRule::kSlowClients).window_seconds);
+  CHECK(set.detection.valid());
+  const Profile demo = load_profile(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo");
+  CHECK(demo.detection.valid());
+}
+
+TEST_CASE("[detection] values out of range are refused naming the file, the line and the allowed range") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  struct Row {
+    const char* text;
+    const char* expected;
+  };
+  for (const Row& r : {
+           Row{"cooldown = 0", "card.toml:5:12: [detection] cooldown must be in the range 1-65535"},
+           Row{"reopen = \"never\"", "[detection] reopen must be \"cooldown\" or \"admin\""},
+           Row{"other_ports = 1", "[detection]: 'other_ports' must be a string"},
+           Row{"tls_bad_records = { threshold = 10001 }",
+               "card.toml:5:33: [detection] tls_bad_records threshold must be in the range 0-10000"},
+           Row{"connection_flood = { window = 0 }", "[detection] connection_flood window must be in the range 1-65535"},
+           Row{"connection_flood = 3", "[detection] connection_flood must be a table"},
+           Row{"connection_flood = { limit = 3 }", "unknown key 'limit' in [detection] connection_flood"},
+           Row{"port_scan = { threshold = 3 }", "unknown key 'port_scan' in [detection]"},
+       }) {
+    CAPTURE(r.text);
+    p.write("card.toml", std::string(kMinimal) + "[detection]\n" + r.text + "\n");
+    const std::string e = load_error(p);
+    CHECK(e.find(r.expected) != std::string::npos);
+  }
+}
+
+TEST_CASE("[incidents] gives the incident queue's capacity; out of range names the file, the line and the range") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  p.write("card.toml", kMinimal);
+  CHECK(load_profile(p.dir).incidents.capacity == 32);
+  p.write("card.toml", std::string(kMinimal) + "[incidents]\ncapacity = 4\n");
+  CHECK(load_profile(p.dir).incidents.capacity == 4);
+  struct Row {
+    const char* text;
+    const char* expected;
+  };
+  for (const Row& r : {
+           Row{"capacity = 3", "card.toml:5:12: [incidents] capacity must be in the range 4-255"},
+           Row{"capacity = 256", "[incidents] capacity must be in the range 4-255"},
+           Row{"capacity = \"many\"", "[incidents] capacity must be in the range 4-255"},
+           Row{"size = 8", "unknown key 'size' in [incidents]"},
+       }) {
+    CAPTURE(r.text);
+    p.write("card.toml", std::string(kMinimal) + "[incidents]\n" + r.text + "\n");
+    CHECK(load_error(p).find(r.expected) != std::string::npos);
+  }
+}

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "card/defence/incident_queue.hpp"
 #include "card/os/adm_key.hpp"
 #include "card/os/nvm.hpp"
 #include "card/os/nvm_device.hpp"
@@ -253,4 +254,25 @@ TEST_CASE("provisioning writes the profile's ADM key: the card verifies it") {
   REQUIRE(counter.ok());
   CHECK(counter->tries == profile.security.adm_tries);
   CHECK(counter->left == profile.security.adm_tries);
+}
+
+TEST_CASE("provisioning makes the empty incident queue with the profile's capacity") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  sim::Profile profile = sim::load_profile(demo);
+  profile.incidents.capacity = 7;
+  std::vector<u8> image(1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  (void)sim::provision_device(profile, device);
+  card::Nvm nvm(device);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  card::IncidentQueue queue;
+  REQUIRE(queue.power_up(store).ok());
+  CHECK_FALSE(queue.damaged_at_power_up());
+  auto summary = queue.summary();
+  REQUIRE(summary.ok());
+  CHECK(summary->capacity == 7);
+  CHECK(summary->count == 0);
+  CHECK(summary->next_sequence == 1);
+  CHECK(store.find(card::IncidentQueue::kObject)->size == card::IncidentQueue::object_size(7));
 }
