@@ -265,6 +265,66 @@ std::size_t Server::open_connections() const noexcept {
   return n;
 }
 
+const char* to_string(ClientWait w) noexcept {
+  switch (w) {
+    case ClientWait::kNone: return "none";
+    case ClientWait::kHead: return "head";
+    case ClientWait::kBody: return "body";
+    case ClientWait::kIdle: return "idle";
+  }
+  return "?";
+}
+
+ClientWait Server::waiting_for(std::size_t connection) const noexcept {
+  if (connection >= ServerConfig::kMaxConnections || connections_[connection] == nullptr) return ClientWait::kNone;
+  const Connection& c = *connections_[connection];
+  switch (c.state) {
+    case Connection::State::kReadHead:
+      return (c.requests != 0 && c.length == 0) ? ClientWait::kIdle : ClientWait::kHead;
+    case Connection::State::kReadBody:
+      return ClientWait::kBody;
+    case Connection::State::kDiscardBody:
+      return c.body_complete ? ClientWait::kNone : ClientWait::kBody;
+    case Connection::State::kContinue:
+    case Connection::State::kRespond:
+    case Connection::State::kClosing:
+      return ClientWait::kNone;
+  }
+  return ClientWait::kNone;
+}
+
+bool Server::request_started(std::size_t connection) const noexcept {
+  if (connection >= ServerConfig::kMaxConnections || connections_[connection] == nullptr) return false;
+  return connections_[connection]->length != 0 || connections_[connection]->head_length != 0;
+}
+
+TimeoutOutcome Server::timed_out(std::size_t connection) noexcept {
+  if (connection >= ServerConfig::kMaxConnections || connections_[connection] == nullptr) return TimeoutOutcome::kNothing;
+  Connection& c = *connections_[connection];
+  const ClientWait w = waiting_for(connection);
+  switch (w) {
+    case ClientWait::kNone:
+      return TimeoutOutcome::kNothing;
+    case ClientWait::kIdle:
+      c.trans(Connection::State::kClosing);
+      return TimeoutOutcome::kClosed;
+    case ClientWait::kHead:
+    case ClientWait::kBody:
+      break;
+  }
+  // RFC 9110 15.5.9: 408 for a request begun and not answered; the response of a request whose
+  // body is being discarded is already decided, and a client that sent nothing gets no answer.
+  if (c.state == Connection::State::kDiscardBody || !request_started(connection)) {
+    c.trans(Connection::State::kClosing);
+    return TimeoutOutcome::kClosed;
+  }
+  c.body_complete = true;  // nothing more is read
+  start_error(c, HttpStatus::kRequestTimeout, true);
+  if (c.state == Connection::State::kClosing) return TimeoutOutcome::kClosed;
+  c.trans(Connection::State::kRespond);
+  return TimeoutOutcome::kRequestTimeout;
+}
+
 bool Server::wants_close(std::size_t connection) const noexcept {
   if (connection >= ServerConfig::kMaxConnections || connections_[connection] == nullptr) return false;
   return connections_[connection]->state == Connection::State::kClosing;

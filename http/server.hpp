@@ -22,6 +22,11 @@
 // - persistent connections: HTTP/1.1 unless "Connection: close", HTTP/1.0 with keep-alive;
 //   pipelined requests are answered in order (bytes behind a head wait in the buffer); after
 //   kMaxRequestsPerConnection requests the response says Connection: close.
+// - deadlines: the server keeps no time; waiting_for() says what a connection waits for from its
+//   client (the head of a request, its body, or the next request of a kept-alive connection) and its
+//   owner times that (card/scws/scws_applet.hpp); timed_out() ends the wait: a request begun and
+//   not answered yet gets 408 Request Timeout (RFC 9110 15.5.9) and the connection closes after it;
+//   otherwise the connection closes without a response.
 // Errors the server generates always close the connection after the response, except 304 / 401 /
 // 403 / 404 / 405 / 411-free routing answers, which keep it (the request was read whole).
 #pragma once
@@ -100,6 +105,22 @@ constexpr bool is_malformed_request_status(HttpStatus s) noexcept {
   }
 }
 
+// What a connection waits for from its client (nothing while the server answers).
+enum class ClientWait : u8 {
+  kNone,  // not open, or the server is answering / closing: no client deadline
+  kHead,  // a request head: from connect, or from the first byte of a further request
+  kBody,  // the body of a request whose head arrived
+  kIdle,  // a kept-alive connection between a complete response and the next request's first byte
+};
+const char* to_string(ClientWait w) noexcept;
+
+// What timed_out() did.
+enum class TimeoutOutcome : u8 {
+  kNothing,       // no wait to end
+  kRequestTimeout,  // 408 is being sent, then close
+  kClosed,        // closing without a response (nothing of a request, a kept-alive connection, or a response begun)
+};
+
 struct ServerConfig {
   // Request head + body pieces, per connection: under 1 KiB so that the whole connection state
   // fits kConnectionBudget (a request head larger than this is 431).
@@ -139,6 +160,11 @@ class Server {
   std::size_t receive(std::size_t connection, Bytes data) noexcept;
   std::size_t send(std::size_t connection, MutableBytes out) noexcept;
   [[nodiscard]] bool wants_close(std::size_t connection) const noexcept;
+  [[nodiscard]] ClientWait waiting_for(std::size_t connection) const noexcept;
+  // Whether the connection received any byte of the request it waits for (kHead / kBody).
+  [[nodiscard]] bool request_started(std::size_t connection) const noexcept;
+  // The owner's deadline for the current wait passed.
+  TimeoutOutcome timed_out(std::size_t connection) noexcept;
   // Releases the connection; returns the memory given to open() (empty when it was not open).
   MutableBytes close(std::size_t connection) noexcept;
 

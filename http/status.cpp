@@ -31,6 +31,8 @@ std::string_view reason_phrase(HttpStatus s) noexcept {
       return "Not Found";
     case HttpStatus::kMethodNotAllowed:
       return "Method Not Allowed";
+    case HttpStatus::kRequestTimeout:
+      return "Request Timeout";
     case HttpStatus::kLengthRequired:
       return "Length Required";
     case HttpStatus::kPreconditionFailed:
@@ -71,6 +73,8 @@ std::string_view canned_body(HttpStatus s) noexcept {
       return "<!DOCTYPE html><title>404 Not Found</title><h1>404 Not Found</h1>\n";
     case HttpStatus::kMethodNotAllowed:
       return "<!DOCTYPE html><title>405 Method Not Allowed</title><h1>405 Method Not Allowed</h1>\n";
+    case HttpStatus::kRequestTimeout:
+      return "<!DOCTYPE html><title>408 Request Timeout</title><h1>408 Request Timeout</h1>\n";
     case HttpStatus::kLengthRequired:
       return "<!DOCTYPE html><title>411 Length Required</title><h1>411 Length Required</h1>\n";
     case HttpStatus::kPreconditionFailed:

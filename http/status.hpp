@@ -23,6 +23,7 @@ enum class HttpStatus : u16 {
   kForbidden = 403,                    // 15.5.4
   kNotFound = 404,                     // 15.5.5
   kMethodNotAllowed = 405,             // 15.5.6 (needs Allow)
+  kRequestTimeout = 408,               // 15.5.9
   kLengthRequired = 411,               // 15.5.12
   kPreconditionFailed = 412,           // 15.5.13
   kContentTooLarge = 413,              // 15.5.14

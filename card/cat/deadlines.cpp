@@ -83,7 +83,8 @@ Deadlines::Wish Deadlines::wanted() const noexcept {
   }
   const u32 now = uptime();
   const u32 since_refresh = now - last_refresh_;
-  u32 seconds = since_refresh >= kClockRefresh ? 1 : kClockRefresh - since_refresh;
+  // Idle: until the next clock refresh. With a deadline pending: ticks (the refresh is asked between them).
+  u32 seconds = any_pending() ? kTick : since_refresh >= kClockRefresh ? 1 : kClockRefresh - since_refresh;
   for (const Slot& s : slots_) {
     if (s.listener == nullptr) continue;
     const u32 left = s.due > now ? s.due - now : 1;

@@ -875,7 +875,11 @@ bool CatToolkit::schedule_deadline_timer() noexcept {
 }
 
 bool CatToolkit::schedule_clock() noexcept {
-  if (!have_date_time_ || !deadlines_.clock_refresh_due()) return false;
+  if (!deadlines_.clock_refresh_due()) return false;
+  if (!have_date_time_) {
+    deadlines_.clock_refreshed();  // nothing to ask: the idle period just runs on
+    return false;
+  }
   if (!issue(cat::make_provide_local_information(take_number(), cat::qualifier::kLocalInfoDateTimeAndTimeZone), 0xFF,
              0xFF, 0, 0))
     return false;

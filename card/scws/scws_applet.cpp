@@ -25,6 +25,7 @@ Status<CardError> ScwsApplet::on_power_up(CardContext& ctx) noexcept {
   ctx_ = &ctx;
   // RAM of the previous session is gone (the arena was reset): forget its connections.
   for (std::size_t i = 0; i < http::ServerConfig::kMaxConnections; ++i) (void)server_.close(i);
+  for (Timing& t : timing_) t = Timing{};
   status_.bind(&ctx, this, port_extension_);
   // The image's settings (card/scws/scws_settings.hpp) override the built-in defaults: the profile chose
   // the port, the channels and the default page.
@@ -75,17 +76,23 @@ bool ScwsApplet::open(std::size_t connection) noexcept {
     ctx_->arena().deallocate(memory);
     return false;
   }
+  timing_[connection] = Timing{};
+  review(connection, connection);
   return true;
 }
 
 std::size_t ScwsApplet::receive(std::size_t connection, Bytes data) noexcept {
   current_connection_ = connection;
-  return server_.receive(connection, data);
+  const std::size_t n = server_.receive(connection, data);
+  review(connection);
+  return n;
 }
 
 std::size_t ScwsApplet::send(std::size_t connection, MutableBytes out) noexcept {
   current_connection_ = connection;
-  return server_.send(connection, out);
+  const std::size_t n = server_.send(connection, out);
+  review(connection);
+  return n;
 }
 
 bool ScwsApplet::wants_close(std::size_t connection) const noexcept { return server_.wants_close(connection); }
@@ -93,6 +100,111 @@ bool ScwsApplet::wants_close(std::size_t connection) const noexcept { return ser
 void ScwsApplet::close(std::size_t connection) noexcept {
   MutableBytes m = server_.close(connection);
   if (!m.empty() && ctx_ != nullptr) ctx_->arena().deallocate(m.data());
+  if (connection < kMaxConnections) {
+    if (toolkit_ != nullptr) toolkit_->deadlines().stop(static_cast<u8>(kFirstSlot + connection));
+    timing_[connection] = Timing{};
+  }
+}
+
+// ---- deadlines ------------------------------------------------------------------------------------------
+
+u16 ScwsApplet::port_of(std::size_t connection) const noexcept {
+  const u16 port = toolkit_ != nullptr ? toolkit_->connection_port(connection) : 0;
+  return port != 0 ? port : settings_.http_port;
+}
+
+void ScwsApplet::start_deadline(std::size_t c, u32 seconds) noexcept {
+  if (toolkit_ == nullptr) return;
+  (void)toolkit_->deadlines().start(static_cast<u8>(kFirstSlot + c), seconds == 0 ? 1 : seconds, *this);
+}
+
+void ScwsApplet::review(std::size_t c, std::size_t opening) noexcept {
+  if (c >= kMaxConnections) return;
+  Timing& t = timing_[c];
+  const http::ClientWait w = server_.waiting_for(c);
+  if (w != t.wait) {
+    t.wait = w;
+    t.evicting = false;
+    switch (w) {
+      case http::ClientWait::kNone:
+        if (toolkit_ != nullptr) toolkit_->deadlines().stop(static_cast<u8>(kFirstSlot + c));
+        break;
+      case http::ClientWait::kHead: start_deadline(c, settings_.head_timeout); break;
+      case http::ClientWait::kBody: start_deadline(c, settings_.body_timeout); break;
+      case http::ClientWait::kIdle:
+        t.idle_since = uptime();
+        start_deadline(c, settings_.idle_timeout);
+        break;
+    }
+  }
+  review_evictions(opening);
+}
+
+void ScwsApplet::review_evictions(std::size_t opening) noexcept {
+  if (toolkit_ == nullptr) return;
+  const u32 now = uptime();
+  const u16 ports[2] = {settings_.http_port, settings_.tls_port};
+  for (const u16 port : ports) {
+    if (port == 0) continue;
+    std::size_t listening = toolkit_->channels(port, BipState::kListen);
+    if (opening < kMaxConnections && toolkit_->connection_port(opening) == port &&
+        toolkit_->slot(opening).state() == BipState::kListen && listening != 0)
+      --listening;
+    const bool full = listening == 0;
+    std::size_t oldest = kMaxConnections;
+    bool one_evicting = false;
+    for (std::size_t c = 0; c < kMaxConnections; ++c) {
+      Timing& t = timing_[c];
+      if (t.wait != http::ClientWait::kIdle || port_of(c) != port) continue;
+      if (t.evicting && !full) {
+        // A channel listens again: back to the idle deadline, counted from when the idleness began.
+        t.evicting = false;
+        const u32 idle = now - t.idle_since;
+        start_deadline(c, idle < settings_.idle_timeout ? settings_.idle_timeout - idle : 1);
+      }
+      if (t.evicting) one_evicting = true;
+      if (oldest == kMaxConnections || t.idle_since < timing_[oldest].idle_since) oldest = c;
+    }
+    if (!full || one_evicting || oldest == kMaxConnections) continue;
+    Timing& victim = timing_[oldest];
+    victim.evicting = true;
+    const u32 idle = now - victim.idle_since;
+    ctx_->trace()("scws: port %u full: connection %zu, idle %u s, goes after %u s of idleness", unsigned{port}, oldest,
+                  unsigned{idle}, unsigned{kEvictionGrace});
+    // A deadline may pass up to Deadlines::kTick early and the uptime lags by as much: one tick more
+    // so that a client is never evicted before kEvictionGrace of real idleness.
+    start_deadline(oldest, (idle < kEvictionGrace ? kEvictionGrace - idle : 0) + Deadlines::kTick);
+  }
+}
+
+void ScwsApplet::deadline_passed(u8 slot) noexcept {
+  if (slot < kFirstSlot || ctx_ == nullptr) return;
+  const std::size_t c = slot - kFirstSlot;
+  if (c >= kMaxConnections) return;
+  Timing& t = timing_[c];
+  const http::ClientWait w = t.wait;
+  const bool evicted = t.evicting;
+  const http::TimeoutOutcome outcome = server_.timed_out(c);
+  t = Timing{};
+  const u16 port = port_of(c);
+  switch (w) {
+    case http::ClientWait::kNone:
+      return;
+    case http::ClientWait::kIdle:
+      ctx_->events().report(SecurityEventKind::kHttpIdleClient, port, static_cast<u8>(c), evicted ? 1 : 0);
+      ctx_->trace()("scws: connection %zu closed: idle %s", c, evicted ? "on a full port" : "past its deadline");
+      break;
+    case http::ClientWait::kHead:
+    case http::ClientWait::kBody: {
+      const bool answered = outcome == http::TimeoutOutcome::kRequestTimeout;
+      ctx_->events().report(SecurityEventKind::kHttpSlowClient, port, static_cast<u8>(c),
+                            answered ? http::code(http::HttpStatus::kRequestTimeout) : 0);
+      ctx_->trace()("scws: connection %zu: the request %s did not arrive in time%s", c,
+                    w == http::ClientWait::kHead ? "head" : "body", answered ? " (408)" : "");
+      break;
+    }
+  }
+  t.wait = server_.waiting_for(c);
 }
 
 // The current connection's port: the HTTP port, or the TLS port whose sessions carry HTTP here.

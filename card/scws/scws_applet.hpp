@@ -8,6 +8,21 @@
 // is an unregistered proprietary AID, which is what a project-chosen test AID must be; a product
 // would use its vendor's registered RID instead.
 //
+// Deadlines (card/cat/deadlines.hpp, slot Deadlines::kHttpFirst + connection, on every port the
+// server is reached through, TLS included): after each call for a connection the applet asks the
+// server what it waits for (http::ClientWait) and, when that changed, restarts the connection's
+// deadline: head_timeout for a request head (from connect, or from the first byte of a further
+// request), body_timeout for its body, idle_timeout between a complete response on a kept-alive
+// connection and the next request. A head or body deadline that passes ends the connection (408
+// Request Timeout when part of a request came and nothing of a response went, RFC 9110 15.5.9) and
+// is an http-slow-client event; an idle one closes it quietly as an http-idle-client event (a
+// kept-alive client that goes quiet is legitimate: detection does not count it as slow).
+// Eviction: while no channel of a port listens (every one has a client, so a new client may be
+// queued in the terminal's listening socket), the longest-idle kept-alive connection of that port
+// goes once it has been idle for kEvictionGrace seconds (at most Deadlines::kTick more) instead of
+// its idle_timeout: a port's last channel is never held by an idle client for longer than the idle
+// deadline.
+//
 // Installed (Applet::install, once per image): creates the content index and the users object if
 // provisioning has not made them already. Powered up: binds the extensions and registers the port
 // with the toolkit (when one was given). Selecting it over APDUs is allowed but does nothing: the
@@ -17,6 +32,7 @@
 #include <cstddef>
 
 #include "card/os/applet.hpp"
+#include "card/cat/deadlines.hpp"
 #include "card/os/card_context.hpp"
 #include "card/scws/scws_settings.hpp"
 #include "card/scws/status_extension.hpp"
@@ -46,8 +62,12 @@ struct ScwsDefaults {
   u8 max_channels = 4;       // clients served at once on the port (1..7)
 };
 
-class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site, public StatusSource {
+class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site, public StatusSource,
+                         public DeadlineListener {
  public:
+  static constexpr u8 kFirstSlot = Deadlines::kHttpFirst;  // connection c uses deadline kFirstSlot + c
+  static_assert(http::ServerConfig::kMaxConnections <= Deadlines::kHttpSlots, "one deadline per connection");
+  static constexpr u32 kEvictionGrace = 2;  // seconds an idle connection keeps a full port's channel
   static constexpr u8 kAid[] = {0xF0, 0x53, 0x43, 0x57, 0x53, 0x01};
   static constexpr u8 kLabel[] = {'S', 'C', 'W', 'S'};
 
@@ -99,12 +119,37 @@ class ScwsApplet final : public Applet, public StreamEndpoint, public http::Site
   // An http-malformed security event: detail = the status, evidence = the start of the request.
   void refused(http::HttpStatus status, Bytes request_start) noexcept override;
 
+  // DeadlineListener
+  void deadline_passed(u8 slot) noexcept override;
+  // What a connection waits for and whether it is the one being evicted (tests, /status).
+  [[nodiscard]] http::ClientWait waiting(std::size_t connection) const noexcept {
+    return connection < kMaxConnections ? timing_[connection].wait : http::ClientWait::kNone;
+  }
+  [[nodiscard]] bool evicting(std::size_t connection) const noexcept {
+    return connection < kMaxConnections && timing_[connection].evicting;
+  }
+
   // StatusSource
   [[nodiscard]] std::size_t channels_in_use() const noexcept override { return server_.open_connections(); }
   [[nodiscard]] std::size_t current_connection() const noexcept override { return current_connection_; }
 
  private:
   [[nodiscard]] u16 connection_port() const noexcept;
+  [[nodiscard]] u16 port_of(std::size_t connection) const noexcept;
+  [[nodiscard]] u32 uptime() const noexcept { return ctx_ != nullptr ? ctx_->time().uptime() : 0; }
+  void start_deadline(std::size_t connection, u32 seconds) noexcept;
+  // After every call for a connection: its deadline follows what it waits for.
+  void review(std::size_t connection, std::size_t opening = kMaxConnections) noexcept;
+  // Eviction on full ports (see above); `opening` is a connection being opened (its channel is
+  // still counted as listening by the toolkit).
+  void review_evictions(std::size_t opening) noexcept;
+
+  struct Timing {
+    http::ClientWait wait = http::ClientWait::kNone;
+    bool evicting = false;
+    u32 idle_since = 0;  // uptime when kIdle began
+  };
+  Timing timing_[kMaxConnections] = {};
 
   ScwsDefaults config_;
   ScwsSettings settings_;

@@ -6,7 +6,8 @@ namespace scws::card {
 namespace {
 
 constexpr u8 kMagic[4] = {'S', 'E', 'T', '1'};
-constexpr u16 kVersion = 2;
+constexpr u16 kVersion = 3;
+constexpr u16 kVersionV2 = 2;  // without the HTTP timeouts
 
 constexpr u16 load_be16(const u8* p) noexcept { return static_cast<u16>((p[0] << 8) | p[1]); }
 constexpr void store_be16(u8* p, u16 v) noexcept {
@@ -75,6 +76,7 @@ bool scws_settings_valid(const ScwsSettings& s) noexcept {
     if (!valid_mode(s.tls_mode) || s.tls_timeout == 0) return false;
     if (s.tls_ram < ScwsSettings::kMinTlsRam || s.tls_ram > ScwsSettings::kMaxTlsRam) return false;
   }
+  if (s.head_timeout == 0 || s.body_timeout == 0 || s.idle_timeout == 0) return false;
   if (s.index_length > ScwsSettings::kMaxIndex) return false;
   return valid_index(s.index_name());
 }
@@ -93,6 +95,9 @@ Status<SettingsError> scws_settings_put(ObjectStore& store, const ScwsSettings& 
   store_be32(image + 14, s.tls_ram);
   image[18] = s.index_length;
   std::memcpy(image + 19, s.index, s.index_length);
+  image[ScwsSettings::kObjectSizeV2] = s.head_timeout;
+  image[ScwsSettings::kObjectSizeV2 + 1] = s.body_timeout;
+  image[ScwsSettings::kObjectSizeV2 + 2] = s.idle_timeout;
 
   Nvm& nvm = store.nvm();
   const bool own = !nvm.in_transaction();  // join the caller's transaction, or open one
@@ -122,13 +127,19 @@ Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store, const 
     if (found.error() == NvmError::kNotFound) return absent;
     return fail(SettingsError::kNvm);
   }
-  if (found->size != ScwsSettings::kObjectSize) return fail(SettingsError::kCorrupt);
+  const bool v2 = found->size == ScwsSettings::kObjectSizeV2;
+  if (found->size != ScwsSettings::kObjectSize && !v2) return fail(SettingsError::kCorrupt);
   u8 image[ScwsSettings::kObjectSize];
-  if (!store.read(kScwsSettingsObject, 0, MutableBytes(image, sizeof image))) return fail(SettingsError::kNvm);
-  if (std::memcmp(image, kMagic, sizeof kMagic) != 0 || load_be16(image + 4) != kVersion) {
+  if (!store.read(kScwsSettingsObject, 0, MutableBytes(image, found->size))) return fail(SettingsError::kNvm);
+  if (std::memcmp(image, kMagic, sizeof kMagic) != 0 || load_be16(image + 4) != (v2 ? kVersionV2 : kVersion)) {
     return fail(SettingsError::kCorrupt);
   }
-  ScwsSettings s;
+  ScwsSettings s;  // a version 2 object keeps the default timeouts
+  if (!v2) {
+    s.head_timeout = image[ScwsSettings::kObjectSizeV2];
+    s.body_timeout = image[ScwsSettings::kObjectSizeV2 + 1];
+    s.idle_timeout = image[ScwsSettings::kObjectSizeV2 + 2];
+  }
   s.http_port = load_be16(image + 6);
   s.http_channels = image[8];
   s.tls_channels = image[9];

@@ -4,7 +4,7 @@
 // transaction; read by the SCWS applet at power-up. Without the object the defaults below apply.
 //
 // On-NVM format: object kScwsSettingsObject, kObjectSize bytes, big-endian:
-//   +0  magic "SET1"          +4  version u16 (2)
+//   +0  magic "SET1"          +4  version u16 (3)
 //   +6  http_port u16         +8  http_channels u8 (1..7)   +9  tls_channels u8 (0..7)
 //   +10 tls_port u16 (0 = no TLS port)
 //   +12 tls_mode u8 (TlsPortMode; 0 without a TLS port)
@@ -13,6 +13,10 @@
 //   +14 tls_ram u32: bytes of card RAM carved at power-up for the TLS region (tls/tls_allocator.hpp)
 //   +18 index length u8       +19 index name bytes (kMaxIndex, zero padded): the file served for
 //                                 a path ending in "/" (RFC 9110 does not name one; "index.html")
+//   +51 head_timeout u8, +52 body_timeout u8, +53 idle_timeout u8: seconds (1..255) an HTTP
+//       connection may take for a request head, for its body, and stay idle between kept-alive
+//       requests (card/scws/scws_applet.hpp); version 3
+// Version 2 (kObjectSizeV2 bytes, without the HTTP timeouts) is read with the default timeouts.
 // Version 1 (no TLS fields beyond port and channels) is not read: such an image is re-provisioned.
 #pragma once
 
@@ -34,7 +38,8 @@ const char* to_string(TlsPortMode m) noexcept;
 
 struct ScwsSettings {
   static constexpr std::size_t kMaxIndex = 32;
-  static constexpr std::size_t kObjectSize = 19 + kMaxIndex;
+  static constexpr std::size_t kObjectSizeV2 = 19 + kMaxIndex;
+  static constexpr std::size_t kObjectSize = kObjectSizeV2 + 3;
   static constexpr u8 kMaxChannels = 7;  // BIP channel identifiers 1..7 (TS 102 223 8.5 / annex M)
   static constexpr u32 kMinTlsRam = 4096;              // below this not even a PSK session fits
   static constexpr u32 kMaxTlsRam = 16 * 1024 * 1024;  // the largest card RAM scws runs with
@@ -46,6 +51,11 @@ struct ScwsSettings {
   TlsPortMode tls_mode = TlsPortMode::kNone;  // kNone exactly when tls_port == 0
   u8 tls_timeout = 10;    // seconds (1..255)
   u32 tls_ram = 0;        // kMinTlsRam..kMaxTlsRam with a TLS port, 0 without
+  // HTTP deadlines, seconds (1..255): a fifth client on a port of four channels held by idle
+  // sockets is served within head_timeout (docs/architecture.md, "Threats and answers").
+  u8 head_timeout = 10;
+  u8 body_timeout = 20;
+  u8 idle_timeout = 15;
   char index[kMaxIndex] = {'i', 'n', 'd', 'e', 'x', '.', 'h', 't', 'm', 'l'};
   u8 index_length = 10;
 

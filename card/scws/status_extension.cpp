@@ -47,6 +47,7 @@ std::string_view render_status(const StatusSnapshot& s, std::span<char> out) noe
     b.text(",\"incidents\":{\"count\":").number(s.incidents_count).text(",\"dropped\":").number(s.incidents_dropped);
     b.text(",\"damaged\":").text((s.incidents & kIncidentsDamaged) != 0 ? "true" : "false").text("}");
   }
+  if (s.self != nullptr) s.self->render_card_figures(s.connection, b);
   if (s.self != nullptr && s.self->part() != nullptr) s.self->part()->status_render(s.connection, b);
   b.text("}");
   return b.ok() ? b.view() : std::string_view{};
@@ -127,6 +128,18 @@ void StatusExtension::do_get(http::HttpRequest& request, http::HttpResponse& res
     s->connection = static_cast<u8>(source_->current_connection());
   }
   s->self = this;
+  if (ctx_ != nullptr && s->connection < StreamEndpoint::kMaxConnections) {
+    Figures& f = figures_[s->connection];
+    const CardTime& t = ctx_->time();
+    f.uptime = t.uptime();
+    f.now = t.now();
+    f.from_terminal = t.from_terminal();
+    const SecurityEvents& e = ctx_->events();
+    f.slow = e.total(SecurityEventKind::kHttpSlowClient);
+    f.idle = e.total(SecurityEventKind::kHttpIdleClient);
+    f.auth = e.total(SecurityEventKind::kHttpAuthFailure);
+    f.malformed = e.total(SecurityEventKind::kHttpMalformed);
+  }
   if (part_ != nullptr) part_->status_snapshot(s->connection);
   char json[kStatusJsonRoom];
   const std::string_view text = render_status(*s, json);
@@ -134,6 +147,15 @@ void StatusExtension::do_get(http::HttpRequest& request, http::HttpResponse& res
   response.set_content_type("application/json");
   response.add_header("Cache-Control", "no-store");
   response.send(status_content, static_cast<u32>(text.size()));
+}
+
+void StatusExtension::render_card_figures(std::size_t connection, http::TextBuilder& b) const noexcept {
+  if (connection >= StreamEndpoint::kMaxConnections) return;
+  const Figures& f = figures_[connection];
+  b.text(",\"time\":{\"uptime\":").number(f.uptime).text(",\"now\":").number(f.now);
+  b.text(",\"from_terminal\":").text(f.from_terminal ? "true" : "false");
+  b.text("},\"http\":{\"slow_clients\":").number(f.slow).text(",\"idle_clients\":").number(f.idle);
+  b.text(",\"auth_failures\":").number(f.auth).text(",\"malformed\":").number(f.malformed).text("}");
 }
 
 void UploadExtension::do_post(http::HttpRequest& request, http::HttpResponse& response) noexcept {

@@ -21,6 +21,7 @@
 #include <string_view>
 
 #include "base/bytes.hpp"
+#include "card/cat/stream_endpoint.hpp"
 #include "card/defence/incident_queue.hpp"
 #include "http/extension.hpp"
 
@@ -50,7 +51,7 @@ class StatusPart {
 class StatusExtension final : public http::Extension {
  public:
   static constexpr std::string_view kPath = "/status";
-  static constexpr std::size_t kMaxJson = 280;  // the longest figures, the incidents' included
+  static constexpr std::size_t kMaxJson = 440;  // the longest figures: the incidents', the time and HTTP events
   static constexpr std::size_t kMaxPartJson = 600;  // what a StatusPart may add
 
   // ctx: set when the card powers up (nullptr: figures read as 0). part: nullptr for none.
@@ -60,6 +61,10 @@ class StatusExtension final : public http::Extension {
     part_ = part;
   }
   [[nodiscard]] const StatusPart* part() const noexcept { return part_; }
+  // The card's time and the HTTP security events (every port), frozen for one connection's response:
+  // ,"time":{"uptime":s,"now":s,"from_terminal":b},"http":{"slow_clients":n,"idle_clients":n,
+  // "auth_failures":n,"malformed":n}
+  void render_card_figures(std::size_t connection, http::TextBuilder& out) const noexcept;
   // The incident queue whose figures /status shows (nullptr: no "incidents" member). Before power-up.
   void set_incidents(IncidentQueue* queue) noexcept { incidents_ = queue; }
   void do_get(http::HttpRequest& request, http::HttpResponse& response) noexcept override;
@@ -69,6 +74,11 @@ class StatusExtension final : public http::Extension {
   CardContext* ctx_ = nullptr;
   const StatusSource* source_ = nullptr;
   StatusPart* part_ = nullptr;
+  struct Figures {
+    u32 uptime = 0, now = 0, slow = 0, idle = 0, auth = 0, malformed = 0;
+    bool from_terminal = false;
+  };
+  Figures figures_[StreamEndpoint::kMaxConnections] = {};
   IncidentQueue* incidents_ = nullptr;
 };
 

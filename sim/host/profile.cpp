@@ -185,7 +185,8 @@ ScwsSection read_scws(const fs::path& file, const toml::table& root, Profile& p)
   if (node == nullptr) return section;
   const toml::table* scws = node->as_table();
   if (scws == nullptr) refuse(file, &node->source(), "[scws] must be a table");
-  check_keys(file, *scws, {"http_port", "http_channels", "index", "content"}, "[scws]");
+  check_keys(file, *scws, {"http_port", "http_channels", "index", "content", "head_timeout", "body_timeout", "idle_timeout"},
+             "[scws]");
   if (const toml::node* port = scws->get("http_port")) {
     auto v = port->value<std::int64_t>();
     if (!v || *v < 1 || *v > 65535) refuse(file, &port->source(), "[scws] http_port must be a TCP port 1-65535");
@@ -199,6 +200,17 @@ ScwsSection read_scws(const fs::path& file, const toml::table& root, Profile& p)
     p.http_channels = static_cast<std::uint8_t>(*v);
     section.http_channels_given = true;
   }
+  // The HTTP deadlines, seconds: a byte each in the card's settings (card/scws/scws_settings.hpp).
+  auto timeout = [&](const char* key, std::uint8_t& out) {
+    const toml::node* n = scws->get(key);
+    if (n == nullptr) return;
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < 1 || *v > 255) refuse(file, &n->source(), std::string("[scws] ") + key + " must be in the range 1-255 (seconds)");
+    out = static_cast<std::uint8_t>(*v);
+  };
+  timeout("head_timeout", p.head_timeout);
+  timeout("body_timeout", p.body_timeout);
+  timeout("idle_timeout", p.idle_timeout);
   if (scws->contains("index")) p.index = required_string(file, *scws, "index", "[scws]");
   if (scws->contains("content")) section.content_dir = required_string(file, *scws, "content", "[scws]");
   return section;

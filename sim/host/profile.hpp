@@ -91,6 +91,10 @@ struct Profile {
   std::array<std::uint8_t, 10> iccid_bcd{};  // as stored in EF.ICCID (TS 102 221 13.2): swapped nibbles, F filler
   std::uint16_t http_port = 3516;           // IANA "smartcard-port"
   std::uint8_t http_channels = 7;           // BIP channels listening on the HTTP port at once
+  // HTTP deadlines, seconds (card/scws/scws_applet.hpp): request head, request body, idle keep-alive.
+  std::uint8_t head_timeout = 10;
+  std::uint8_t body_timeout = 20;
+  std::uint8_t idle_timeout = 15;
   std::string index = "index.html";         // the default page for "/" (a resource path without the '/')
   std::vector<ProfileResource> resources;   // sorted by path
   std::vector<ProfileUser> users;

@@ -59,6 +59,9 @@ card::ScwsSettings settings_of(const Profile& profile) {
   card::ScwsSettings settings;
   settings.http_port = profile.http_port;
   settings.http_channels = profile.http_channels;
+  settings.head_timeout = profile.head_timeout;
+  settings.body_timeout = profile.body_timeout;
+  settings.idle_timeout = profile.idle_timeout;
   if (profile.tls) {
     settings.tls_port = profile.tls->port;
     settings.tls_channels = profile.tls->channels;

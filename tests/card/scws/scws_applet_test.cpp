@@ -385,6 +385,63 @@ TEST_CASE("scws applet reports each malformed request with its status and the st
   CHECK(f.events.count(f.applet.settings().http_port, SecurityEventKind::kHttpMalformed) == 2);
 }
 
+// ---- deadlines (card/scws/scws_applet.hpp): the deadline service is told what each connection waits for ----
+
+TEST_CASE("scws applet times a request head, answers 408 to a partial one and reports a slow client") {
+  ScwsFixture f(true, true);
+  const Deadlines& d = f.toolkit.deadlines();
+  const u8 slot = ScwsApplet::kFirstSlot + 2;
+  Client c(f.applet, 2);
+  CHECK(f.applet.waiting(2) == http::ClientWait::kHead);
+  CHECK(d.pending(slot));
+  c.send_request("GET /a.txt HTTP/1.1\r\nHo");
+  CHECK(f.applet.waiting(2) == http::ClientWait::kHead);
+  f.applet.deadline_passed(slot);
+  c.pull();
+  CHECK(c.received.rfind("HTTP/1.1 408 Request Timeout\r\n", 0) == 0);
+  CHECK(f.applet.wants_close(2));
+  CHECK(f.events.count(f.applet.settings().http_port, SecurityEventKind::kHttpSlowClient) == 1);
+  CHECK(f.events.count(f.applet.settings().http_port, SecurityEventKind::kHttpIdleClient) == 0);
+  f.applet.close(2);
+  CHECK_FALSE(d.pending(slot));
+  CHECK(f.arena.in_use() == f.idle);
+}
+
+TEST_CASE("scws applet closes a silent connection at its head deadline without a response") {
+  ScwsFixture f(true, true);
+  Client c(f.applet, 0);
+  f.applet.deadline_passed(ScwsApplet::kFirstSlot + 0);
+  CHECK(c.pull() == 0);
+  CHECK(f.applet.wants_close(0));
+  CHECK(f.events.total(SecurityEventKind::kHttpSlowClient) == 1);
+  f.applet.close(0);
+}
+
+TEST_CASE("scws applet times a body, then the idle keep-alive wait, which is no slow client") {
+  ScwsFixture f(true, true);
+  const Deadlines& d = f.toolkit.deadlines();
+  const u8 slot = ScwsApplet::kFirstSlot + 1;
+  Client c(f.applet, 1);
+  c.send_request("POST /upload HTTP/1.1\r\nHost: card\r\nContent-Length: 10\r\n\r\n12345");
+  CHECK(f.applet.waiting(1) == http::ClientWait::kBody);
+  c.send_request("67890");
+  CHECK(c.received.rfind("HTTP/1.1 200", 0) == 0);
+  // A complete response on a kept-alive connection: idle until the next request's first byte.
+  CHECK(f.applet.waiting(1) == http::ClientWait::kIdle);
+  CHECK(d.pending(slot));
+  c.received.clear();
+  c.send_request("GE");
+  CHECK(f.applet.waiting(1) == http::ClientWait::kHead);
+  c.send_request("T /a.txt HTTP/1.1\r\nHost: card\r\n\r\n");
+  CHECK(c.received.find("hello") != std::string::npos);
+  CHECK(f.applet.waiting(1) == http::ClientWait::kIdle);
+  f.applet.deadline_passed(slot);
+  CHECK(f.applet.wants_close(1));
+  CHECK(f.events.total(SecurityEventKind::kHttpIdleClient) == 1);
+  CHECK(f.events.total(SecurityEventKind::kHttpSlowClient) == 0);
+  f.applet.close(1);
+}
+
 TEST_CASE("/status shows the incident queue's count, dropped and damaged flag, never an incident") {
   ScwsFixture f;
   CHECK(get_one(f.applet, "GET /status HTTP/1.1\r\nHost: c\r\n\r\n").body.find("incidents") == std::string::npos);

@@ -14,6 +14,7 @@
 
 #include "base/crc32.hpp"
 #include "card/os/card_context.hpp"
+#include "card/cat/toolkit.hpp"
 #include "card/scws/scws_applet.hpp"
 #include "card/os/uicc_files.hpp"
 #include "card/scws/web_content.hpp"
@@ -41,9 +42,11 @@ struct ScwsFixture {
   CardTime time;
   CardContext ctx{nvm, objects, arena, transient, tracer, events, time};
   ScwsApplet applet;
+  CatToolkit toolkit;  // not powered: its deadline service only records what the applet starts
   std::size_t idle = 0;
 
-  explicit ScwsFixture(bool with_content = true) {
+  explicit ScwsFixture(bool with_content = true, bool with_toolkit = false) {
+    if (with_toolkit) applet.set_toolkit(toolkit);
     REQUIRE(nvm.format(kCapacity).ok());
     REQUIRE(nvm.begin().ok());
     REQUIRE(objects.format().ok());
