@@ -224,7 +224,10 @@ class AttackCard {
       PcscCard card(context, stack_.pcscd().reader(0), options);
       auto tx = [&card](std::vector<u8> apdu, const char* what) {
         std::vector<u8> r = card.transmit(apdu);
-        if (r.size() < 2 || r[r.size() - 2] != 0x90 || r[r.size() - 1] != 0x00) {
+        // 91 XX: done, and a proactive command waits (TS 102 221 10.2.1.1), e.g. the toolkit's CLOSE
+        // CHANNEL; the gateway fetches it at its next poll.
+        const bool ok = r.size() >= 2 && ((r[r.size() - 2] == 0x90 && r.back() == 0x00) || r[r.size() - 2] == 0x91);
+        if (!ok) {
           char sw[16];
           std::snprintf(sw, sizeof sw, "%02X %02X", r.size() >= 2 ? r[r.size() - 2] : 0, r.size() >= 2 ? r.back() : 0);
           throw std::runtime_error(std::string(what) + " answered " + sw);
