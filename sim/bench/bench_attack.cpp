@@ -337,10 +337,13 @@ std::string exchange_raw(int fd, const std::string& data, bool half_close, bool&
   return got;
 }
 
-// openssl s_client's summary: "New, TLSv1.2, Cipher is X" after a handshake, "Cipher is (NONE)" when it failed.
+// openssl s_client: the card's alert is in its error lines ("... alert unknown ca ... SSL alert number 48").
+// Its summary "New, TLSv1.2, Cipher is X" alone does not mean success: the client's own flight already
+// switched ciphers (RFC 5246 7.1) before the card's alert came.
 Outcome judge_s_client(const std::string& out) {
+  if (out.find("alert") != std::string::npos) return Outcome::kAnswered;
   if (out.find("New, ") != std::string::npos && out.find("Cipher is (NONE)") == std::string::npos) return Outcome::kUnexpected;
-  return out.find("alert") != std::string::npos ? Outcome::kAnswered : Outcome::kDropped;
+  return Outcome::kDropped;
 }
 
 bool refused_text(const std::string& out) {
