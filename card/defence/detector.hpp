@@ -103,6 +103,11 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   [[nodiscard]] u32 incidents_lost() const noexcept { return lost_; }
   // Events counted in the current window of a rule on a port (0 when none).
   [[nodiscard]] u32 window_count(u16 port, DetectionRule rule) const noexcept;
+  // RAM of the sliding windows (every rule on every guarded port), the bulk of sizeof(Detector):
+  // what `scws bench attack` reports as the detection's cost.
+  [[nodiscard]] static constexpr std::size_t windows_bytes() noexcept {
+    return kMaxGuardedPorts * sizeof(std::array<Window, kDetectionRules>);
+  }
 
  private:
   struct Window {

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -328,6 +329,9 @@ struct GatewayRunner::Impl {
   std::thread thread;
   std::atomic<u16> port{0};
   std::atomic<u32> listening{0};
+  std::function<void(const std::string&)> log_hook;
+  mutable std::mutex ports_mutex;
+  std::map<u16, u16> local_ports;  // card port -> local port, under ports_mutex
 };
 
 GatewayRunner::GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports) {
@@ -343,8 +347,13 @@ GatewayRunner::GatewayRunner(CardTransport& transport, bool verbose, std::string
   options.log = [&im, verbose, measured](const std::string& line) {
     if (line.find(" listening on ") != std::string::npos && line.find(measured) != std::string::npos) im.listening.fetch_add(1);
     if (verbose) std::cerr << "bench: " << im.tag << " gateway: " << line << std::endl;
+    if (im.log_hook) im.log_hook(line);
   };
   options.on_listen = [&im](u16 card_port, const std::string&, u16 local) {
+    {
+      std::lock_guard lock(im.ports_mutex);
+      im.local_ports[card_port] = local;
+    }
     if (card_port == im.card_port) im.port.store(local);
   };
   im.gateway = std::make_unique<Gateway>(im.io, im.counter, std::move(options));
@@ -353,6 +362,15 @@ GatewayRunner::GatewayRunner(CardTransport& transport, bool verbose, std::string
 GatewayRunner::~GatewayRunner() { stop(); }
 
 CountingTransport& GatewayRunner::counter() { return impl_->counter; }
+
+void GatewayRunner::set_log_hook(std::function<void(const std::string&)> hook) { impl_->log_hook = std::move(hook); }
+
+std::optional<u16> GatewayRunner::local_port(u16 card_port) const {
+  std::lock_guard lock(impl_->ports_mutex);
+  const auto it = impl_->local_ports.find(card_port);
+  if (it == impl_->local_ports.end()) return std::nullopt;
+  return it->second;
+}
 
 u16 GatewayRunner::start(u32 channels, std::chrono::milliseconds timeout) {
   Impl& im = *impl_;

@@ -182,6 +182,11 @@ class GatewayRunner {
   GatewayRunner& operator=(const GatewayRunner&) = delete;
 
   CountingTransport& counter();
+  // Every gateway log line, on the gateway's thread (e.g. "stopped listening on ... (card port N)").
+  // Set before start().
+  void set_log_hook(std::function<void(const std::string&)> hook);
+  // Where a card port listens now (the latest socket opened for it); nullopt before it listened.
+  [[nodiscard]] std::optional<u16> local_port(u16 card_port) const;
   // Throws std::runtime_error when the channels do not listen within timeout.
   u16 start(u32 channels, std::chrono::milliseconds timeout);
   void stop();

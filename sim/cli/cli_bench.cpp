@@ -1,5 +1,5 @@
-// `scws bench apdu` (the APDU round-trip benchmark), `scws bench http` (the SCWS figures)
-// and the hidden `scws bench refcard` (the benchmarks' reference card on a vpcd port).
+// `scws bench apdu` (the APDU round-trip benchmark), `scws bench http` (the SCWS figures),
+// `scws bench attack` (the attack detection's figures) and the hidden `scws bench refcard` (the benchmarks' reference card on a vpcd port).
 #include <unistd.h>
 
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include <string>
 
 #include "sim/bench/bench_apdu.hpp"
+#include "sim/bench/bench_attack.hpp"
 #include "sim/bench/bench_http.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/host/vpcd_link.hpp"
@@ -80,6 +81,28 @@ int run_bench_http(const BenchHttpArgs& args) {
   return failures == 0 ? kExitOk : kExitFailure;
 }
 
+struct BenchAttackArgs {
+  bool quick = false;
+  unsigned requests = 0;
+  bool json = false;
+  bool verbose = false;
+  std::string workdir;
+  bool keep = false;
+};
+
+int run_bench_attack(const BenchAttackArgs& args) {
+  AttackBenchOptions options;
+  options.quick = args.quick;
+  options.requests = args.requests;
+  options.scws = self_executable();
+  options.workdir = args.workdir;
+  options.keep_workdir = args.keep || !args.workdir.empty();
+  options.verbose = args.verbose;
+  const AttackBenchResult result = run_attack_bench(options);
+  std::cout << (args.json ? format_json(result) : format_human(result)) << std::flush;
+  return kExitOk;  // figures, not verdicts
+}
+
 int run_refcard(const std::string& vpcd, bool quiet) {
   StopSignal stop;
   stop_on_signals(stop);
@@ -139,6 +162,24 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   http->callback([http_args, &exit_code] { exit_code = run_bench_http(*http_args); });
 
   add_bench_tls_command(*bench, exit_code);
+
+  auto attack_args = std::make_shared<BenchAttackArgs>();
+  CLI::App* attack = bench->add_subcommand(
+      "attack", "The attack detection: attempts and seconds until each rule closes its port, false positives, RAM and NVM");
+  attack->add_flag("--quick", attack_args->quick, "Fewer legitimate requests (50 per client instead of 1000)");
+  attack->add_option("--requests", attack_args->requests, "Keep-alive requests per legitimate client (overrides --quick)")
+      ->check(CLI::Range(1, 100000));
+  attack->add_flag("--json", attack_args->json, "Print the figures as one JSON object");
+  attack->add_flag("--verbose,-v", attack_args->verbose, "Progress lines on stderr");
+  attack->add_option("--workdir", attack_args->workdir, "Keep the card images, credentials and logs here");
+  attack->add_flag("--keep", attack_args->keep, "Keep the temporary working directory");
+  attack->footer(
+      "Each rule of the demo profile's [detection] is attacked on a fresh card through a private pcscd (needs root: a\n"
+      "private mount namespace), vpcd, `scws card` and the gateway, with openssl s_client, curl or raw sockets, until\n"
+      "the port closes; the incident queue is then read through PC/SC (VERIFY ADM1, admin applet 80 50 / 80 52).\n"
+      "Beside each row: the same attack on a card with the rule off. Then 7 TLS + 2 HTTP keep-alive clients (curl)\n"
+      "at once on a guarded card: the incidents found afterwards (target: none).");
+  attack->callback([attack_args, &exit_code] { exit_code = run_bench_attack(*attack_args); });
 
   auto vpcd = std::make_shared<std::string>("127.0.0.1:35963");
   auto quiet = std::make_shared<bool>(false);
