@@ -80,3 +80,39 @@ def test_a_quiet_keep_alive_client_is_closed_at_the_idle_deadline_and_is_no_slow
     assert after["time"]["uptime"] >= IDLE_TIMEOUT - 3
     assert after["time"]["from_terminal"] is True
     assert abs(after["time"]["now"] - time.time()) <= 30
+
+
+def keep_alive_once(port: int) -> socket.socket:
+    """A connection that got one page and stays open, quiet (a keep-alive client between requests)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s.sendall(b"GET /about.html HTTP/1.1\r\nHost: card\r\n\r\n")
+    expected = (DEMO / "www" / "about.html").read_bytes()
+    response = b""
+    while not response.endswith(expected):
+        chunk = s.recv(65536)
+        assert chunk, "closed before the response was whole"
+        response += chunk
+    return s
+
+
+def test_a_full_port_evicts_its_longest_idle_keep_alive_client_before_the_idle_deadline(demo_stack):
+    card, gw = demo_stack
+    port = gw.local_port(channels=CHANNELS)
+    first = status(port)["http"]
+    quiet = []
+    try:
+        for _ in range(CHANNELS):  # every channel held by a keep-alive client that went quiet
+            quiet.append(keep_alive_once(port))
+        started = time.monotonic()
+        page = http_get(port, "/", timeout=IDLE_TIMEOUT + 2 * MARGIN)
+        took = time.monotonic() - started
+        assert page == (DEMO / "www" / "index.html").read_bytes()
+        # Served after the eviction grace (2 s and a tick), well before any idle deadline (15 s).
+        assert took < IDLE_TIMEOUT - 3, f"the fifth client waited {took:.1f} s"
+        quiet[0].settimeout(2 * MARGIN)
+        assert quiet[0].recv(100) == b""  # the first to go quiet was the one evicted
+    finally:
+        for s in quiet:
+            s.close()
+    after = status(port)["http"]
+    assert after["slow_clients"] == first["slow_clients"]  # quiet keep-alive clients are no slow clients
