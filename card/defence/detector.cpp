@@ -150,6 +150,7 @@ void Detector::fire(Guarded& g, DetectionRule rule, const SecurityEvent& event, 
   g.rule = static_cast<u8>(rule);
   g.closed_at = incident.last_time;
   g.incident = 0;
+  g.awaiting_incident = true;
   if (settings_.other_ports == OtherPortsPolicy::kClose) {
     for (std::size_t i = 0; i < CatToolkit::kMaxPorts; ++i) {
       const u16 other = toolkit_.registered_port(i);
@@ -160,6 +161,7 @@ void Detector::fire(Guarded& g, DetectionRule rule, const SecurityEvent& event, 
       o->rule = static_cast<u8>(rule);
       o->closed_at = incident.last_time;
       o->incident = 0;
+      o->awaiting_incident = true;
       close_now(*o);
       begin_cooldown(*o);
     }
@@ -170,18 +172,19 @@ void Detector::fire(Guarded& g, DetectionRule rule, const SecurityEvent& event, 
   if (ctx_->nvm().in_transaction()) {
     if (pending_.waiting) {
       ++lost_;  // a second incident while the first still waits: only the first is kept
+      g.awaiting_incident = false;
       ctx_->trace()("defence: incident not recorded (another one waits for the applet's transaction)");
       return;
     }
-    pending_ = Pending{true, slot_of(g), incident};
+    pending_ = Pending{true, incident};
     return;
   }
-  record(slot_of(g), incident);
+  record(incident);
 }
 
-bool Detector::record(std::size_t slot, Incident& incident) noexcept {
-  Guarded& g = guarded_[slot];
+bool Detector::record(Incident& incident) noexcept {
   if (!ctx_->begin_transaction()) {
+    for (Guarded& o : guarded_) o.awaiting_incident = false;
     ++lost_;
     return false;
   }
@@ -189,16 +192,21 @@ bool Detector::record(std::size_t slot, Incident& incident) noexcept {
   bool ok = seq.ok();
   if (ok) {
     for (Guarded& o : guarded_)
-      if (o.closed && o.incident == 0 && o.closed_at == g.closed_at) o.incident = seq.value();
+      if (o.closed && o.awaiting_incident) o.incident = seq.value();
     ok = write_port_states().ok();
   }
   if (ok) ok = ctx_->commit_transaction().ok();
   if (!ok) {
     (void)ctx_->abort_transaction();
+    for (Guarded& o : guarded_) {
+      if (o.awaiting_incident) o.incident = 0;  // the sequence number went with the aborted transaction
+      o.awaiting_incident = false;
+    }
     ++lost_;
     ctx_->trace()("defence: incident could not be written to NVM: the port stays closed until the next power-up");
     return false;
   }
+  for (Guarded& o : guarded_) o.awaiting_incident = false;
   ++recorded_;
   ctx_->trace()("defence: incident %u recorded (%s, port %u)", unsigned{seq.value()}, detection_rule_name(incident.rule),
                 unsigned{incident.port});
@@ -208,7 +216,7 @@ bool Detector::record(std::size_t slot, Incident& incident) noexcept {
 void Detector::flush_pending() noexcept {
   if (!pending_.waiting || ctx_->nvm().in_transaction()) return;
   pending_.waiting = false;
-  record(pending_.slot, pending_.incident);
+  record(pending_.incident);
 }
 
 void Detector::close_now(Guarded& g) noexcept {

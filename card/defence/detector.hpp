@@ -119,6 +119,7 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
     u16 port = 0;                      // 0: unused
     bool closed = false;
     bool cooldown_running = false;
+    bool awaiting_incident = false;    // closed by a firing whose incident is not recorded yet
     u8 rule = 0;
     u32 incident = 0;
     u32 closed_at = 0;                 // card time
@@ -127,7 +128,6 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   };
   struct Pending {                     // an incident waiting for the applet's transaction to end
     bool waiting = false;
-    std::size_t slot = 0;
     Incident incident{};
   };
 
@@ -136,7 +136,7 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   Guarded* find_or_add(u16 port) noexcept;
   u32 count_event(Window& w, const RuleSettings& r) noexcept;
   void fire(Guarded& g, DetectionRule rule, const SecurityEvent& event, u32 count, u32 first_time) noexcept;
-  bool record(std::size_t slot, Incident& incident) noexcept;
+  bool record(Incident& incident) noexcept;
   void flush_pending() noexcept;
   Status<NvmError> write_port_states() noexcept;
   void load_port_states() noexcept;
@@ -145,9 +145,6 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   void begin_cooldown(Guarded& g) noexcept;
   void reopen_now(Guarded& g) noexcept;
   [[nodiscard]] bool toolkit_serves(u16 port) const noexcept;
-  [[nodiscard]] std::size_t slot_of(const Guarded& g) const noexcept {
-    return static_cast<std::size_t>(&g - guarded_.data());
-  }
 
   CatToolkit& toolkit_;
   IncidentSink& incidents_;
