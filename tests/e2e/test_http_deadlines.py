@@ -2,11 +2,13 @@
 clients cannot hold the demo's four HTTP channels (card/scws/scws_applet.hpp, card/cat/deadlines.hpp)."""
 import json
 import socket
+import ssl
 import time
 from pathlib import Path
 
 import pytest
 
+from attack import make_image
 from stack import ROOT, Card, Gateway, http_get, run, scws_bin, wait_for
 
 DEMO = ROOT / "profiles" / "demo"
@@ -116,3 +118,33 @@ def test_a_full_port_evicts_its_longest_idle_keep_alive_client_before_the_idle_d
             s.close()
     after = status(port)["http"]
     assert after["slow_clients"] == first["slow_clients"]  # quiet keep-alive clients are no slow clients
+
+
+def test_a_tls_client_that_stalls_inside_its_request_gets_408_at_the_head_deadline(pcscd, workdir):
+    # The TLS port's own idle timer well beyond the HTTP head deadline, so that the latter is what ends it.
+    image, creds = make_image(workdir, "tls408", tls={"timeout": 60})
+    card = Card(pcscd, image).start()
+    gw = Gateway(card.reader, workdir).start()
+    try:
+        http, tls = gw.local_port(3516), gw.local_port(10443)
+        before = status(http)["http"]["slow_clients"]
+        ctx = ssl.create_default_context(cafile=str(creds / "ca.pem"))
+        ctx.check_hostname = False
+        ctx.load_cert_chain(str(creds / "client-1.pem"), str(creds / "client-1.key"))
+        with socket.create_connection(("127.0.0.1", tls), timeout=30) as raw, ctx.wrap_socket(raw) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: ca")  # and nothing more
+            started = time.monotonic()
+            s.settimeout(HEAD_TIMEOUT + 2 * MARGIN)
+            answer = b""
+            try:
+                while chunk := s.recv(4096):
+                    answer += chunk
+            except (ssl.SSLZeroReturnError, ConnectionResetError):
+                pass
+            took = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:80]
+        assert took <= HEAD_TIMEOUT + MARGIN, f"answered after {took:.1f} s"
+        assert status(http)["http"]["slow_clients"] == before + 1
+    finally:
+        gw.stop()
+        card.stop()
