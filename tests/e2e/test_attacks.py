@@ -163,17 +163,21 @@ def test_a_connection_flood_closes_the_port(pcscd, workdir):
         s.stop()
 
 
-def test_idle_sockets_held_open_are_cut_off_and_close_the_port(pcscd, workdir):
-    s = Stack(pcscd, workdir, "idle", detection={"slow_clients": "{ threshold = 6, window = 120 }"},
-              tls={"timeout": 2})  # seconds a TLS handshake may stall
+@pytest.mark.parametrize("card_port,held_at_once", [(10443, 3), (3516, 4)])
+def test_idle_sockets_held_open_are_cut_off_and_close_the_port(pcscd, workdir, card_port, held_at_once):
+    # Short deadlines so the test is quick: a TLS handshake may stall 2 s, a request head 3 s.
+    s = Stack(pcscd, workdir, f"idle{card_port}", detection={"slow_clients": "{ threshold = 6, window = 120 }"},
+              tls={"timeout": 2}, scws={"head_timeout": 3})
+    local = s.tls if card_port == 10443 else s.http
+    other = s.http if card_port == 10443 else s.tls
     try:
         held = []
         start = time.monotonic()
         try:
-            while not refused(s.tls):
-                assert time.monotonic() - start < 120, "the TLS port still accepts idle sockets"
-                while len(held) < 3:
-                    held.append(socket.create_connection(("127.0.0.1", s.tls), timeout=5))
+            while not refused(local):
+                assert time.monotonic() - start < 120, "the port still accepts idle sockets"
+                while len(held) < held_at_once:
+                    held.append(socket.create_connection(("127.0.0.1", local), timeout=5))
                 # Wait (at most a second) for the card to drop one: it reads as end of stream.
                 readable, _, _ = select.select(held, [], [], 1.0)
                 for h in readable:
@@ -186,10 +190,11 @@ def test_idle_sockets_held_open_are_cut_off_and_close_the_port(pcscd, workdir):
         finally:
             for h in held:
                 h.close()
-        wait_port_closed(s.gw, 10443, s.tls)
-        i = only_incident(s, "slow-clients", 10443)
+        wait_port_closed(s.gw, card_port, local)
+        i = only_incident(s, "slow-clients", card_port)
         assert i.events == 6
-        assert served_over_http(s)
+        assert i.last_kind == (15 if card_port == 10443 else 4)  # tls-timeout, http-slow-client (section 15.2)
+        assert not refused(other)  # the other port keeps serving
     finally:
         s.stop()
 
