@@ -62,7 +62,9 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   static constexpr std::size_t kPortEntrySize = 12;
   static constexpr std::size_t kPortStateSize = 1 + kMaxGuardedPorts * kPortEntrySize;
   static constexpr std::size_t kPortReportSize = 16;
-  static constexpr std::size_t kPortStatesMax = 1 + kMaxGuardedPorts * kPortReportSize;
+  // Every port the toolkit serves, and every port closed in NVM that it does not serve (any more).
+  static constexpr std::size_t kPortStatesMax = 1 + (CatToolkit::kMaxPorts + kMaxGuardedPorts) * kPortReportSize;
+  static_assert(kPortStatesMax <= 256, "READ PORT STATES answers in one response APDU");
   static constexpr u32 kAdminOnly = 0xFFFFFFFFU;
   // One deadline (card/cat/deadlines.hpp) for the soonest cool-down of all closed ports.
   static constexpr u8 kCooldownSlot = Deadlines::kDefenceFirst;
