@@ -69,15 +69,7 @@ Status<NvmError> store_detection_settings(ObjectStore& objects, const DetectionS
   if (!s.valid()) return fail(NvmError::kOutOfRange);
   std::array<u8, DetectionSettings::kEncodedSize> bytes{};
   encode(s, bytes);
-  auto found = objects.find(kDetectionSettingsObject);
-  if (!found) {
-    if (found.error() != NvmError::kNotFound) return fail(found.error());
-    SCWS_TRY(objects.create(kDetectionSettingsObject, DetectionSettings::kEncodedSize));
-  } else if (found.value().size != DetectionSettings::kEncodedSize) {
-    SCWS_TRY(objects.remove(kDetectionSettingsObject));
-    SCWS_TRY(objects.create(kDetectionSettingsObject, DetectionSettings::kEncodedSize));
-  }
-  return objects.write(kDetectionSettingsObject, 0, bytes);
+  return objects.put(kDetectionSettingsObject, bytes);
 }
 
 SettingsSource load_detection_settings(ObjectStore& objects, DetectionSettings& s) noexcept {

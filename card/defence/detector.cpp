@@ -88,23 +88,19 @@ Detector::Guarded* Detector::find_or_add(u16 port) noexcept {
 u32 Detector::count_event(Window& w, const RuleSettings& r) noexcept {
   const u32 now = ctx_->time().uptime();
   const u32 width = (r.window_seconds + kBuckets - 1) / kBuckets;  // >= 1: windows are >= 1 s
+  const u32 shift = (now - w.newest_start) / width;
+  if (shift >= kBuckets) {
+    w.counts.fill(0);
+  } else if (shift > 0) {
+    for (std::size_t i = kBuckets; i-- > 0;) w.counts[i] = i >= shift ? w.counts[i - shift] : u16{0};
+    w.newest_start += shift * width;
+  }
   u32 total = 0;
   for (u16 c : w.counts) total += c;
-  if (total == 0) {
+  if (total == 0) {  // a window starting afresh with this event
     w.newest_start = now;
-  } else {
-    const u32 shift = (now - w.newest_start) / width;
-    if (shift >= kBuckets) {
-      w.counts.fill(0);
-      w.newest_start = now;
-    } else if (shift > 0) {
-      for (std::size_t i = kBuckets; i-- > 0;) w.counts[i] = i >= shift ? w.counts[i - shift] : u16{0};
-      w.newest_start += shift * width;
-    }
+    w.first_time = ctx_->time().now();
   }
-  total = 0;
-  for (u16 c : w.counts) total += c;
-  if (total == 0) w.first_time = ctx_->time().now();
   if (w.counts[0] < 0xFFFF) ++w.counts[0];
   return total + 1;
 }
@@ -146,28 +142,24 @@ void Detector::fire(Guarded& g, DetectionRule rule, const SecurityEvent& event, 
                 detection_rule_name(rule), unsigned{g.port}, unsigned{count}, unsigned{r.window_seconds},
                 unsigned{r.threshold});
 
-  g.closed = true;
-  g.rule = static_cast<u8>(rule);
-  g.closed_at = incident.last_time;
-  g.incident = 0;
-  g.awaiting_incident = true;
+  auto close_for_rule = [&](Guarded& p) {
+    p.closed = true;
+    p.rule = static_cast<u8>(rule);
+    p.closed_at = incident.last_time;
+    p.incident = 0;
+    p.awaiting_incident = true;
+    close_now(p);
+    begin_cooldown(p);
+  };
   if (settings_.other_ports == OtherPortsPolicy::kClose) {
     for (std::size_t i = 0; i < CatToolkit::kMaxPorts; ++i) {
       const u16 other = toolkit_.registered_port(i);
       if (other == 0 || other == g.port) continue;
       Guarded* o = find_or_add(other);
-      if (o == nullptr || o->closed) continue;
-      o->closed = true;
-      o->rule = static_cast<u8>(rule);
-      o->closed_at = incident.last_time;
-      o->incident = 0;
-      o->awaiting_incident = true;
-      close_now(*o);
-      begin_cooldown(*o);
+      if (o != nullptr && !o->closed) close_for_rule(*o);
     }
   }
-  close_now(g);
-  begin_cooldown(g);
+  close_for_rule(g);
 
   if (ctx_->nvm().in_transaction()) {
     if (pending_.waiting) {
@@ -285,19 +277,17 @@ void Detector::deadline_passed(u8 slot) noexcept {
     if (!g.cooldown_running || g.reopen_at > now) continue;
     g.cooldown_running = false;
     if (!g.closed || settings_.reopen != ReopenPolicy::kAfterCooldown) continue;
-    if (ctx_->nvm().in_transaction() || !ctx_->begin_transaction()) {
+    if (ctx_->nvm().in_transaction()) {
       g.cooldown_running = true;  // try again at the next deadline
       g.reopen_at = ctx_->time().uptime() + 1;
       continue;
     }
-    g.closed = false;
-    if (!write_port_states() || !ctx_->commit_transaction()) {
-      (void)ctx_->abort_transaction();
-      g.closed = true;
+    Guarded open = g;
+    open.closed = false;
+    if (!commit_port(g, open)) {
       ctx_->trace()("defence: port %u could not be re-opened (NVM)", unsigned{g.port});
       continue;
     }
-    g.closed = true;
     reopen_now(g);
     toolkit_.wake();
     ctx_->trace()("defence: port %u re-opens after its cool-down", unsigned{g.port});
@@ -306,6 +296,18 @@ void Detector::deadline_passed(u8 slot) noexcept {
 }
 
 // ---- NVM port states ------------------------------------------------------------------------------------
+
+Status<CardError> Detector::commit_port(Guarded& g, const Guarded& next) noexcept {
+  const Guarded before = g;
+  SCWS_TRY(ctx_->begin_transaction());
+  g = next;
+  if (auto w = write_port_states(); !w || !ctx_->commit_transaction()) {
+    (void)ctx_->abort_transaction();
+    g = before;
+    return fail(w ? CardError::kMemoryFailure : to_card_error(w.error()));
+  }
+  return {};
+}
 
 Status<NvmError> Detector::write_port_states() noexcept {
   std::array<u8, kPortStateSize> bytes{};
@@ -319,16 +321,7 @@ Status<NvmError> Detector::write_port_states() noexcept {
     w.u32_be(keep ? g.incident : 0);
     w.u32_be(keep ? g.closed_at : 0);
   }
-  ObjectStore& objects = ctx_->objects();
-  auto found = objects.find(kPortStateObject);
-  if (!found) {
-    if (found.error() != NvmError::kNotFound) return fail(found.error());
-    SCWS_TRY(objects.create(kPortStateObject, kPortStateSize));
-  } else if (found.value().size != kPortStateSize) {
-    SCWS_TRY(objects.remove(kPortStateObject));
-    SCWS_TRY(objects.create(kPortStateObject, kPortStateSize));
-  }
-  return objects.write(kPortStateObject, 0, bytes);
+  return ctx_->objects().put(kPortStateObject, bytes);
 }
 
 void Detector::load_port_states() noexcept {
@@ -382,9 +375,6 @@ Status<CardError> Detector::write_settings(CardContext& ctx, Bytes settings) noe
 }
 
 Result<std::size_t, CardError> Detector::read_port_states(CardContext& ctx, MutableBytes out) noexcept {
-  std::size_t count = 0;
-  for (std::size_t i = 0; i < CatToolkit::kMaxPorts; ++i)
-    if (toolkit_.registered_port(i) != 0 || (i < kMaxGuardedPorts && guarded_[i].closed)) ++count;
   ByteWriter w(out);
   w.u8_(0);
   std::size_t written = 0;
@@ -414,7 +404,6 @@ Result<std::size_t, CardError> Detector::read_port_states(CardContext& ctx, Muta
     if (const u16 port = toolkit_.registered_port(i); port != 0) put(port);
   for (const Guarded& g : guarded_)
     if (g.port != 0 && g.closed && !toolkit_serves(g.port)) put(g.port);
-  (void)count;
   if (!w.ok()) return fail(CardError::kWrongLength);
   w.patch(0, static_cast<u8>(written));
   return w.size();
@@ -431,19 +420,13 @@ Status<CardError> Detector::set_port_open(CardContext& ctx, u16 port, bool open)
   Guarded* g = find_or_add(port);
   if (g == nullptr) return fail(CardError::kNotEnoughMemory);
   if (g->closed == !open) return {};  // already so
-  const Guarded before = *g;
-  g->closed = !open;
-  g->rule = 0;
-  g->incident = 0;
-  g->closed_at = open ? 0 : ctx.time().now();
-  SCWS_TRY(ctx.begin_transaction());
-  if (auto w = write_port_states(); !w || !ctx.commit_transaction()) {
-    (void)ctx.abort_transaction();
-    *g = before;
-    return fail(w ? CardError::kMemoryFailure : to_card_error(w.error()));
-  }
+  Guarded next = *g;
+  next.closed = !open;
+  next.rule = 0;  // an administrator's order
+  next.incident = 0;
+  next.closed_at = open ? 0 : ctx.time().now();
+  SCWS_TRY(commit_port(*g, next));
   if (open) {
-    g->closed = true;
     reopen_now(*g);
   } else {
     close_now(*g);

@@ -141,6 +141,8 @@ class Detector final : public SecurityEventListener, public PortGuard, public De
   bool record(Incident& incident) noexcept;
   void flush_pending() noexcept;
   Status<NvmError> write_port_states() noexcept;
+  // Writes the port states with g become `next`, in a transaction of its own; on failure g stays as it was.
+  Status<CardError> commit_port(Guarded& g, const Guarded& next) noexcept;
   void load_port_states() noexcept;
   void close_now(Guarded& g) noexcept;
   void schedule_cooldown() noexcept;

@@ -294,6 +294,9 @@ class ObjectStore {
   // Bounds-checked against the object (kOutOfRange); write needs a transaction.
   Status<NvmError> read(u32 id, u32 offset, MutableBytes out) noexcept;
   Status<NvmError> write(u32 id, u32 offset, Bytes data) noexcept;
+  // Makes object id exactly `data` (needs a transaction): created when missing, re-created when its
+  // size differs (another layout of a settings-like object), then written. Errors as create/write.
+  Status<NvmError> put(u32 id, Bytes data) noexcept;
   // Walks the live objects in table order: index 0.. until kNotFound.
   Result<ObjectInfo, NvmError> at(u32 index) noexcept;
   // Heap bytes not covered by live objects (0 when the store cannot be read). Fragmentation may

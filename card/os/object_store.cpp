@@ -240,6 +240,19 @@ Status<NvmError> ObjectStore::read(u32 id, u32 offset, MutableBytes out) noexcep
   return nvm_.read(s->info.offset + offset, out);
 }
 
+Status<NvmError> ObjectStore::put(u32 id, Bytes data) noexcept {
+  const auto size = static_cast<u32>(data.size());
+  auto found = find(id);
+  if (!found) {
+    if (found.error() != NvmError::kNotFound) return fail(found.error());
+    SCWS_TRY(create(id, size));
+  } else if (found.value().size != size) {
+    SCWS_TRY(remove(id));
+    SCWS_TRY(create(id, size));
+  }
+  return write(id, 0, data);
+}
+
 Status<NvmError> ObjectStore::write(u32 id, u32 offset, Bytes data) noexcept {
   auto s = find_slot(id);
   if (!s) return fail(s.error());

@@ -110,15 +110,7 @@ Status<SettingsError> scws_settings_put(ObjectStore& store, const ScwsSettings& 
     if (own && !nvm.commit()) return fail(SettingsError::kNvm);
     return {};
   };
-  auto found = store.find(kScwsSettingsObject);
-  if (!found && found.error() != NvmError::kNotFound) return done(false);
-  bool exists = found.ok();
-  if (exists && found->size != ScwsSettings::kObjectSize) {  // another layout: replace it
-    if (!store.remove(kScwsSettingsObject)) return done(false);
-    exists = false;
-  }
-  if (!exists && !store.create(kScwsSettingsObject, ScwsSettings::kObjectSize)) return done(false);
-  return done(store.write(kScwsSettingsObject, 0, Bytes(image, sizeof image)).ok());
+  return done(store.put(kScwsSettingsObject, Bytes(image, sizeof image)).ok());  // another layout: replaced
 }
 
 Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store, const ScwsSettings& absent) noexcept {

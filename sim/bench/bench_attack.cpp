@@ -288,31 +288,7 @@ enum class Outcome { kRefused, kAnswered, kUnexpected, kDropped };
 // How long one hostile attempt may wait for an answer (a legitimate handshake takes tens of ms): an
 // attempt the gateway accepted while the card was closing the port can be left without one.
 constexpr std::chrono::milliseconds kAttemptBound{5000};
-
-int connect_loopback(u16 port, bool& refused, std::chrono::milliseconds timeout = 10000ms) {
-  refused = false;
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    const int e = errno;
-    ::close(fd);
-    if (e == ECONNREFUSED) {
-      refused = true;
-      return -1;
-    }
-    throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(e));
-  }
-  return fd;
-}
+constexpr std::chrono::milliseconds kConnectBound{10000};
 
 // Sends `data` (may be empty), half-closes when asked, and reads to the end of the stream (bounded by
 // the socket's timeout). Returns what came back, and whether the end of the stream was seen.
@@ -383,7 +359,7 @@ Attempt tls_unknown_psk() {
 Attempt raw_attempt(std::string payload, bool half_close, std::function<Outcome(const std::string&, bool)> judge) {
   return [payload = std::move(payload), half_close, judge = std::move(judge)](u16 port, unsigned) {
     bool refused = false;
-    const int fd = connect_loopback(port, refused, kAttemptBound);
+    const int fd = connect_loopback(port, kAttemptBound, refused);
     if (refused) return Outcome::kRefused;
     bool eof = false;
     const std::string got = exchange_raw(fd, payload, half_close, eof);
@@ -444,7 +420,7 @@ void count(Run& run, Outcome o) {
 bool confirmed_closed(AttackCard& card, u16 card_port, u16 local) {
   if (!card.stopped(card_port)) return false;
   bool refused = false;
-  const int fd = connect_loopback(local, refused);
+  const int fd = connect_loopback(local, kConnectBound, refused);
   if (refused) return true;
   ::close(fd);
   card.forget_stop(card_port);
@@ -488,7 +464,7 @@ Run run_idle_sockets(AttackCard& card, u16 card_port, unsigned concurrency, bool
   while (!closed_at && Clock::now() - t0 < limit) {
     if (guarded && card.stopped(card_port)) {
       bool refused = false;
-      const int fd = connect_loopback(local, refused);
+      const int fd = connect_loopback(local, kConnectBound, refused);
       if (refused) {
         closed_at = card.stopped(card_port);
         run.closed_by = "the gateway stopped listening";
@@ -500,7 +476,7 @@ Run run_idle_sockets(AttackCard& card, u16 card_port, unsigned concurrency, bool
     }
     while (fds.size() < concurrency) {
       bool refused = false;
-      const int fd = connect_loopback(local, refused);
+      const int fd = connect_loopback(local, kConnectBound, refused);
       if (refused) {
         closed_at = card.stopped(card_port).value_or(Clock::now());
         run.closed_by = "connect refused";

@@ -154,26 +154,38 @@ void BenchHttpClient::close() noexcept {
   fd_ = -1;
 }
 
-void BenchHttpClient::open() {
-  close();
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-  int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+int connect_loopback(u16 port, std::chrono::milliseconds timeout, bool& refused) {
+  refused = false;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   timeval tv{};
-  tv.tv_sec = static_cast<time_t>(timeout_.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((timeout_.count() % 1000) * 1000);
-  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  tv.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((timeout.count() % 1000) * 1000);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
+  addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-    int e = errno;
-    close();
-    throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port_) + ": " + std::strerror(e));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd);
+    if (e == ECONNREFUSED) {
+      refused = true;
+      return -1;
+    }
+    throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(e));
   }
+  return fd;
+}
+
+void BenchHttpClient::open() {
+  close();
+  bool refused = false;
+  fd_ = connect_loopback(port_, timeout_, refused);
+  if (fd_ < 0) throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port_) + ": " + std::strerror(ECONNREFUSED));
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
 BenchHttpClient::Response BenchHttpClient::get(const std::string& path, bool keep_alive) {

@@ -139,6 +139,10 @@ class CountingTransport final : public CardTransport {
   std::atomic<u64> count_{0};
 };
 
+// A blocking TCP socket connected to 127.0.0.1:port whose sends and receives give up after timeout.
+// A refused connection gives -1 with refused = true; any other failure throws std::runtime_error.
+int connect_loopback(u16 port, std::chrono::milliseconds timeout, bool& refused);
+
 // Loopback HTTP/1.1 client with blocking sockets and bounded timeouts (host code, throws
 // std::runtime_error). Reconnects when the previous response closed the connection.
 class BenchHttpClient {
