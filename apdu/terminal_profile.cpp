@@ -85,6 +85,11 @@ bool supports_bip_server_mode(const TerminalProfile& p) noexcept {
          p.close_channel && p.receive_data && p.send_data && p.tcp_server && p.channel_count >= 1;
 }
 
+bool supports_bip_client_mode(const TerminalProfile& p) noexcept {
+  return p.set_up_event_list && p.event_data_available && p.event_channel_status && p.open_channel &&
+         p.close_channel && p.receive_data && p.send_data && p.tcp_client_remote && p.channel_count >= 1;
+}
+
 TerminalProfile scws_gateway_profile() noexcept {
   TerminalProfile p;
   p.profile_download = true;

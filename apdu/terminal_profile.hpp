@@ -76,6 +76,10 @@ Result<std::size_t, CatError> build_terminal_profile(const TerminalProfile& p, M
 // Everything a terminal needs to serve the SCWS: SET UP EVENT LIST, the Data available and Channel
 // status events, OPEN/CLOSE CHANNEL, RECEIVE/SEND DATA, TCP in UICC server mode, at least one channel.
 bool supports_bip_server_mode(const TerminalProfile& p) noexcept;
+// What a TCP client channel needs (TS 102 223 6.4.27.2, docs/protocol.md section 7.10): SET UP EVENT
+// LIST, both BIP events, OPEN/CLOSE CHANNEL, RECEIVE/SEND DATA, TCP in UICC client mode with a
+// remote connection (byte 17 b1), at least one channel.
+bool supports_bip_client_mode(const TerminalProfile& p) noexcept;
 constexpr u8 channels(const TerminalProfile& p) noexcept { return p.channel_count; }
 
 // The profile of this project's gateway (the minimal SCWS profile of docs/protocol.md section 6.1,

@@ -1,4 +1,5 @@
-// One BIP channel in UICC server mode (TS 102 223 annex M, 6.4.27-6.4.31), as the card sees it: the
+// One BIP channel in UICC server mode (TS 102 223 annex M, 6.4.27-6.4.31), or in TCP client mode
+// (`client`, docs/protocol.md section 7.10), as the card sees it: the
 // channel state machine and the byte plumbing between RECEIVE/SEND DATA and the StreamEndpoint above
 // it. The CAT toolkit (card/cat/toolkit.hpp) owns seven of these, issues the proactive commands and calls
 // set_state(); this class never builds an APDU.
@@ -11,6 +12,9 @@
 //   Receiving*      RECEIVE DATA issued
 //   Sending*        SEND DATA issued
 //   Closing*        CLOSE CHANNEL issued: qualifier 01 back to Listen, 00 to Closed (TS 102 223 8.6)
+// A client channel never listens: Closed (slot held, OPEN CHANNEL not issued yet) -> OpenRequested
+// (OPEN CHANNEL issued, then the link being established in background mode) -> Established ->
+// Receiving/Sending -> Closing (qualifier 00 only) -> Closed.
 //
 // Receive side: each RECEIVE DATA chunk (at most 237 bytes, docs/protocol.md section 6.4) is offered to the
 // endpoint straight from the APDU buffer; whatever it does not consume is kept in a fixed accumulator
@@ -56,6 +60,7 @@ class BipChannel {
   static constexpr std::size_t kRxAccumulatorSize = apdu::cat::kMaxReceiveDataPayload;  // 237
   static constexpr std::size_t kMaxPiece = apdu::cat::kMaxSendDataPayload;              // 240
   static constexpr u8 kNoPort = 0xFF;
+  static constexpr u8 kClientPort = 0xFE;  // `port` of a slot held by a client channel
   static_assert(kRxAccumulatorSize == 237 && kMaxPiece == 240);
 
   // Forgets everything without calling the endpoint or the arena (power-up: RAM is gone already).
@@ -105,7 +110,8 @@ class BipChannel {
   u8 channel_id = 0;        // 1..7, assigned by the terminal in the OPEN CHANNEL response (8.56)
   u16 buffer_size = 0;      // granted by the terminal (8.55)
   u8 rx_available = 0;      // bytes waiting in the terminal's Rx buffer (8.54; FF = more than 255)
-  bool drop_requested = false;  // issue CLOSE CHANNEL 01 at the next opportunity
+  bool drop_requested = false;  // issue CLOSE CHANNEL (01; 00 for a client) at the next opportunity
+  bool client = false;          // TCP client mode (the toolkit's ClientChannels): port is kClientPort
   CloseMode closing = CloseMode::kNone;  // what the outstanding CLOSE CHANNEL asked for
   StreamEndpoint* endpoint = nullptr;
 

@@ -51,6 +51,18 @@ const char* describe(ToolkitError e) noexcept {
   return "?";
 }
 
+const char* to_string(ClientPhase p) noexcept {
+  switch (p) {
+    case ClientPhase::kNone: return "None";
+    case ClientPhase::kBorrowing: return "Borrowing";
+    case ClientPhase::kWaiting: return "Waiting";
+    case ClientPhase::kOpening: return "Opening";
+    case ClientPhase::kOpen: return "Open";
+    case ClientPhase::kEnded: return "Ended";
+  }
+  return "?";
+}
+
 const char* to_string(SessionState s) noexcept {
   switch (s) {
     case SessionState::kNoProfile: return "NoProfile";
@@ -171,7 +183,7 @@ CatToolkit::Port* CatToolkit::find_port(u16 number) noexcept {
 std::size_t CatToolkit::channels(u16 port, BipState state) const noexcept {
   std::size_t n = 0;
   for (const BipChannel& ch : slots_)
-    if (ch.port != BipChannel::kNoPort && ports_[ch.port].number == port && ch.state() == state) ++n;
+    if (ch.port < kMaxPorts && ports_[ch.port].number == port && ch.state() == state) ++n;
   return n;
 }
 
@@ -204,10 +216,20 @@ std::size_t CatToolkit::port_channels(u8 port) const noexcept {
 
 void CatToolkit::reset_session(bool close_endpoints) noexcept {
   Arena* a = arena();
+  // Client requests whose link never came up hear of the reset once everything is forgotten (an open
+  // one is closed by disconnect() below). At power-up the endpoints start afresh themselves.
+  std::array<ClientEndpoint*, kMaxSlots> unopened{};
+  for (std::size_t i = 0; i < kMaxSlots; ++i) {
+    const ClientPhase p = clients_[i].phase;
+    if (close_endpoints && (p == ClientPhase::kBorrowing || p == ClientPhase::kWaiting || p == ClientPhase::kOpening))
+      unopened[i] = clients_[i].endpoint;
+    clients_[i] = Client{};
+  }
   for (BipChannel& ch : slots_) {
     if (close_endpoints && a != nullptr) ch.disconnect(*a);
     ch.reset(ch.slot);
   }
+  client_mode_ = false;
   for (Port& p : ports_) {
     p.closed_by_card = false;
     p.stop_opening = false;
@@ -231,6 +253,8 @@ void CatToolkit::reset_session(bool close_endpoints) noexcept {
   next_slot_ = 0;
   next_number_ = 1;
   session_ = SessionState::kNoProfile;
+  for (std::size_t i = 0; i < kMaxSlots; ++i)
+    if (unopened[i] != nullptr) unopened[i]->link_failed(i, LinkFailure::kSessionReset);
 }
 
 Status<CardError> CatToolkit::on_power_up(CardContext& ctx) noexcept {
@@ -262,6 +286,7 @@ Result<ApduOutcome, CardError> CatToolkit::terminal_profile(CardContext& ctx, co
   deadlines_.reset(ctx_ != nullptr ? &ctx_->time() : nullptr, have_timers_, true);
   if (!have_timers_) trace()("toolkit: no TIMER MANAGEMENT: no deadlines pass and the uptime stays still this session");
   channel_limit_ = profile_.channel_count < kMaxSlots ? profile_.channel_count : kMaxSlots;
+  client_mode_ = cat::supports_bip_client_mode(profile_);
 
   if (cat::supports_bip_server_mode(profile_)) {
     set_session(SessionState::kEventsSetUp, "terminal supports BIP in UICC server mode");
@@ -354,7 +379,11 @@ void CatToolkit::answered(const cat::TerminalResponse& r, const Outstanding& don
       }
       return;
     case CommandType::kOpenChannel:
-      answered_open(r, done);
+      if (done.port == BipChannel::kClientPort) {
+        answered_open_client(r, done);
+      } else {
+        answered_open(r, done);
+      }
       return;
     case CommandType::kCloseChannel:
     case CommandType::kReceiveData:
@@ -390,6 +419,7 @@ void CatToolkit::release(BipChannel& ch, const char* why) noexcept {
   ch.set_state(BipState::kClosed, why, trace());
   const u8 index = ch.slot;
   ch.reset(index);  // the slot is free again
+  client_freed(index);
 }
 
 void CatToolkit::client_gone(BipChannel& ch, BipState next, const char* why) noexcept {
@@ -500,6 +530,14 @@ void CatToolkit::answered_channel(const cat::TerminalResponse& r, const Outstand
     case CommandType::kGetChannelStatus:
       return;
   }
+  if (!ok && ch.client && (gone || unknown)) {
+    if (unknown) {
+      client_gone(ch, BipState::kClosed, "terminal does not know the client channel");
+    } else {
+      client_link_down(ch, LinkFailure::kLinkDropped, "terminal reports the client channel closed");
+    }
+    return;
+  }
   if (!ok) {
     if (gone || unknown) {
       client_gone(ch, unknown ? BipState::kClosed : BipState::kListen, "terminal reports the channel closed");
@@ -540,6 +578,20 @@ void CatToolkit::answered_channel_status(const cat::TerminalResponse& r) noexcep
     for (u8 i = 0; i < r.channel_status_count; ++i)
       if (r.channel_status[i].channel_id() == ch.channel_id) found = &r.channel_status[i];
     const bool connected_state = ch.state() == BipState::kEstablished;
+    if (ch.client) {
+      // Client mode: b8 is the link (TS 102 223 8.56). A link still coming up is not down.
+      const ClientPhase p = clients_[ch.slot].phase;
+      if (found == nullptr) {
+        if (p == ClientPhase::kEnded) {
+          client_gone(ch, BipState::kClosed, "client channel not in GET CHANNEL STATUS");
+        } else {
+          client_link_down(ch, LinkFailure::kLinkDropped, "client channel not in GET CHANNEL STATUS");
+        }
+      } else if (!found->link_established() && p == ClientPhase::kOpen) {
+        client_link_down(ch, LinkFailure::kLinkDropped, "GET CHANNEL STATUS: link down");
+      }
+      continue;
+    }
     if (found == nullptr) {
       client_gone(ch, BipState::kClosed, "not in GET CHANNEL STATUS");
       continue;
@@ -704,6 +756,10 @@ void CatToolkit::on_channel_status(cat::ChannelStatus s) noexcept {
     trace()("toolkit: channel status %02X %02X for no channel of ours: ignored", unsigned{s.status}, unsigned{s.info});
     return;
   }
+  if (ch->client) {
+    on_client_status(*ch, s);
+    return;
+  }
   switch (s.server_state()) {
     case cat::ServerState::kEstablished: {
       if (ch->state() != BipState::kListen) return;  // already known
@@ -802,6 +858,8 @@ void CatToolkit::schedule() noexcept {
   if (session_ == SessionState::kNoProfile) return;
   scheduling_ = true;
   [&]() noexcept {
+    deliver_client_failures();
+    if (out_.length != 0) return;  // an endpoint told of its failure may have woken the scheduler
     if (session_ == SessionState::kEventsSetUp && !events_set_up_) {
       const u8 events[] = {static_cast<u8>(cat::Event::kDataAvailable), static_cast<u8>(cat::Event::kChannelStatus)};
       (void)issue(cat::make_set_up_event_list(take_number(), events), 0xFF, 0xFF, 0, 0);
@@ -828,6 +886,8 @@ void CatToolkit::schedule() noexcept {
         return;
       }
     }
+    // A client's OPEN CHANNEL goes before listening channels are opened again (section 7.10).
+    if (schedule_client_open()) return;
     if (schedule_open()) return;
     // Last, when nothing else is to do: the terminal's date and the timer's idle period.
     if (schedule_clock()) return;
@@ -888,8 +948,12 @@ bool CatToolkit::schedule_clock() noexcept {
 }
 
 bool CatToolkit::schedule_channel(BipChannel& ch) noexcept {
-  const Port& port = ports_[ch.port];
+  // A client channel has no port: it never listens, and CLOSE CHANNEL is always qualifier 00.
+  const bool port_closed = !ch.client && ports_[ch.port].closed_by_card;
+  const bool borrowed = !ch.client && clients_[ch.slot].phase == ClientPhase::kBorrowing;
+  const bool client_closes = ch.client && clients_[ch.slot].close_wanted;
   auto close = [&](CloseMode mode, const char* why) noexcept {
+    if (ch.client || borrowed) mode = CloseMode::kToClosed;
     if (!issue(cat::make_close_channel(take_number(), ch.channel_id, mode == CloseMode::kToListen), ch.slot, ch.port,
                0, 0))
       return false;
@@ -905,13 +969,18 @@ bool CatToolkit::schedule_channel(BipChannel& ch) noexcept {
     case BipState::kClosing:
       return false;
     case BipState::kListen:
-      if (port.closed_by_card) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: port closed by the card");
+      if (borrowed) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: the slot goes to a client channel");
+      if (port_closed) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: port closed by the card");
       return false;
     case BipState::kEstablished:
       break;
   }
-  if (port.closed_by_card) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: port closed by the card");
-  if (ch.drop_requested || !ch.connected()) return close(CloseMode::kToListen, "CLOSE CHANNEL 01: dropping the client");
+  if (port_closed) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: port closed by the card");
+  // A web client that connected while its channel was being taken for a client channel is dropped.
+  if (borrowed) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: the slot goes to a client channel");
+  if (ch.drop_requested || !ch.connected())
+    return close(CloseMode::kToListen, ch.client ? "CLOSE CHANNEL 00: closing the client channel"
+                                                 : "CLOSE CHANNEL 01: dropping the client");
   for (;;) {
     bool more = false;
     const std::size_t n = ch.pull(stage_, more);
@@ -927,7 +996,9 @@ bool CatToolkit::schedule_channel(BipChannel& ch) noexcept {
     if (a == nullptr || !ch.offer_pending(*a)) break;
   }
   if (ch.endpoint != nullptr && ch.endpoint->wants_close(ch.slot))
-    return close(CloseMode::kToListen, "CLOSE CHANNEL 01: endpoint closes the connection");
+    return close(CloseMode::kToListen, ch.client ? "CLOSE CHANNEL 00: endpoint closes the client channel"
+                                                 : "CLOSE CHANNEL 01: endpoint closes the connection");
+  if (client_closes) return close(CloseMode::kToClosed, "CLOSE CHANNEL 00: close_client()");
   if (ch.pending_rx() != 0) {
     // Input it will not take, no output, no wish to close: nothing could ever move again.
     trace()("toolkit: endpoint stalled with %zu bytes of input on channel %u", ch.pending_rx(), unsigned{ch.channel_id});
@@ -964,6 +1035,249 @@ bool CatToolkit::schedule_open() noexcept {
     return false;
   }
   return false;
+}
+
+// ---- client channels (docs/protocol.md section 7.10) ------------------------------------------------------
+
+void CatToolkit::set_client_phase(u8 slot, ClientPhase next, const char* why) noexcept {
+  Client& c = clients_[slot];
+  trace()("toolkit: client %u: %s -> %s (%s)", unsigned{slot}, to_string(c.phase), to_string(next), why);
+  c.phase = next;
+}
+
+bool CatToolkit::client_mode_usable() const noexcept {
+  return client_mode_ && (session_ == SessionState::kEventsSetUp || session_ == SessionState::kReady);
+}
+
+// A listening channel without a client, of the server port with the most channels.
+int CatToolkit::borrowable_slot() const noexcept {
+  int best = -1;
+  std::size_t best_count = 0;
+  for (const BipChannel& ch : slots_) {
+    if (ch.port >= kMaxPorts || ch.state() != BipState::kListen || ch.connected()) continue;
+    if (clients_[ch.slot].phase != ClientPhase::kNone) continue;
+    const std::size_t n = port_channels(ch.port);
+    if (best < 0 || n > best_count) {
+      best = ch.slot;
+      best_count = n;
+    }
+  }
+  return best;
+}
+
+void CatToolkit::claim_for_client(BipChannel& ch) noexcept {
+  const Client& c = clients_[ch.slot];
+  ch.port = BipChannel::kClientPort;
+  ch.client = true;
+  ch.endpoint = c.endpoint;
+  ch.buffer_size = c.request.buffer_size;
+  set_client_phase(ch.slot, ClientPhase::kWaiting, "slot held, OPEN CHANNEL to issue");
+}
+
+void CatToolkit::client_freed(u8 slot) noexcept {
+  Client& c = clients_[slot];
+  if (c.phase == ClientPhase::kBorrowing) {
+    claim_for_client(slots_[slot]);  // the listening channel is closed: the slot is the client's now
+    return;
+  }
+  if (c.phase != ClientPhase::kNone) set_client_phase(slot, ClientPhase::kNone, "slot free");
+  c = Client{};
+}
+
+Result<u8, ClientError> CatToolkit::open_client(const ClientChannelRequest& request, ClientEndpoint& endpoint) noexcept {
+  if (request.port == 0 || request.buffer_size == 0) return fail(ClientError::kInvalidArgument);
+  if (session_ == SessionState::kNoProfile) return fail(ClientError::kNotReady);
+  const bool usable = client_mode_usable();
+  int index = -1;
+  // Without client mode any free slot carries the failure; with it, the terminal's channel count counts.
+  if (!usable || slots_in_use() < channel_limit_) {
+    for (const BipChannel& ch : slots_) {
+      if (ch.port == BipChannel::kNoPort && clients_[ch.slot].phase == ClientPhase::kNone) {
+        index = ch.slot;
+        break;
+      }
+    }
+  }
+  const bool borrow = index < 0 && usable;
+  if (borrow) index = borrowable_slot();
+  if (index < 0) {
+    trace()("toolkit: client channel to port %u refused: every channel is busy", unsigned{request.port});
+    return fail(ClientError::kBusy);
+  }
+  Client& c = clients_[static_cast<std::size_t>(index)];
+  c = Client{};
+  c.endpoint = &endpoint;
+  c.request = request;
+  trace()("toolkit: client channel to %u.%u.%u.%u:%u requested (slot %d, buffer %u)", unsigned{request.address[0]},
+          unsigned{request.address[1]}, unsigned{request.address[2]}, unsigned{request.address[3]},
+          unsigned{request.port}, index, unsigned{request.buffer_size});
+  if (borrow) {
+    set_client_phase(static_cast<u8>(index), ClientPhase::kBorrowing, "a listening channel is closed for it");
+  } else {
+    claim_for_client(slots_[static_cast<std::size_t>(index)]);
+  }
+  if (!usable) {
+    trace()("toolkit: the terminal profile lacks TCP client mode or the BIP events");
+    c.failure_pending = true;
+    c.failure = LinkFailure::kNotSupported;
+  }
+  return static_cast<u8>(index);
+}
+
+void CatToolkit::close_client(u8 connection) noexcept {
+  if (connection >= kMaxSlots) return;
+  Client& c = clients_[connection];
+  switch (c.phase) {
+    case ClientPhase::kNone:
+    case ClientPhase::kEnded:
+      return;
+    case ClientPhase::kBorrowing:
+    case ClientPhase::kWaiting:
+      // No OPEN CHANNEL went out: the request is dropped at the next scheduling, with link_failed.
+      c.close_wanted = true;
+      if (!c.failure_pending) {
+        c.failure_pending = true;
+        c.failure = LinkFailure::kLinkDropped;
+      }
+      return;
+    case ClientPhase::kOpening:
+    case ClientPhase::kOpen:
+      c.close_wanted = true;  // CLOSE CHANNEL 00 once the output is sent (schedule_channel)
+      trace()("toolkit: client %u: close asked", unsigned{connection});
+      return;
+  }
+}
+
+// Told here rather than inside the call that found the failure: the endpoint may ask again at once.
+void CatToolkit::deliver_client_failures() noexcept {
+  for (std::size_t i = 0; i < kMaxSlots; ++i) {
+    Client& c = clients_[i];
+    BipChannel& ch = slots_[i];
+    if (c.phase == ClientPhase::kWaiting && !c.failure_pending && !client_mode_usable()) {
+      c.failure_pending = true;
+      c.failure = LinkFailure::kNotSupported;
+    }
+    if (c.phase == ClientPhase::kOpening && c.close_wanted && ch.state() == BipState::kOpenRequested &&
+        !(out_.length != 0 && out_.slot == i)) {
+      client_link_down(ch, LinkFailure::kLinkDropped, "closed before the link was established");
+      continue;
+    }
+    if (!c.failure_pending || (c.phase != ClientPhase::kWaiting && c.phase != ClientPhase::kBorrowing)) continue;
+    ClientEndpoint* ep = c.endpoint;
+    const LinkFailure why = c.failure;
+    if (c.phase == ClientPhase::kWaiting) {
+      release(ch, describe(why));
+    } else {
+      set_client_phase(static_cast<u8>(i), ClientPhase::kNone, describe(why));  // the listening channel stays
+      c = Client{};
+    }
+    if (ep != nullptr) ep->link_failed(i, why);
+  }
+}
+
+bool CatToolkit::schedule_client_open() noexcept {
+  if (session_ != SessionState::kReady || !client_mode_usable()) return false;
+  // TS 102 223 8.52: bearer type 03, the default bearer for the requested transport layer.
+  static constexpr u8 kBearer[] = {cat::bearer::kDefault};
+  for (BipChannel& ch : slots_) {
+    Client& c = clients_[ch.slot];
+    if (c.phase != ClientPhase::kWaiting || c.failure_pending || ch.state() != BipState::kClosed) continue;
+    const cat::OtherAddress destination{true, cat::address_type::kIpv4, Bytes(c.request.address.data(), 4)};
+    cat::ProactiveCommand command = cat::make_open_channel_tcp_client(take_number(), Bytes(kBearer, sizeof kBearer),
+                                                                      c.request.buffer_size, c.request.port, destination);
+    // TS 102 223 8.6: immediate link establishment in background mode: the TERMINAL RESPONSE comes at
+    // once, the link's fate with a Channel status event (section 7.10).
+    command.details.qualifier =
+        static_cast<u8>(cat::qualifier::kOpenChannelImmediate | cat::qualifier::kOpenChannelBackground);
+    if (!issue(command, ch.slot, BipChannel::kClientPort, 0, 0)) {
+      c.failure_pending = true;
+      c.failure = LinkFailure::kBipError;
+      return false;
+    }
+    ch.set_state(BipState::kOpenRequested, "OPEN CHANNEL, TCP client", trace());
+    set_client_phase(ch.slot, ClientPhase::kOpening, "OPEN CHANNEL issued");
+    return true;
+  }
+  return false;
+}
+
+void CatToolkit::answered_open_client(const cat::TerminalResponse& r, const Outstanding& done) noexcept {
+  if (done.slot >= kMaxSlots) return;
+  BipChannel& ch = slots_[done.slot];
+  Client& c = clients_[done.slot];
+  if (!ch.client || c.phase != ClientPhase::kOpening) return;
+  LinkFailure why = LinkFailure::kBipError;
+  if (performed(r.result.general)) {
+    const u8 id = r.channel_status_count != 0 ? r.channel_status[0].channel_id() : 0;
+    const BipChannel* other = by_channel_id(id);
+    if (id != 0 && (other == nullptr || other == &ch)) {
+      ch.channel_id = id;
+      ch.buffer_size = (r.has_buffer_size && r.buffer_size != 0) ? r.buffer_size : c.request.buffer_size;
+      if (r.channel_status[0].link_established()) {
+        client_link_up(ch);
+        return;
+      }
+      ch.set_state(BipState::kOpenRequested, "link being established (background mode)", trace());
+      return;  // a close_client() meanwhile is handled by deliver_client_failures()
+    }
+    trace()("toolkit: client OPEN CHANNEL answered without a usable channel identifier (%u)", unsigned{id});
+    need_channel_status_ = true;
+    status_reason_ = "after an error";
+  } else if (r.result.general == GeneralResult::kTerminalUnable) {
+    why = LinkFailure::kTerminalUnable;
+  } else if (r.result.general == GeneralResult::kNetworkUnable) {
+    why = LinkFailure::kNetworkUnable;
+  } else if (bip_error(r.result, cat::BipCause::kNoChannelAvailable) ||
+             bip_error(r.result, cat::BipCause::kPortNotAvailable)) {
+    why = LinkFailure::kNoChannel;
+  }
+  ClientEndpoint* ep = c.endpoint;
+  const u8 slot = ch.slot;
+  release(ch, "client OPEN CHANNEL refused");
+  if (ep != nullptr) ep->link_failed(slot, why);
+}
+
+void CatToolkit::client_link_up(BipChannel& ch) noexcept {
+  Client& c = clients_[ch.slot];
+  Arena* a = arena();
+  if (c.endpoint != nullptr && a != nullptr && ch.connect(*a, *c.endpoint)) {
+    ch.set_state(BipState::kEstablished, "link established", trace());
+    set_client_phase(ch.slot, ClientPhase::kOpen, "endpoint open");
+    return;
+  }
+  // The endpoint refused its connection (no RAM): it knows; the channel goes.
+  ch.set_state(BipState::kEstablished, "link established, endpoint refused", trace());
+  ch.drop_requested = true;
+  set_client_phase(ch.slot, ClientPhase::kEnded, "endpoint refused the connection");
+}
+
+void CatToolkit::client_link_down(BipChannel& ch, LinkFailure why, const char* trace_why) noexcept {
+  Client& c = clients_[ch.slot];
+  if (c.phase == ClientPhase::kEnded || c.phase == ClientPhase::kNone) return;
+  const bool was_open = c.phase == ClientPhase::kOpen;
+  ClientEndpoint* ep = c.endpoint;
+  const u8 slot = ch.slot;
+  if (ch.channel_id == 0) {
+    release(ch, trace_why);  // the terminal has no channel for it
+  } else {
+    // The terminal keeps the channel until the card closes it (CLOSE CHANNEL 00).
+    if (Arena* a = arena(); a != nullptr) ch.disconnect(*a);  // endpoint.close() when it was open
+    ch.set_state(BipState::kEstablished, trace_why, trace());
+    ch.drop_requested = true;
+    set_client_phase(slot, ClientPhase::kEnded, trace_why);
+  }
+  if (!was_open && ep != nullptr) ep->link_failed(slot, why);
+}
+
+void CatToolkit::on_client_status(BipChannel& ch, cat::ChannelStatus s) noexcept {
+  const ClientPhase p = clients_[ch.slot].phase;
+  if (s.link_established()) {
+    if (p == ClientPhase::kOpening && ch.state() == BipState::kOpenRequested) client_link_up(ch);
+    return;
+  }
+  if (p == ClientPhase::kOpening || p == ClientPhase::kOpen)
+    client_link_down(ch, LinkFailure::kLinkDropped,
+                     s.info == cat::channel_info::kLinkDropped ? "link dropped" : "link not established");
 }
 
 }  // namespace scws::card

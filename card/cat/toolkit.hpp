@@ -52,6 +52,18 @@
 // CHANNEL 01, then endpoint.close(). Client leaves (4n 00 or 4n 05) -> endpoint.close(), Listen.
 // Channel status 0n -> Closed (the slot is freed; the port is not reopened by itself).
 // Per GET request of n response bytes over a fresh connection this costs 6 + 2 x ceil(n/240) APDUs.
+//
+// Client channels (card/cat/client_channel.hpp, docs/protocol.md section 7.10): the toolkit is also
+// the card's ClientChannels. open_client() holds a slot at once (a free one, or a listening channel
+// of the server port with the most channels, closed with CLOSE CHANNEL 00 for it); its OPEN CHANNEL
+// (qualifier 05: immediate link establishment in background mode, bearer 03, buffer size, transport
+// level 02 + port, data destination address) goes out before any listening channel is re-opened.
+// The link is up when the TERMINAL RESPONSE or a later Channel status event says 8n; a Channel
+// status 0n 05 before that, or a refused OPEN CHANNEL, ends in link_failed(). Bytes move as in server
+// mode. The card closes a client channel with CLOSE CHANNEL 00; when the terminal reports the link
+// dropped the endpoint is closed at once and the channel closed the same way. Once the slot is free
+// the borrowed listening channel is opened again by the usual OPEN CHANNEL scheduling. The client
+// phase of each slot has its own transition function (set_client_phase).
 #pragma once
 
 #include <array>
@@ -64,6 +76,7 @@
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 #include "card/cat/bip_channel.hpp"
+#include "card/cat/client_channel.hpp"
 #include "card/cat/deadlines.hpp"
 #include "card/cat/stream_endpoint.hpp"
 #include "card/cat/timers.hpp"
@@ -99,7 +112,19 @@ class PortGuard {
   virtual bool port_may_open(u16 port) noexcept = 0;
 };
 
-class CatToolkit final : public Toolkit {
+// Where a client request stands, per slot (the connection number is the slot index).
+enum class ClientPhase : u8 {
+  kNone,       // the slot is not a client's
+  kBorrowing,  // a listening server channel of this slot is being closed for the client
+  kWaiting,    // the slot is the client's; OPEN CHANNEL not issued yet
+  kOpening,    // OPEN CHANNEL issued, or the link being established in background mode
+  kOpen,       // link established: the endpoint's connection is open
+  kEnded,      // the endpoint heard its last word (close or link_failed); the channel is closing
+};
+
+const char* to_string(ClientPhase p) noexcept;
+
+class CatToolkit final : public Toolkit, public ClientChannels {
  public:
   static constexpr std::size_t kMaxPorts = 4;
   static constexpr std::size_t kMaxSlots = apdu::cat::kMaxChannels;  // 7 channels at most
@@ -112,6 +137,7 @@ class CatToolkit final : public Toolkit {
   static constexpr u8 kMaxOpenRetries = 3;
   static constexpr std::size_t kCommandBufferSize = apdu::cat::kMaxProactiveCommandSize;
   static_assert(kMaxSlots == StreamEndpoint::kMaxConnections, "connection number = slot index");
+  static_assert(kMaxPorts < BipChannel::kClientPort, "a client slot's port index is no port");
   static_assert(kCommandBufferSize <= 255, "91 XX announces the whole command (TS 102 221 10.2.1.1)");
 
   CatToolkit() noexcept;
@@ -139,6 +165,15 @@ class CatToolkit final : public Toolkit {
   // Looks for work again (an endpoint that produced output outside a toolkit command): the next
   // status word then announces the proactive command, if any.
   void wake() noexcept;
+
+  // --- client channels (card/cat/client_channel.hpp) --------------------------------------------------
+  // kNotReady before the first TERMINAL PROFILE of the session; a profile without TCP client mode
+  // (apdu::cat::supports_bip_client_mode) or without BIP events gives link_failed(kNotSupported).
+  Result<u8, ClientError> open_client(const ClientChannelRequest& request, ClientEndpoint& endpoint) noexcept override;
+  void close_client(u8 connection) noexcept override;
+  [[nodiscard]] ClientPhase client_phase(std::size_t connection) const noexcept {
+    return connection < kMaxSlots ? clients_[connection].phase : ClientPhase::kNone;
+  }
 
   // --- observation (tests, /status) ------------------------------------------------------------------
   [[nodiscard]] SessionState session() const noexcept { return session_; }
@@ -191,6 +226,15 @@ class CatToolkit final : public Toolkit {
     u8 size = 0;      // RECEIVE DATA: bytes asked for; SEND DATA: bytes in the piece
   };
 
+  struct Client {
+    ClientPhase phase = ClientPhase::kNone;
+    ClientEndpoint* endpoint = nullptr;
+    ClientChannelRequest request{};
+    bool close_wanted = false;     // close_client(): CLOSE CHANNEL 00 once the output is sent
+    bool failure_pending = false;  // link_failed(failure) is told at the next scheduling
+    LinkFailure failure = LinkFailure::kBipError;
+  };
+
   enum class EventKind : u8 { kChannelStatus, kDataAvailable, kTimerExpired };
   struct QueuedEvent {
     EventKind kind = EventKind::kChannelStatus;
@@ -210,6 +254,21 @@ class CatToolkit final : public Toolkit {
   bool schedule_timer() noexcept;
   bool schedule_channel(BipChannel& ch) noexcept;
   bool schedule_open() noexcept;
+  bool schedule_client_open() noexcept;
+
+  // Client channels.
+  void set_client_phase(u8 slot, ClientPhase next, const char* why) noexcept;
+  [[nodiscard]] bool client_mode_usable() const noexcept;
+  [[nodiscard]] int borrowable_slot() const noexcept;  // -1: none
+  void claim_for_client(BipChannel& ch) noexcept;
+  void client_link_up(BipChannel& ch) noexcept;
+  // The link is gone or never came: the endpoint is told (close or link_failed) and the terminal's
+  // channel, if it has one, is closed with CLOSE CHANNEL 00.
+  void client_link_down(BipChannel& ch, LinkFailure why, const char* trace_why) noexcept;
+  void client_freed(u8 slot) noexcept;  // after release(): the slot's client data goes
+  void deliver_client_failures() noexcept;
+  void answered_open_client(const apdu::cat::TerminalResponse& r, const Outstanding& done) noexcept;
+  void on_client_status(BipChannel& ch, apdu::cat::ChannelStatus s) noexcept;
 
   // Events.
   void apply_event(const QueuedEvent& e) noexcept;
@@ -257,6 +316,8 @@ class CatToolkit final : public Toolkit {
   bool need_channel_status_ = false;
   const char* status_reason_ = "after an error";  // why GET CHANNEL STATUS is asked (trace)
   std::array<BipChannel, kMaxSlots> slots_{};
+  std::array<Client, kMaxSlots> clients_{};  // by slot
+  bool client_mode_ = false;  // the profile offers TCP client mode and the BIP events
   std::size_t next_slot_ = 0;  // round-robin start
   TimerTable timers_;
   Deadlines deadlines_;

@@ -136,7 +136,8 @@ cat::TerminalProfile cat_terminal_profile() noexcept {
   p.send_data = true;
   p.get_channel_status = true;
   p.channel_count = cat::kMaxChannels;
-  p.tcp_server = true;                           // the only transport a connector serves today
+  p.tcp_client_remote = true;                    // TCP client mode, remote (background mode only)
+  p.tcp_server = true;                           // UICC server mode
   return p;
 }
 
@@ -275,6 +276,7 @@ void CatTerminal::teardown() {
   envelopes_.clear();
   for (auto& ch : channels_) {
     ch.state = cat::ServerState::kClosed;
+    ch.client = false;
     ch.connector = nullptr;
     ch.peer = ch.peer_eof = false;
     ch.rx.clear();
@@ -432,7 +434,7 @@ void CatTerminal::queue_channel_status(const Channel& ch) {
   PendingEnvelope e;
   e.kind = PendingKind::kChannelStatus;
   e.channel_id = ch.id;
-  e.status = cat::server_channel_status(ch.id, ch.state, cat::channel_info::kNone);
+  e.status = status_of(ch);
   queue(e);
 }
 
@@ -587,6 +589,7 @@ std::vector<u8> CatTerminal::open_channel(const cat::ProactiveCommand& c) {
   }
   if (oc.buffer_size == 0) return answer(c.details, cat::GeneralResult::kDataNotUnderstood);
   Channel& ch = *free_ch;
+  if (!oc.server_mode()) return open_client_channel(c, ch, *connector);
   const OpenOutcome opened = connector->open(ch.id, oc);
   if (!opened.ok) {
     log("OPEN CHANNEL: cannot listen on " + opened.endpoint + " (card port " + std::to_string(port) + "): " + opened.error);
@@ -611,6 +614,41 @@ std::vector<u8> CatTerminal::open_channel(const cat::ProactiveCommand& c) {
   return encode(tr);
 }
 
+// TCP client mode (TS 102 223 6.4.27.2), always in background mode: the TERMINAL RESPONSE goes now
+// with the link not established; the connect's outcome reaches the card as Channel status 8n 00 or
+// 0n 05 (docs/protocol.md section 7.10). A card that did not ask for background mode gets the same.
+std::vector<u8> CatTerminal::open_client_channel(const cat::ProactiveCommand& c, Channel& ch, Connector& connector) {
+  const cat::OpenChannelParams& oc = c.open_channel;
+  if ((c.details.qualifier & cat::qualifier::kOpenChannelBackground) == 0)
+    log("OPEN CHANNEL client mode without background mode: answered at once all the same");
+  const OpenOutcome opened = connector.open(ch.id, oc);
+  if (!opened.ok) {
+    log("OPEN CHANNEL: cannot connect to " + opened.endpoint + ": " + opened.error);
+    cat::TerminalResponse tr = cat::make_terminal_response(c.details, cat::make_bip_error(opened.cause));
+    tr.add_channel_status(cat::client_channel_status(0, false));
+    return encode(tr);
+  }
+  ch.connector = &connector;
+  ch.client = true;
+  ch.card_port = oc.transport_level.port;
+  ch.local_port = 0;
+  ch.buffer_size = std::min(oc.buffer_size, options_.max_buffer_size);
+  ch.peer = ch.peer_eof = false;
+  ch.rx.clear();
+  ch.tx.clear();
+  set_channel_state(ch, cat::ServerState::kListen, "client channel opened, connecting");
+  log("channel " + std::to_string(ch.id) + " connecting to " + opened.endpoint + " (client, buffer " +
+      std::to_string(ch.buffer_size) + ")");
+  const bool reduced = ch.buffer_size < oc.buffer_size;
+  cat::TerminalResponse tr =
+      response(c.details, reduced ? cat::GeneralResult::kPerformedWithModification : cat::GeneralResult::kOk);
+  tr.add_channel_status(cat::client_channel_status(ch.id, false));
+  tr.bearer_description = oc.bearer_description;
+  tr.has_buffer_size = true;
+  tr.buffer_size = ch.buffer_size;
+  return encode(tr);
+}
+
 // The channel a CLOSE/RECEIVE/SEND DATA names; nullptr with the TR to send when it cannot be used.
 CatTerminal::Channel* CatTerminal::addressed_channel(const cat::ProactiveCommand& c, std::vector<u8>& refusal) {
   Channel* ch = channel(c.channel_id());
@@ -630,8 +668,8 @@ std::vector<u8> CatTerminal::close_channel(const cat::ProactiveCommand& c) {
   if (ch.peer && !ch.tx.empty()) ch.connector->send(ch.id, ch.tx);  // what the card stored still goes out
   ch.tx.clear();
   ch.peer = ch.peer_eof = false;
-  // TS 102 223 8.6, server mode: qualifier b1 = 1 keeps listening, 0 closes.
-  if ((c.details.qualifier & cat::qualifier::kCloseChannelToListen) != 0) {
+  // TS 102 223 8.6, server mode: qualifier b1 = 1 keeps listening, 0 closes. A client channel closes.
+  if (!ch.client && (c.details.qualifier & cat::qualifier::kCloseChannelToListen) != 0) {
     ch.connector->release(ch.id, true);
     set_channel_state(ch, cat::ServerState::kListen, "closed by the card, listening again");
     ch.connector->accept(ch.id);
@@ -639,7 +677,9 @@ std::vector<u8> CatTerminal::close_channel(const cat::ProactiveCommand& c) {
     ch.connector->close(ch.id);
     ch.connector = nullptr;
     set_channel_state(ch, cat::ServerState::kClosed, "closed by the card");
-    log("channel " + std::to_string(ch.id) + " closed (card port " + std::to_string(ch.card_port) + ")");
+    log("channel " + std::to_string(ch.id) + " closed (" + (ch.client ? "client, port " : "card port ") +
+        std::to_string(ch.card_port) + ")");
+    ch.client = false;
   }
   return answer(c.details, cat::GeneralResult::kOk);
 }
@@ -694,7 +734,7 @@ std::vector<u8> CatTerminal::send_data(const cat::ProactiveCommand& c) {
 std::vector<u8> CatTerminal::get_channel_status(const cat::ProactiveCommand& c) {
   cat::TerminalResponse tr = response(c.details, cat::GeneralResult::kOk);
   for (const auto& ch : channels_)
-    if (ch.state != cat::ServerState::kClosed) tr.add_channel_status(cat::server_channel_status(ch.id, ch.state));
+    if (ch.state != cat::ServerState::kClosed) tr.add_channel_status(status_of(ch));
   if (tr.channel_status_count == 0) tr.add_channel_status(cat::ChannelStatus{0, 0});  // no channel (8.56)
   std::string seen;
   for (const auto& ch : channels_) {
@@ -784,8 +824,31 @@ void CatTerminal::set_channel_state(Channel& ch, cat::ServerState next, const ch
   ch.state = next;
 }
 
+// TS 102 223 8.56: server mode reports the TCP state; client mode b8 = link established, and a link
+// that is not (any more) says "link dropped" (05).
+cat::ChannelStatus CatTerminal::status_of(const Channel& ch) {
+  if (ch.client) return cat::client_channel_status(ch.id, ch.peer, ch.peer ? cat::channel_info::kNone : cat::channel_info::kLinkDropped);
+  return cat::server_channel_status(ch.id, ch.state, cat::channel_info::kNone);
+}
+
+// A client channel's server went, or its connect failed: the channel stays open without a link
+// until the card closes it, and the card hears of it (Channel status 0n 05).
+void CatTerminal::link_down(Channel& ch, const std::string& why) {
+  ch.peer = ch.peer_eof = false;
+  ch.rx.clear();
+  ch.tx.clear();
+  ch.connector->release(ch.id, false);
+  set_channel_state(ch, cat::ServerState::kListen, "link dropped");
+  queue_channel_status(ch);
+  log("channel " + std::to_string(ch.id) + ": link dropped (" + why + ")");
+}
+
 // The peer went (or was dropped): back to LISTEN, and the card hears of it (TS 102 223 7.5.11).
 void CatTerminal::client_left(Channel& ch, const std::string& why) {
+  if (ch.client) {
+    link_down(ch, why);
+    return;
+  }
   debug("channel " + std::to_string(ch.id) + ": client " + why);
   ch.peer = ch.peer_eof = false;
   ch.rx.clear();
@@ -803,7 +866,12 @@ void CatTerminal::peer_connected(u8 id, const std::string& peer) {
   ch->peer_eof = false;
   ch->rx.clear();
   ch->tx.clear();
-  ++stats_.clients_accepted;
+  if (ch->client) {
+    ++stats_.links_established;
+    log("channel " + std::to_string(id) + " connected");
+  } else {
+    ++stats_.clients_accepted;
+  }
   set_channel_state(*ch, cat::ServerState::kEstablished, peer.c_str());
   queue_channel_status(*ch);
 }
@@ -824,6 +892,13 @@ void CatTerminal::peer_data(u8 id, Bytes data) {
 
 void CatTerminal::peer_closed(u8 id, bool orderly, const std::string& why) {
   Channel* ch = channel(id);
+  if (ch != nullptr && ch->client && !ch->peer && ch->state == cat::ServerState::kListen && ch->connector != nullptr) {
+    ++stats_.links_failed;
+    log("channel " + std::to_string(id) + ": connect failed: " + why);
+    set_channel_state(*ch, cat::ServerState::kListen, "connect failed");
+    queue_channel_status(*ch);
+    return;
+  }
   if (ch == nullptr || !ch->peer) return;
   if (orderly && !ch->rx.empty()) {
     ch->peer_eof = true;  // gone once the card has drained the Rx buffer (receive_data)
@@ -856,8 +931,8 @@ std::vector<TerminalChannel> CatTerminal::channels() const {
   std::vector<TerminalChannel> out;
   for (const auto& ch : channels_) {
     if (ch.state == cat::ServerState::kClosed) continue;
-    out.push_back(TerminalChannel{ch.id, ch.card_port, ch.local_port, ch.state, ch.buffer_size, ch.rx.size(),
-                                 tx_pending(ch)});
+    out.push_back(TerminalChannel{ch.id, ch.client, ch.card_port, ch.local_port, ch.state, ch.buffer_size,
+                                  ch.rx.size(), tx_pending(ch)});
   }
   return out;
 }

@@ -9,7 +9,10 @@
 //   - idle polling with STATUS (TS 102 221 11.1.2) at the poll interval: the option until the card
 //     asks for another with POLL INTERVAL (TS 102 223 6.4.6) or turns it off with POLLING OFF (6.4.14);
 //   - SET UP EVENT LIST (6.4.16) with the events Data available (09) and Channel status (0A) only;
-//   - OPEN CHANNEL (6.4.27) through the Connector that serves its parameters, CLOSE CHANNEL, RECEIVE
+//   - OPEN CHANNEL (6.4.27) through the Connector that serves its parameters (UICC server mode, or
+//     TCP client mode in background mode: the TERMINAL RESPONSE at once with the link not yet
+//     established, then Channel status 8n 00 when the connect succeeds or 0n 05 when it fails,
+//     docs/protocol.md section 7.10), CLOSE CHANNEL, RECEIVE
 //     DATA, SEND DATA (store or immediately), GET CHANNEL STATUS (6.4.28-6.4.31); the Rx buffer is
 //     bounded by the buffer size granted (the connector reads only rx_room()), Data available is sent
 //     when bytes arrive in an empty Rx buffer, Channel status on a peer's arrival and departure;
@@ -97,6 +100,7 @@ struct TerminalOptions {
 
 struct TerminalChannel {
   u8 id = 0;
+  bool client = false;  // TCP client mode: card_port is the destination's port; LISTEN = no link
   u16 card_port = 0;
   u16 local_port = 0;
   apdu::cat::ServerState state = apdu::cat::ServerState::kClosed;
@@ -112,6 +116,8 @@ struct TerminalStats {
   u64 envelopes = 0;           // ENVELOPEs answered other than 93 00
   u64 envelope_busy = 0;       // 93 00 answers
   u64 clients_accepted = 0;
+  u64 links_established = 0;   // client channels connected
+  u64 links_failed = 0;        // client channels whose connect failed
   u64 cards_lost = 0;
 };
 
@@ -164,6 +170,7 @@ class CatTerminal final : private ChannelEvents {
     u16 local_port = 0;
     u16 buffer_size = 0;
     Connector* connector = nullptr;
+    bool client = false;    // TCP client mode: LISTEN stands for "open, no link"
     bool peer = false;      // a peer is attached (ESTABLISHED)
     bool peer_eof = false;  // ... and has closed its side: gone once the Rx buffer is drained
     std::deque<u8> rx;      // the Rx buffer, at most buffer_size bytes
@@ -225,6 +232,7 @@ class CatTerminal final : private ChannelEvents {
   std::vector<u8> dispatch(const apdu::cat::ProactiveCommand& c);
   std::vector<u8> set_up_event_list(const apdu::cat::ProactiveCommand& c);
   std::vector<u8> open_channel(const apdu::cat::ProactiveCommand& c);
+  std::vector<u8> open_client_channel(const apdu::cat::ProactiveCommand& c, Channel& ch, Connector& connector);
   std::vector<u8> close_channel(const apdu::cat::ProactiveCommand& c);
   std::vector<u8> receive_data(const apdu::cat::ProactiveCommand& c);
   std::vector<u8> send_data(const apdu::cat::ProactiveCommand& c);
@@ -239,6 +247,8 @@ class CatTerminal final : private ChannelEvents {
   // channels
   void set_channel_state(Channel& ch, apdu::cat::ServerState next, const char* why);
   void client_left(Channel& ch, const std::string& why);
+  void link_down(Channel& ch, const std::string& why);
+  [[nodiscard]] static apdu::cat::ChannelStatus status_of(const Channel& ch);
   void queue_channel_status(const Channel& ch);
   void queue_data_available(const Channel& ch);
   void queue(PendingEnvelope e);

@@ -8,6 +8,7 @@
 
 #include <asio.hpp>
 
+#include "sim/handset/tcp_client_connector.hpp"
 #include "sim/handset/tcp_server_connector.hpp"
 #include "sim/host/port_holder.hpp"
 
@@ -80,9 +81,20 @@ struct Gateway::Driver {
   Driver(asio::io_context& io_, CardTransport& card, GatewayOptions options)
       : io(io_),
         connector(io_, connector_options(options)),
+        client_connector(io_, client_options(options)),
         terminal(card, clock, terminal_options(options, [this] { schedule(); })),
         timer(io_) {
     terminal.add_connector(connector);
+    terminal.add_connector(client_connector);
+  }
+
+  static TcpClientOptions client_options(const GatewayOptions& g) {
+    TcpClientOptions c;
+    c.connect_map = g.connect_map;
+    c.connect_timeout = g.connect_timeout;
+    c.linger = g.linger;
+    c.log = g.log;
+    return c;
   }
 
   TcpServerOptions connector_options(const GatewayOptions& g) {
@@ -141,6 +153,7 @@ struct Gateway::Driver {
   asio::io_context& io;
   HostClock clock;
   TcpServerConnector connector;
+  TcpClientConnector client_connector;
   CatTerminal terminal;
   asio::steady_timer timer;
   std::optional<TerminalClock::TimePoint> armed;

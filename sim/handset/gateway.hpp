@@ -1,6 +1,8 @@
 // The handset gateway: the CAT terminal (cat_terminal.hpp) on the host's clock and an Asio
 // io_context, with the TCP server connector (tcp_server_connector.hpp) relaying the card's BIP
-// channels in UICC server mode to TCP clients on the loopback interface (TS 102 223 6.4.27).
+// channels in UICC server mode to TCP clients on the loopback interface (TS 102 223 6.4.27), and the
+// TCP client connector (tcp_client_connector.hpp) connecting the card's client channels to the
+// servers it names (docs/protocol.md section 7.10).
 //
 // This layer only drives: it runs CatTerminal::run_due() when next_wakeup() says (one steady timer,
 // or a post when work is due at once) and after every socket event. Everything the card sees is
@@ -48,6 +50,10 @@ std::string describe(const ListenFailure& failure);
 struct GatewayOptions {
   std::string listen_address = "127.0.0.1";
   std::map<u16, u16> port_map;  // card port -> local port; ports not listed are used as asked
+  // Client channels: a destination the card asks for ("a.b.c.d:port") -> where the gateway connects
+  // instead; destinations not listed are used as asked (parse_connect_map in tcp_client_connector.hpp).
+  std::map<std::string, std::string> connect_map;
+  std::chrono::milliseconds connect_timeout{10000};  // a client channel's connect attempt, at most
   u16 max_buffer_size = 16384;  // larger OPEN CHANNEL buffer requests are reduced (result 07)
   std::chrono::milliseconds poll_interval{1000};  // STATUS when idle, until the card asks otherwise
   std::chrono::milliseconds card_wait{500};       // one connect attempt waits this long for a card

@@ -148,6 +148,8 @@ class MiniTerminal {
     std::string rx;         // client bytes not yet read by the card
     std::string tx_stored;  // SEND DATA (store) not yet flushed
     std::string delivered;  // bytes the client received
+    bool client = false;    // TCP client mode (docs/protocol.md section 7.10): `established` is the link
+    std::array<u8, 4> address{};
   };
 
   explicit MiniTerminal(CardRig& r) : rig(r) {}
@@ -193,6 +195,21 @@ class MiniTerminal {
     return envelope(cat::make_data_available(cat::server_channel_status(ch, cat::ServerState::kEstablished),
                                              static_cast<u8>(n > 255 ? 0xFF : n)));
   }
+  // Client mode: the link comes up (8n 00), drops (0n 05), the server sends bytes.
+  std::string link_up(u8 ch) {
+    channels[ch].established = true;
+    return envelope(cat::make_channel_status_event(cat::client_channel_status(ch, true)));
+  }
+  std::string link_dropped(u8 ch) {
+    channels[ch].established = false;
+    channels[ch].rx.clear();
+    return envelope(cat::make_channel_status_event(cat::client_channel_status(ch, false, cat::channel_info::kLinkDropped)));
+  }
+  std::string server_sends(u8 ch, const std::string& bytes) {
+    channels[ch].rx += bytes;
+    const std::size_t n = channels[ch].rx.size();
+    return envelope(cat::make_data_available(cat::client_channel_status(ch, true), static_cast<u8>(n > 255 ? 0xFF : n)));
+  }
   std::string client_leaves(u8 ch, u8 info) {
     channels[ch].established = false;
     channels[ch].rx.clear();
@@ -207,6 +224,7 @@ class MiniTerminal {
       const std::string r = apdu({0x80, 0x12, 0x00, 0x00, xx});
       REQUIRE(r.size() == 2u * xx + 4);
       const std::vector<u8> d0 = hex(r.substr(0, r.size() - 4));
+      fetched.push_back(d0);
       auto parsed = cat::parse_proactive_command(d0);
       REQUIRE(parsed.ok());
       commands.push_back(parsed->details.type);
@@ -269,7 +287,9 @@ class MiniTerminal {
   }
 
   // OPEN CHANNEL in server mode: the first free channel listens, its buffer at most max_buffer.
+  // In client mode the link is up at once when client_link_at_once, else later (background mode).
   void open_channel(const cat::ProactiveCommand& c, cat::TerminalResponse& tr) {
+    const bool client = !c.open_channel.server_mode();
     u8 id = 0;
     for (u8 i = 1; i <= max_channels && id == 0; ++i)
       if (!channels[i].open) id = i;
@@ -284,7 +304,16 @@ class MiniTerminal {
     k.port = c.open_channel.transport_level.port;
     k.buffer = c.open_channel.buffer_size > max_buffer ? max_buffer : c.open_channel.buffer_size;
     if (k.buffer != c.open_channel.buffer_size) tr.result = cat::make_result(cat::GeneralResult::kPerformedWithModification);
-    tr.add_channel_status(cat::server_channel_status(id, cat::ServerState::kListen));
+    if (client) {
+      k.client = true;
+      k.established = client_link_at_once;
+      if (c.open_channel.destination.address.size() == 4)
+        std::memcpy(k.address.data(), c.open_channel.destination.address.data(), 4);
+      tr.add_channel_status(cat::client_channel_status(id, k.established));
+      tr.bearer_description = c.open_channel.bearer_description;
+    } else {
+      tr.add_channel_status(cat::server_channel_status(id, cat::ServerState::kListen));
+    }
     tr.has_buffer_size = true;
     tr.buffer_size = k.buffer;
   }
@@ -327,7 +356,7 @@ class MiniTerminal {
     }
     k.established = false;
     k.rx.clear();
-    if (c.details.qualifier == cat::qualifier::kCloseChannelToClosed) k.open = false;
+    if (c.details.qualifier == cat::qualifier::kCloseChannelToClosed || k.client) k.open = false;
   }
 
   // GET CHANNEL STATUS: every open channel, or one "no channel" status.
@@ -335,6 +364,10 @@ class MiniTerminal {
     ++channel_status_requests;
     for (u8 i = 1; i <= 7; ++i) {
       if (!channels[i].open) continue;
+      if (channels[i].client) {
+        tr.add_channel_status(cat::client_channel_status(i, channels[i].established));
+        continue;
+      }
       tr.add_channel_status(cat::server_channel_status(
           i, channels[i].established ? cat::ServerState::kEstablished : cat::ServerState::kListen));
     }
@@ -361,6 +394,8 @@ class MiniTerminal {
   u16 max_buffer = 1400;
   std::array<Channel, 8> channels{};  // index = channel id
   std::vector<cat::CommandType> commands;
+  std::vector<std::vector<u8>> fetched;  // every proactive command, as fetched
+  bool client_link_at_once = false;      // client OPEN CHANNEL: link established in the TERMINAL RESPONSE
   std::vector<u8> events;
   std::vector<u8> close_qualifiers;
   std::vector<TimerCommand> timer_commands;

@@ -101,23 +101,24 @@ TEST_CASE("terminal profile claims exactly what the terminal handles, byte by by
       "00"  // 14: screen height: no screen
       "00"  // 15: screen width
       "00"  // 16: no screen effects
-      "04"; // 17: b3 TCP in UICC server mode only: the transport the TCP server connector serves
+      "05"; // 17: b1 TCP client mode, remote (the TCP client connector), b3 TCP in UICC server mode
   CHECK(hex_text(Bytes(bytes, *n)) == expected);
 
   const cat::TerminalProfile p = cat_terminal_profile();
   CHECK(cat::supports_bip_server_mode(p));  // what the card's toolkit needs before it opens a channel
   CHECK_FALSE(p.sms_pp_data_download);      // no SMS-PP path yet
   CHECK_FALSE(p.send_short_message);        // answered 30
-  CHECK_FALSE(p.tcp_client_remote);         // OPEN CHANNEL in client mode: answered 30
+  CHECK(cat::supports_bip_client_mode(p));  // the card's admin session can open its client channel
+  CHECK_FALSE(p.udp_client_remote);         // UDP and local client modes: answered 30
 }
 
 TEST_CASE("terminal sends its profile first, in the TERMINAL PROFILE command (TS 102 221 10.1.2)") {
   Rig rig;
   rig.start();
   REQUIRE(rig.card.commands.size() == 1);
-  CHECK(hex_text(rig.card.commands[0]) == "8010000011" "21016900010C0007000000" "1FE000000004");
+  CHECK(hex_text(rig.card.commands[0]) == "8010000011" "21016900010C0007000000" "1FE000000005");
   CHECK(rig.terminal().stats().sessions == 1);
-  CHECK(rig.t.logged("card session 1 on scripted card: TERMINAL PROFILE 21016900010C00070000001FE000000004 -> 9000"));
+  CHECK(rig.t.logged("card session 1 on scripted card: TERMINAL PROFILE 21016900010C00070000001FE000000005 -> 9000"));
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -774,6 +775,90 @@ TEST_CASE("stop resets the connectors, lets the card go and leaves nothing to wa
   rig.t.clock.advance(1h);
   rig.t.terminal->run_due();
   CHECK(rig.card.profiles.size() == 1);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TCP client mode (6.4.27.2, background mode; docs/protocol.md section 7.10)
+
+// OPEN CHANNEL as the card's toolkit sends it: qualifier 05, bearer 03, buffer 1400, TCP client
+// remote to 127.0.0.1:7443.
+cat::ProactiveCommand client_open(u8 number) {
+  static const u8 bearer[] = {cat::bearer::kDefault};
+  static const u8 ip[] = {127, 0, 0, 1};
+  auto c = cat::make_open_channel_tcp_client(number, Bytes(bearer), 1400, 7443,
+                                             cat::OtherAddress{true, cat::address_type::kIpv4, Bytes(ip)});
+  c.details.qualifier = cat::qualifier::kOpenChannelImmediate | cat::qualifier::kOpenChannelBackground;
+  return c;
+}
+
+TEST_CASE("client OPEN CHANNEL is answered at once, the link comes with Channel status 81 00, data flows") {
+  Rig rig;
+  rig.t.connector.serve_clients = true;
+  rig.start();
+  rig.subscribe();
+  // 6.8: channel status 01 00 (channel 1, link not established), bearer 03, buffer 1400.
+  CHECK(rig.command(client_open(2)) == "8103024005820282818301003802010035010339020578");
+  CHECK(rig.t.connector.calls == std::vector<std::string>{"connect 1 127.0.0.1:7443"});
+  CHECK(rig.t.logged("channel 1 connecting to 127.0.0.1:7443 (client, buffer 1400)"));
+  REQUIRE(rig.terminal().channels().size() == 1);
+  CHECK(rig.terminal().channels()[0].client);
+  CHECK(rig.envelopes() == 0);  // nothing until the connect is done
+  auto server = rig.t.connector.connected(1);
+  rig.t.settle();
+  REQUIRE(rig.envelopes() == 1);
+  CHECK(rig.envelope(0) == "D60B99010A82028281B8028100");  // 7.5.11: link established
+  CHECK(rig.t.logged("channel 1 connected"));
+  CHECK(rig.terminal().stats().links_established == 1);
+  // Card -> server, then server -> card.
+  CHECK(rig.command(cat::make_send_data(3, 1, true, text_bytes("POST"))) == "810303430182028281830100B701FF");
+  CHECK(server->text() == "POST");
+  server->say("204");
+  server->close_when_sent = true;
+  rig.t.settle();
+  REQUIRE(rig.envelopes() == 2);
+  CHECK(rig.envelope(1) == "D60E99010982028281B8028100B70103");
+  CHECK(rig.command(cat::make_receive_data(4, 1, 3)) == "810304420082028281830100B603323034B70100");
+  rig.t.settle();
+  // The server closed and the card has its bytes: link dropped (01 05); the channel stays until closed.
+  REQUIRE(rig.envelopes() == 3);
+  CHECK(rig.envelope(2) == "D60B99010A82028281B8020105");
+  CHECK(rig.command(cat::make_get_channel_status(5)) == "810305440082028281830100B8020105");
+  CHECK(rig.command(cat::make_close_channel(6, 1, false)) == "810306410082028281830100");
+  CHECK(rig.terminal().channels().empty());
+  CHECK(rig.t.logged("channel 1 closed (client, port 7443)"));
+}
+
+TEST_CASE("a client channel whose connect fails gets Channel status 01 05 and is closed by the card") {
+  Rig rig;
+  rig.t.connector.serve_clients = true;
+  rig.start();
+  rig.subscribe();
+  CHECK(rig.command(client_open(2)) == "8103024005820282818301003802010035010339020578");
+  rig.t.connector.connect_fails(1, "Connection refused");
+  rig.t.settle();
+  REQUIRE(rig.envelopes() == 1);
+  CHECK(rig.envelope(0) == "D60B99010A82028281B8020105");
+  CHECK(rig.t.logged("channel 1: connect failed: Connection refused"));
+  CHECK(rig.terminal().stats().links_failed == 1);
+  CHECK(rig.command(cat::make_send_data(3, 1, true, text_bytes("x"))) == "81030343018202828183023A02");
+  CHECK(rig.command(cat::make_close_channel(4, 1, false)) == "810304410082028281830100");
+  CHECK(rig.terminal().channels().empty());
+}
+
+TEST_CASE("a server dropped by the network: link dropped at once, unread bytes with it") {
+  Rig rig;
+  rig.t.connector.serve_clients = true;
+  rig.start();
+  rig.subscribe();
+  rig.command(client_open(2));
+  auto server = rig.t.connector.connected(1);
+  server->say("partial");
+  rig.t.settle();
+  rig.t.connector.drop(1);
+  rig.t.settle();
+  CHECK(rig.envelope(rig.envelopes() - 1) == "D60B99010A82028281B8020105");
+  CHECK(server->reset);
+  CHECK(rig.terminal().channels()[0].rx_bytes == 0);
 }
 
 }  // namespace

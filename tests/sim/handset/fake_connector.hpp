@@ -43,8 +43,11 @@ class FakeConnector final : public Connector {
     std::shared_ptr<FakePeer> peer;
     std::vector<u8> held;  // sent while hold_tx: counted by unsent() until drain()
     bool resumed = false;
+    bool client = false;      // TCP client mode: connects to `destination`
+    std::string destination;
   };
 
+  bool serve_clients = false;      // also serve TCP client mode (docs/protocol.md section 7.10)
   std::set<u16> refused_ports;     // open() answers "port not available" for these
   std::function<void()> on_refused;  // called from inside that open(), as a driver's handler would be
   bool hold_tx = false;            // keep what the card sends in unsent() until drain()
@@ -85,13 +88,44 @@ class FakeConnector final : public Connector {
     return it == backlog_.end() ? 0 : it->second.size();
   }
   [[nodiscard]] bool asked(u8 channel) const { return slots.at(channel).wants != 0; }
+  // Client mode: the connect of a channel succeeds (a server peer is attached) or fails.
+  std::shared_ptr<FakePeer> connected(u8 channel) {
+    Slot& s = slots.at(channel);
+    REQUIRE(s.client);
+    auto p = std::make_shared<FakePeer>();
+    p->name = s.destination;
+    p->channel = channel;
+    s.peer = p;
+    events_->peer_connected(channel, p->name);
+    return p;
+  }
+  void connect_fails(u8 channel, const std::string& why) {
+    REQUIRE(slots.at(channel).client);
+    events_->peer_closed(channel, false, why);
+  }
 
   // --- Connector ---
 
   void bind(ChannelEvents& events) override { events_ = &events; }
-  [[nodiscard]] bool serves(const apdu::cat::OpenChannelParams& p) const override { return p.server_mode(); }
+  [[nodiscard]] bool serves(const apdu::cat::OpenChannelParams& p) const override {
+    return p.server_mode() || serve_clients;
+  }
   OpenOutcome open(u8 channel, const apdu::cat::OpenChannelParams& p) override {
     const u16 port = p.transport_level.port;
+    if (!p.server_mode()) {
+      std::string dest;
+      for (u8 b : p.destination.address) dest += (dest.empty() ? "" : ".") + std::to_string(b);
+      dest += ":" + std::to_string(port);
+      calls.push_back("connect " + std::to_string(channel) + " " + dest);
+      slots.at(channel) = Slot{};
+      slots.at(channel).card_port = port;
+      slots.at(channel).client = true;
+      slots.at(channel).destination = dest;
+      OpenOutcome o;
+      o.ok = true;
+      o.endpoint = dest;
+      return o;
+    }
     calls.push_back("open " + std::to_string(channel) + " " + std::to_string(port));
     OpenOutcome o;
     o.local_port = port;
