@@ -1,5 +1,6 @@
-// `scws gateway --reader NAME [--trace FILE.pcap] [--listen-address 127.0.0.1] [--map CARD=LOCAL]...`:
-// the handset (CAT terminal + BIP server-mode relay) against any PC/SC reader: the emulated card
+// `scws gateway --reader NAME [--trace FILE.pcap] [--listen-address 127.0.0.1] [--map CARD=LOCAL]...
+// [--connect-map A:P=B:Q]... [--connect-timeout S]`: the handset (CAT terminal, BIP server-mode relay
+// and client-mode connections, docs/protocol.md section 7.10) against any PC/SC reader: the emulated card
 // behind pcscd + vpcd, or a real SCWS card. Runs until SIGINT/SIGTERM (exit 0); a card that is
 // reset, removed or restarted is waited for and served again. A port the card opens that cannot be
 // listened on (taken by another process) ends it at once (exit 1), naming the port, its holder and
@@ -15,6 +16,7 @@
 #include "sim/host/card_transport.hpp"
 #include "sim/cli/cli.hpp"
 #include "sim/handset/gateway.hpp"
+#include "sim/handset/tcp_client_connector.hpp"
 #include "sim/host/pcsc_client.hpp"
 #include "sim/host/apdu_pcap.hpp"
 
@@ -26,6 +28,8 @@ struct GatewayArgs {
   std::string trace;
   std::string listen_address = "127.0.0.1";
   std::vector<std::string> maps;
+  std::vector<std::string> connect_maps;
+  unsigned connect_timeout_s = 10;
   unsigned poll_ms = 1000;
   unsigned max_buffer = 16384;
   bool verbose = false;
@@ -46,6 +50,16 @@ int run_gateway(const GatewayArgs& args) {
       return kExitUsage;
     }
   }
+  for (const auto& m : args.connect_maps) {
+    try {
+      auto [asked, instead] = parse_connect_map(m);
+      options.connect_map[asked] = instead;
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "scws gateway: --connect-map: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+  options.connect_timeout = std::chrono::seconds(args.connect_timeout_s);
   {
     asio::error_code ec;
     asio::ip::make_address(args.listen_address, ec);
@@ -74,7 +88,7 @@ int run_gateway(const GatewayArgs& args) {
   }
   const TerminalStats& s = served.stats;
   std::cerr << "gateway: stopped after " << s.apdus << " APDUs, " << s.sessions << " card session(s), "
-            << s.clients_accepted << " client(s)" << std::endl;
+            << s.clients_accepted << " client(s), " << s.links_established << " client channel(s)" << std::endl;
   return kExitOk;
 }
 
@@ -90,6 +104,11 @@ void add_gateway_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--map", args->maps,
                   "CARDPORT=LOCALPORT: when the card opens CARDPORT, listen on LOCALPORT instead (0: an ephemeral "
                   "port, kept across card sessions); repeatable");
+  cmd->add_option("--connect-map", args->connect_maps,
+                  "A:P=B:Q: when the card opens a client channel to IPv4 A port P, connect to B:Q instead; repeatable");
+  cmd->add_option("--connect-timeout", args->connect_timeout_s, "Seconds a client channel's connect may take")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 600u));
   cmd->add_option("--poll-interval", args->poll_ms, "Milliseconds between STATUS polls when idle")
       ->capture_default_str()
       ->check(CLI::Range(10u, 600000u));
