@@ -10,7 +10,8 @@
 //       then receive() / send() / wants_close() exactly as in server mode (stream_endpoint.hpp);
 //       the card's CLOSE CHANNEL after wants_close(), or the link dropped (Channel status 0n 05),
 //       or close_client() -> endpoint.close(connection). Nothing more about that connection.
-//     link never established -> endpoint.link_failed(connection, why), and nothing more.
+//     link never established -> endpoint.link_failed(connection, why), and nothing more (also after
+//       close_client() before the link was up: kLinkDropped). docs/protocol.md section 7.10.
 // The connection number is a slot index (0..kMaxConnections-1), reused after close()/link_failed().
 // While no slot is free the toolkit frees one by closing a listening channel (no client) of the
 // server port with the most channels, and re-opens it when the client channel is gone.
@@ -52,8 +53,9 @@ class ClientEndpoint : public StreamEndpoint {
 
 enum class ClientError : u8 {
   kInvalidArgument,  // port 0, buffer size 0
-  kBusy,             // every slot is in use by clients (server channels are freed for a client)
-  kNotReady,         // no terminal profile yet, or it lacks client mode
+  kBusy,             // every slot is in use by clients or by server channels with a web client
+                     // connected (a listening server channel is freed for a client)
+  kNotReady,         // no terminal profile yet (a profile without client mode: link_failed(kNotSupported))
 };
 
 const char* describe(ClientError e) noexcept;

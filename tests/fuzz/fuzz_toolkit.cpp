@@ -10,9 +10,11 @@
 //      following bytes as channel status (2), channel data length (1) and channel data (rest)
 //   5  an event envelope built from the next 3 bytes: kind, channel status byte 1 (or timer id), byte 2/length
 //   6  endpoint behaviour from the next byte: consume limit, refuse, stall, close after echo
-//   7  L: 0 warm reset, 1 power cycle, 2 wake(), else toolkit API calls (close/reopen port, timers)
+//   7  L: 0 warm reset, 1 power cycle, 2 wake(), else toolkit API calls (close/reopen port, timers,
+//      7 open_client to 127.0.0.1:7443, 8 close_client of the last one)
 // Checked after every step: the response is 2..buffer bytes, the arena's invariants hold, and RAM is
-// back to its idle level whenever no client is connected.
+// back to its idle level whenever no client is connected. A client connection hears open() at most
+// once, then close(), or link_failed() without open(), and nothing about a connection not asked for.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -89,6 +91,64 @@ class EchoEndpoint final : public StreamEndpoint {
   Conn conns_[kMaxConnections];
 };
 
+// A client channel's endpoint (card/cat/client_channel.hpp): echoes, and traps on any call the
+// contract does not allow for the connection's state.
+class ClientEcho final : public ClientEndpoint {
+ public:
+  bool open(std::size_t c) noexcept override {
+    if (c >= kMaxConnections || !asked_[c] || open_[c]) __builtin_trap();
+    open_[c] = true;
+    len_[c] = 0;
+    return true;
+  }
+  std::size_t receive(std::size_t c, Bytes data) noexcept override {
+    check_open(c);
+    std::size_t n = data.size() < sizeof buf_[c] - len_[c] ? data.size() : sizeof buf_[c] - len_[c];
+    if (n != 0) std::memcpy(buf_[c] + len_[c], data.data(), n);
+    len_[c] += n;
+    return n;
+  }
+  std::size_t send(std::size_t c, MutableBytes out) noexcept override {
+    check_open(c);
+    std::size_t n = len_[c] < out.size() ? len_[c] : out.size();
+    if (n == 0) return 0;
+    std::memcpy(out.data(), buf_[c], n);
+    std::memmove(buf_[c], buf_[c] + n, len_[c] - n);
+    len_[c] -= n;
+    return n;
+  }
+  [[nodiscard]] bool wants_close(std::size_t c) const noexcept override {
+    if (c >= kMaxConnections || !open_[c]) __builtin_trap();
+    return false;
+  }
+  void close(std::size_t c) noexcept override {
+    check_open(c);
+    open_[c] = asked_[c] = false;
+  }
+  void link_failed(std::size_t c, LinkFailure) noexcept override {
+    if (c >= kMaxConnections || !asked_[c] || open_[c]) __builtin_trap();
+    asked_[c] = false;
+  }
+  void asked(u8 c) noexcept {
+    if (c >= kMaxConnections || asked_[c]) __builtin_trap();  // a slot is never given twice
+    asked_[c] = true;
+    last = c;
+  }
+  void forget() noexcept {
+    for (std::size_t i = 0; i < kMaxConnections; ++i) asked_[i] = open_[i] = false;
+  }
+  u8 last = 0;
+
+ private:
+  void check_open(std::size_t c) const noexcept {
+    if (c >= kMaxConnections || !open_[c]) __builtin_trap();
+  }
+  bool asked_[kMaxConnections] = {};
+  bool open_[kMaxConnections] = {};
+  u8 buf_[kMaxConnections][256] = {};
+  std::size_t len_[kMaxConnections] = {};
+};
+
 class Listener final : public TimerListener {
  public:
   void timer_expired(u8 id) noexcept override {
@@ -117,6 +177,7 @@ struct Rig {
   Card card;
   CatToolkit toolkit;
   EchoEndpoint http, tls;
+  ClientEcho client;
   Listener listener;
   u8 response[SCWS_APDU_BUFFER_SIZE + 2] = {};
   std::size_t response_size = 0;
@@ -241,12 +302,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           case 0:
             rig.http.forget();
             rig.tls.forget();
+            rig.client.forget();
             if (!rig.card.reset().ok()) __builtin_trap();
             break;
           case 1:
             rig.card.power_off();
             rig.http.forget();
             rig.tls.forget();
+            rig.client.forget();
             if (!rig.card.power_on().ok()) __builtin_trap();
             break;
           case 2: rig.toolkit.wake(); break;
@@ -254,6 +317,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           case 4: (void)rig.toolkit.reopen_port(10443); break;
           case 5: (void)rig.toolkit.start_timer(1, 30, rig.listener); break;
           case 6: (void)rig.toolkit.stop_timer(1); break;
+          case 7: {
+            auto c = rig.toolkit.open_client(ClientChannelRequest{{127, 0, 0, 1}, 7443, 1400}, rig.client);
+            if (c) rig.client.asked(*c);
+            break;
+          }
+          case 8: rig.toolkit.close_client(rig.client.last); break;
           default: break;
         }
         rig.check();
