@@ -859,7 +859,6 @@ void CatToolkit::schedule() noexcept {
   scheduling_ = true;
   [&]() noexcept {
     deliver_client_failures();
-    if (out_.length != 0) return;  // an endpoint told of its failure may have woken the scheduler
     if (session_ == SessionState::kEventsSetUp && !events_set_up_) {
       const u8 events[] = {static_cast<u8>(cat::Event::kDataAvailable), static_cast<u8>(cat::Event::kChannelStatus)};
       (void)issue(cat::make_set_up_event_list(take_number(), events), 0xFF, 0xFF, 0, 0);

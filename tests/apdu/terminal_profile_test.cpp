@@ -35,6 +35,20 @@ TEST_CASE("the minimal scws gateway profile sets the bits of docs/protocol.md se
   CHECK(channels(p) == 7);
 }
 
+TEST_CASE("TCP client mode needs byte 17 b1 besides the events and channel commands (section 7.10)") {
+  TerminalProfile p;
+  p.set_up_event_list = p.event_data_available = p.event_channel_status = true;
+  p.open_channel = p.close_channel = p.receive_data = p.send_data = true;
+  p.channel_count = 1;
+  CHECK_FALSE(supports_bip_client_mode(p));
+  p.tcp_client_remote = true;  // byte 17 b1
+  CHECK(supports_bip_client_mode(p));
+  CHECK_FALSE(supports_bip_server_mode(p));  // client mode alone: no listening channel
+  p.event_channel_status = false;            // the link's events are how the card hears of it
+  CHECK_FALSE(supports_bip_client_mode(p));
+  CHECK(supports_bip_client_mode(scws_gateway_profile()));
+}
+
 TEST_CASE("terminal profile parser reads the named bits (pySim default OTA profile)") {
   // pySim cat.py: "reasonable default for playing with OTA".
   const auto bytes = hex("7fe1e10e000000000000001f43000000ff00000000000000000000000000000000");
