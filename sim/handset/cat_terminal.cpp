@@ -931,8 +931,8 @@ std::vector<TerminalChannel> CatTerminal::channels() const {
   std::vector<TerminalChannel> out;
   for (const auto& ch : channels_) {
     if (ch.state == cat::ServerState::kClosed) continue;
-    out.push_back(TerminalChannel{ch.id, ch.client, ch.card_port, ch.local_port, ch.state, ch.buffer_size,
-                                  ch.rx.size(), tx_pending(ch)});
+    out.push_back(TerminalChannel{ch.id, ch.card_port, ch.local_port, ch.state, ch.buffer_size, ch.rx.size(),
+                                  tx_pending(ch), ch.client});
   }
   return out;
 }

@@ -100,13 +100,13 @@ struct TerminalOptions {
 
 struct TerminalChannel {
   u8 id = 0;
-  bool client = false;  // TCP client mode: card_port is the destination's port; LISTEN = no link
   u16 card_port = 0;
   u16 local_port = 0;
   apdu::cat::ServerState state = apdu::cat::ServerState::kClosed;
   u16 buffer_size = 0;
   std::size_t rx_bytes = 0;  // waiting for RECEIVE DATA
   std::size_t tx_bytes = 0;  // stored by SEND DATA or not yet written to the peer
+  bool client = false;       // TCP client mode: card_port is the destination's port; LISTEN = no link
 };
 
 struct TerminalStats {
