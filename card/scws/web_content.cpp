@@ -25,15 +25,6 @@ constexpr std::size_t kPutSlice = 4096;
 
 constexpr u32 entry_offset(u32 slot) noexcept { return static_cast<u32>(L::kIndexHeaderSize + slot * L::kEntrySize); }
 
-bool valid_content_type(std::string_view t) noexcept {
-  if (t.empty() || t.size() > L::kMaxContentType) return false;
-  for (char ch : t) {
-    const u8 c = static_cast<u8>(ch);
-    if (!((c >= 0x20 && c <= 0x7E) || c == '\t')) return false;
-  }
-  return t.front() != ' ' && t.back() != ' ';
-}
-
 struct EntryHead {
   u8 used = 0;
   u8 path_length = 0;
@@ -193,6 +184,15 @@ const char* describe(ContentError e) noexcept {
       return "NVM failure";
   }
   return "?";
+}
+
+bool valid_content_type(std::string_view t) noexcept {
+  if (t.empty() || t.size() > L::kMaxContentType) return false;
+  for (char ch : t) {
+    const u8 c = static_cast<u8>(ch);
+    if (!((c >= 0x20 && c <= 0x7E) || c == '\t')) return false;
+  }
+  return t.front() != ' ' && t.back() != ' ';
 }
 
 bool valid_resource_path(std::string_view path, std::size_t max_length) noexcept {

@@ -127,5 +127,7 @@ std::size_t web_content_count(ObjectStore& store) noexcept;
 
 // Path validation shared with web_users (protection-set prefixes): see ContentError::kInvalidPath.
 bool valid_resource_path(std::string_view path, std::size_t max_length) noexcept;
+// Content-type validation (see ContentError::kInvalidContentType).
+bool valid_content_type(std::string_view content_type) noexcept;
 
 }  // namespace scws::card
