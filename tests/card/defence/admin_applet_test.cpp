@@ -186,7 +186,7 @@ TEST_CASE("the remote administration commands answer 69 82 without ADM1 and chan
   AdminRig a;
   const u32 refused_before = a.rig.card.security_events().total(SecurityEventKind::kCommandRefused);
   const char* const commands[] = {"80600000" "0C" "00000001" "022F78" "0474657874", "8060010001" "41", "80600200",
-                                  "80620000022F78", "8064000006" "01" "61" "01" "62" "00", "806600000161",
+                                  "80620000022F78", "8064000005" "01" "61" "01" "62" "00", "806600000161",
                                   "80680000020100", "806A0000", "806C000010" "11111111111111111111111111111111",
                                   "80700000"};
   for (const char* command : commands) {
