@@ -329,6 +329,13 @@ Result<WebResource, ContentError> web_content_find(ObjectStore& store, std::stri
 Result<std::size_t, ContentError> web_content_read(ObjectStore& store, const WebResource& resource, u32 offset,
                                                    MutableBytes out) noexcept {
   if (offset >= resource.length || resource.body_object == 0) return std::size_t{0};
+  // The entry must still describe this body: a resource replaced (its new body object may take the
+  // same id) or removed while a response streams it ends that response rather than mixing bodies.
+  if (resource.index >= L::kMaxResources) return fail(ContentError::kNotFound);
+  auto e = read_entry_head(store, resource.index);
+  if (!e) return fail(to_content_error(e.error()));
+  if (e->used == 0 || e->object != resource.body_object || e->length != resource.length || e->etag != resource.etag)
+    return fail(ContentError::kNotFound);
   const std::size_t n = out.size() < resource.length - offset ? out.size() : resource.length - offset;
   auto r = store.read(resource.body_object, offset, out.first(n));
   if (!r) return fail(to_content_error(r.error()));

@@ -232,6 +232,38 @@ TEST_CASE("PUT RESOURCE: 5 KB in 240-byte pieces, published and served at once; 
   CHECK(r.body.empty());
 }
 
+TEST_CASE("a page replaced while a response streams it: that response ends short, never mixes the bodies") {
+  std::vector<u8> image = pristine_image();
+  AdminCard a(image);
+  a.start();
+  const std::string first = body_of(3000, 6);
+  a.run_all(put_resource_apdus("/live.html", "text/html", first));
+  REQUIRE(a.scws.open(0));
+  const std::string request = "GET /live.html HTTP/1.1\r\nHost: card\r\n\r\n";
+  REQUIRE(a.scws.receive(0, text_bytes(request)) == request.size());
+  std::string received;
+  u8 piece[240];
+  for (int i = 0; i < 3; ++i) {
+    const std::size_t n = a.scws.send(0, MutableBytes(piece, sizeof piece));
+    received.append(reinterpret_cast<const char*>(piece), n);
+  }
+  // The same length, other bytes: only the entry's ETag tells them apart.
+  a.run_all(put_resource_apdus("/live.html", "text/html", body_of(3000, 7)));
+  for (int guard = 0; guard < 100; ++guard) {
+    const std::size_t n = a.scws.send(0, MutableBytes(piece, sizeof piece));
+    if (n == 0) break;
+    received.append(reinterpret_cast<const char*>(piece), n);
+  }
+  CHECK(a.scws.wants_close(0));
+  const std::size_t head_end = received.find("\r\n\r\n");
+  REQUIRE(head_end != std::string::npos);
+  const std::string body = received.substr(head_end + 4);
+  CHECK(body.size() < first.size());
+  CHECK(first.compare(0, body.size(), body) == 0);  // what came is the first body's start
+  a.scws.close(0);
+  CHECK(a.get("/live.html").body == body_of(3000, 7));  // the next request gets the new page
+}
+
 TEST_CASE("PUT RESOURCE twice leaves the card as once") {
   std::vector<u8> image = pristine_image();
   AdminCard a(image);
