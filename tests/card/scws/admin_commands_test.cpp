@@ -232,6 +232,18 @@ TEST_CASE("PUT RESOURCE: 5 KB in 240-byte pieces, published and served at once; 
   CHECK(r.body.empty());
 }
 
+TEST_CASE("PUT RESOURCE of a page larger than the commit capacity, then its replacement by another") {
+  std::vector<u8> image = pristine_image();
+  AdminCard a(image);
+  a.start();
+  const std::string big = body_of(100 * 1024, 8);
+  a.run_all(put_resource_apdus("/big.bin", "application/octet-stream", big));
+  CHECK(a.get("/big.bin").body == big);
+  const std::string bigger = body_of(110 * 1024, 9);
+  a.run_all(put_resource_apdus("/big.bin", "application/octet-stream", bigger));
+  CHECK(a.get("/big.bin").body == bigger);
+}
+
 TEST_CASE("a page replaced while a response streams it: that response ends short, never mixes the bodies") {
   std::vector<u8> image = pristine_image();
   AdminCard a(image);
