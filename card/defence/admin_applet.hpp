@@ -19,15 +19,37 @@
 //   WRITE SETTINGS    80 58 00 00 Lc <data>   -> new detection settings
 //   READ PORT STATES  80 5A 00 00 [Le]        -> each guarded port's state
 //   SET PORT          80 5C <00 close | 01 open> 00 02 <port u16>
+// The remote administration commands (docs/protocol.md 16.6; each one transaction, each setting an
+// absolute state, so running one twice leaves the card as running it once):
+//   PUT RESOURCE      80 60 00 00 Lc <length u32, path length u8, path, type length u8, type>  begin
+//                     80 60 01 00 Lc <bytes>                                   the next body bytes
+//                     80 60 02 00                                              publish
+//   DELETE RESOURCE   80 62 00 00 Lc <path>
+//   PUT USER          80 64 00 00 Lc <name length u8, name, password length u8, password,
+//                                     set count u8, { set name length u8, set name }>
+//   DELETE USER       80 66 00 00 Lc <name>
+//   PUT REMOTE NODES  80 68 00 00 Lc <list (card/defence/remote_nodes.hpp)>
+//   READ REMOTE NODES 80 6A 00 00 [Le]        -> the list (01 00 when none was put)
+//   ROTATE PSK        80 6C 00 00 Lc <key>    the admin link's key (card/defence/admin_link.hpp)
+//                     80 6C 01 00 Lc <identity length u8, identity, key length u8, key>  a TLS port PSK
+//   START SESSION     80 70 00 00             a session with the administration server now
+// PUT RESOURCE stages the body in its own object (card/defence/resource_staging.hpp) and publishes it
+// through the ContentControl; users and TLS PSKs go through the ContentControl too.
 // Errors: another class 6E 00, another INS 6D 00, P1 P2 not as above 6A 86, data where none belongs
 // or of the wrong length 67 00, an index beyond the queue 6A 83, a sequence not yet assigned 6A 80,
-// the last four without a DefenceControl 6A 81, a damaged queue 65 81.
+// the detection commands without a DefenceControl, the content commands without a ContentControl
+// and START SESSION without an AdminSessionControl 6A 81, a damaged queue 65 81; for the remote
+// administration commands also 6A 80 a malformed body or a value out of range, 6A 84 no room in
+// NVM, 69 85 PUBLISH without a complete staged resource, 6A 82 a protection set the card does not
+// have, 6A 88 no such resource, user or link PSK.
 //
-// RAM: the two pointers below.
+// RAM: the four pointers below; the commands use the stack only (a 240-byte copy buffer at PUBLISH).
 #pragma once
 
 #include "base/bytes.hpp"
 #include "base/result.hpp"
+#include "card/defence/admin_session_control.hpp"
+#include "card/defence/content_control.hpp"
 #include "card/defence/defence_control.hpp"
 #include "card/defence/incident_queue.hpp"
 #include "card/os/applet.hpp"
@@ -48,6 +70,19 @@ class AdminApplet final : public Applet {
   static constexpr u8 kInsWriteSettings = 0x58;
   static constexpr u8 kInsReadPortStates = 0x5A;
   static constexpr u8 kInsSetPort = 0x5C;
+  static constexpr u8 kInsPutResource = 0x60;
+  static constexpr u8 kInsDeleteResource = 0x62;
+  static constexpr u8 kInsPutUser = 0x64;
+  static constexpr u8 kInsDeleteUser = 0x66;
+  static constexpr u8 kInsPutRemoteNodes = 0x68;
+  static constexpr u8 kInsReadRemoteNodes = 0x6A;
+  static constexpr u8 kInsRotatePsk = 0x6C;
+  static constexpr u8 kInsStartSession = 0x70;
+  static constexpr u8 kPutResourceBegin = 0x00;
+  static constexpr u8 kPutResourceData = 0x01;
+  static constexpr u8 kPutResourcePublish = 0x02;
+  static constexpr u8 kRotateLinkPsk = 0x00;
+  static constexpr u8 kRotateTlsPsk = 0x01;
   static constexpr u8 kSetPortClose = 0x00;
   static constexpr u8 kSetPortOpen = 0x01;
   static constexpr u8 kSummaryFlagDamaged = 0x01;
@@ -57,6 +92,12 @@ class AdminApplet final : public Applet {
   // nullptr for none. Both must outlive the card.
   explicit AdminApplet(IncidentQueue& queue, DefenceControl* control = nullptr) noexcept
       : queue_(queue), control_(control) {}
+
+  // Before power-up, both optional (they must outlive the card): the SCWS stores the content and
+  // user commands change (without one they answer 6A 81), and the card's admin agent START SESSION
+  // asks for a session (without one 6A 81).
+  void set_content_control(ContentControl* content) noexcept { content_ = content; }
+  void set_session_control(AdminSessionControl* session) noexcept { session_ = session; }
 
   [[nodiscard]] Bytes aid() const noexcept override { return Bytes(kAid, sizeof kAid); }
   [[nodiscard]] Bytes label() const noexcept override { return Bytes(kLabel, sizeof kLabel); }
@@ -75,8 +116,16 @@ class AdminApplet final : public Applet {
   Result<ApduOutcome, CardError> queue_command(const apdu::CommandApdu& c, MutableBytes out) noexcept;
   Result<ApduOutcome, CardError> control_command(CardContext& ctx, const apdu::CommandApdu& c, MutableBytes out) noexcept;
 
+  Result<ApduOutcome, CardError> admin_command(CardContext& ctx, const apdu::CommandApdu& c, MutableBytes out) noexcept;
+  Status<CardError> put_resource(CardContext& ctx, const apdu::CommandApdu& c) noexcept;
+  Status<CardError> publish_resource(CardContext& ctx) noexcept;
+  Status<CardError> put_user(CardContext& ctx, Bytes data) noexcept;
+  Status<CardError> rotate_psk(CardContext& ctx, const apdu::CommandApdu& c) noexcept;
+
   IncidentQueue& queue_;
   DefenceControl* control_;
+  ContentControl* content_ = nullptr;
+  AdminSessionControl* session_ = nullptr;
 };
 
 }  // namespace scws::card

@@ -264,7 +264,9 @@ Result<std::size_t, http::BodyError> ScwsApplet::read(const http::StaticResource
   if (ctx_ == nullptr) return fail(http::BodyError::kReadFailed);
   WebResource w;
   w.body_object = resource.handle;
+  w.index = resource.handle - kWebBodyObjectBase;  // body objects are numbered by index slot
   w.length = resource.length;
+  w.etag = resource.etag;
   auto r = web_content_read(ctx_->objects(), w, offset, out);
   if (!r) return fail(http::BodyError::kReadFailed);
   return *r;

@@ -25,15 +25,6 @@ constexpr std::size_t kPutSlice = 4096;
 
 constexpr u32 entry_offset(u32 slot) noexcept { return static_cast<u32>(L::kIndexHeaderSize + slot * L::kEntrySize); }
 
-bool valid_content_type(std::string_view t) noexcept {
-  if (t.empty() || t.size() > L::kMaxContentType) return false;
-  for (char ch : t) {
-    const u8 c = static_cast<u8>(ch);
-    if (!((c >= 0x20 && c <= 0x7E) || c == '\t')) return false;
-  }
-  return t.front() != ' ' && t.back() != ' ';
-}
-
 struct EntryHead {
   u8 used = 0;
   u8 path_length = 0;
@@ -195,6 +186,15 @@ const char* describe(ContentError e) noexcept {
   return "?";
 }
 
+bool valid_content_type(std::string_view t) noexcept {
+  if (t.empty() || t.size() > L::kMaxContentType) return false;
+  for (char ch : t) {
+    const u8 c = static_cast<u8>(ch);
+    if (!((c >= 0x20 && c <= 0x7E) || c == '\t')) return false;
+  }
+  return t.front() != ' ' && t.back() != ' ';
+}
+
 bool valid_resource_path(std::string_view path, std::size_t max_length) noexcept {
   if (path.empty() || path.size() > max_length || path[0] != '/') return false;
   std::size_t seg_begin = 1;
@@ -329,6 +329,13 @@ Result<WebResource, ContentError> web_content_find(ObjectStore& store, std::stri
 Result<std::size_t, ContentError> web_content_read(ObjectStore& store, const WebResource& resource, u32 offset,
                                                    MutableBytes out) noexcept {
   if (offset >= resource.length || resource.body_object == 0) return std::size_t{0};
+  // The entry must still describe this body: a resource replaced (its new body object may take the
+  // same id) or removed while a response streams it ends that response rather than mixing bodies.
+  if (resource.index >= L::kMaxResources) return fail(ContentError::kNotFound);
+  auto e = read_entry_head(store, resource.index);
+  if (!e) return fail(to_content_error(e.error()));
+  if (e->used == 0 || e->object != resource.body_object || e->length != resource.length || e->etag != resource.etag)
+    return fail(ContentError::kNotFound);
   const std::size_t n = out.size() < resource.length - offset ? out.size() : resource.length - offset;
   auto r = store.read(resource.body_object, offset, out.first(n));
   if (!r) return fail(to_content_error(r.error()));

@@ -118,7 +118,9 @@ Status<ContentError> web_content_remove(ObjectStore& store, std::string_view pat
 Result<WebResource, ContentError> web_content_find(ObjectStore& store, std::string_view path) noexcept;
 
 // Copies body bytes [offset, offset + out.size()) of a found resource (clamped to its length);
-// returns the count (0 at the end).
+// returns the count (0 at the end). kNotFound when the resource was replaced or removed since it
+// was found (its index entry no longer names this body, length and ETag): a response never mixes
+// two bodies.
 Result<std::size_t, ContentError> web_content_read(ObjectStore& store, const WebResource& resource, u32 offset,
                                                    MutableBytes out) noexcept;
 
@@ -127,5 +129,7 @@ std::size_t web_content_count(ObjectStore& store) noexcept;
 
 // Path validation shared with web_users (protection-set prefixes): see ContentError::kInvalidPath.
 bool valid_resource_path(std::string_view path, std::size_t max_length) noexcept;
+// Content-type validation (see ContentError::kInvalidContentType).
+bool valid_content_type(std::string_view content_type) noexcept;
 
 }  // namespace scws::card

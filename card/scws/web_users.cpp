@@ -101,6 +101,8 @@ const char* describe(UsersError e) noexcept {
       return "invalid realm";
     case UsersError::kUnknownUser:
       return "unknown user";
+    case UsersError::kUnknownSet:
+      return "unknown protection set";
     case UsersError::kFull:
       return "users or protection sets full";
     case UsersError::kNotFound:
@@ -200,6 +202,105 @@ Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefi
   if (!store.write(kWebUsersObject, set_offset(target), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
   if (!txn.commit()) return fail(UsersError::kNvm);
   return {};
+}
+
+namespace {
+
+bool valid_name(std::string_view name) noexcept {
+  return !name.empty() && name.size() <= L::kMaxName && printable(name) && name.find(':') == std::string_view::npos;
+}
+
+// Sets the allowed-users bit of `slot` in every used set: on in the sets of `member` (bit j = set
+// j), off in the others. Writes only the masks that change.
+Status<UsersError> write_memberships(ObjectStore& store, u32 slot, u32 member) noexcept {
+  for (u32 j = 0; j < L::kMaxSets; ++j) {
+    u8 h[8];
+    if (!store.read(kWebUsersObject, set_offset(j), MutableBytes(h, sizeof h))) return fail(UsersError::kNvm);
+    if (h[0] == 0) continue;
+    const u32 old_mask = load_be32(h + 4);
+    const u32 bit = u32{1} << slot;
+    const u32 mask = (member & (u32{1} << j)) != 0 ? (old_mask | bit) : (old_mask & ~bit);
+    if (mask == old_mask) continue;
+    u8 m[4];
+    store_be32(m, mask);
+    if (!store.write(kWebUsersObject, set_offset(j) + 4, Bytes(m, sizeof m))) return fail(UsersError::kNvm);
+  }
+  return {};
+}
+
+}  // namespace
+
+Status<UsersError> web_user_put_member(ObjectStore& store, std::string_view name, const PasswordHash& password,
+                                       std::span<const std::string_view> sets) noexcept {
+  if (!valid_name(name)) return fail(UsersError::kInvalidName);
+  if (password.iterations == 0 || password.iterations > PasswordHash::kMaxIterations)
+    return fail(UsersError::kInvalidPassword);
+  SCWS_TRY(check_store(store));
+  // Which sets the names designate: each name must match at least one.
+  u32 member = 0;
+  for (std::string_view wanted : sets) {
+    bool matched = false;
+    for (u32 j = 0; j < L::kMaxSets; ++j) {
+      u8 e[L::kSetEntrySize];
+      if (!store.read(kWebUsersObject, set_offset(j), MutableBytes(e, sizeof e))) return fail(UsersError::kNvm);
+      if (e[0] == 0 || e[1] > L::kMaxPrefix || e[2] > L::kMaxRealm) continue;
+      const std::string_view prefix(reinterpret_cast<const char*>(e + 8), e[1]);
+      const std::string_view realm(reinterpret_cast<const char*>(e + 8 + L::kMaxPrefix), e[2]);
+      if (wanted == realm || wanted == prefix) {
+        member |= u32{1} << j;
+        matched = true;
+      }
+    }
+    if (!matched) return fail(UsersError::kUnknownSet);
+  }
+  u32 free_slot = 0;
+  auto slot = find_user(store, name, free_slot);
+  if (!slot) return fail(slot.error());
+  u32 i = *slot;
+  if (i == L::kMaxUsers) {
+    if (free_slot == L::kMaxUsers) return fail(UsersError::kFull);
+    i = free_slot;
+  }
+  u8 e[L::kUserEntrySize] = {};
+  e[0] = 1;
+  e[1] = static_cast<u8>(name.size());
+  std::memcpy(e + 4, name.data(), name.size());
+  std::memcpy(e + kSaltAt, password.salt.data(), PasswordHash::kSaltSize);
+  store_be32(e + kIterationsAt, password.iterations);
+  std::memcpy(e + kHashAt, password.hash.data(), PasswordHash::kHashSize);
+  TransactionScope txn(store.nvm());
+  if (!txn.begin()) return fail(UsersError::kNvm);
+  if (!store.write(kWebUsersObject, user_offset(i), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
+  SCWS_TRY(write_memberships(store, i, member));
+  if (!txn.commit()) return fail(UsersError::kNvm);
+  return {};
+}
+
+Status<UsersError> web_user_remove(ObjectStore& store, std::string_view name) noexcept {
+  if (!valid_name(name)) return fail(UsersError::kNotFound);
+  SCWS_TRY(check_store(store));
+  u32 free_slot = 0;
+  auto slot = find_user(store, name, free_slot);
+  if (!slot) return fail(slot.error());
+  if (*slot == L::kMaxUsers) return fail(UsersError::kNotFound);
+  TransactionScope txn(store.nvm());
+  if (!txn.begin()) return fail(UsersError::kNvm);
+  u8 zero[L::kUserEntrySize] = {};
+  if (!store.write(kWebUsersObject, user_offset(*slot), Bytes(zero, sizeof zero))) return fail(UsersError::kNvm);
+  SCWS_TRY(write_memberships(store, *slot, 0));
+  if (!txn.commit()) return fail(UsersError::kNvm);
+  return {};
+}
+
+u32 web_users_iterations(ObjectStore& store, u32 fallback) noexcept {
+  if (!check_store(store)) return fallback;
+  for (u32 i = 0; i < L::kMaxUsers; ++i) {
+    auto u = read_user(store, i);
+    if (!u) return fallback;
+    if (u->used != 0 && u->password.iterations >= 1 && u->password.iterations <= PasswordHash::kMaxIterations)
+      return u->password.iterations;
+  }
+  return fallback;
 }
 
 Result<std::optional<Protection>, UsersError> web_protection_for(ObjectStore& store, std::string_view path) noexcept {

@@ -40,6 +40,7 @@ enum class UsersError : u8 {
   kInvalidPrefix,    // not a valid resource path (see valid_resource_path)
   kInvalidRealm,     // empty, too long, '"', '\' or a control byte (it is sent in a quoted-string)
   kUnknownUser,      // a set names a user that does not exist
+  kUnknownSet,       // a membership names a protection set that does not exist
   kFull,             // kMaxUsers users or kMaxSets sets already
   kNotFound,
   kNoStore,          // web_users_format not run
@@ -74,6 +75,19 @@ Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, const
 // Adds or replaces (same prefix) a protection set; every user must exist already.
 Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefix, std::string_view realm,
                                       std::span<const std::string_view> users) noexcept;
+
+// Adds or replaces (same name) a user and makes it a member of exactly the protection sets named:
+// a name is a set's realm (every set with that realm: a profile's set with several paths) or a
+// set's prefix (that one set). Remote administration (docs/protocol.md 16.6 PUT USER). kUnknownSet
+// when a name matches no set (nothing changes then). One transaction (the caller's or its own).
+Status<UsersError> web_user_put_member(ObjectStore& store, std::string_view name, const PasswordHash& password,
+                                       std::span<const std::string_view> sets) noexcept;
+// Removes the user and its membership in every set (its slot may go to another user later).
+// kNotFound for an unknown user. One transaction (the caller's or its own).
+Status<UsersError> web_user_remove(ObjectStore& store, std::string_view name) noexcept;
+// The iteration count of the first stored user's hash, or `fallback` without users: provisioning
+// gives every user the profile's count, so a user added later costs the same per request.
+u32 web_users_iterations(ObjectStore& store, u32 fallback) noexcept;
 
 // The protection set covering a decoded path, if any.
 struct Protection {

@@ -22,6 +22,7 @@ EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes) {
   scws_.set_toolkit(toolkit_);
   scws_.set_port_extension(&tls_port_);
   scws_.set_incident_queue(&incidents_);
+  admin_.set_content_control(&content_);  // PUT RESOURCE, PUT USER ... (docs/protocol.md 16.6)
   if (!card_->set_toolkit(toolkit_)) throw std::logic_error("the card refused the CAT toolkit");
   // First: its power-up checks the incident queue before anything can report to it.
   if (!card_->add_applet(admin_)) throw std::logic_error("the card refused the admin applet");

@@ -4,7 +4,8 @@
 // `scws card`, `scws run`, the benchmarks and the tests all run the same card. Beside the SCWS applet,
 // the admin applet (card::AdminApplet) with the card's incident queue (card::IncidentQueue), whose
 // figures /status shows, and the attack detection (card::Detector) that fills the queue and closes
-// attacked ports. The SCWS serves what
+// attacked ports; the admin applet's content, user and PSK commands reach the SCWS stores through
+// card::ScwsContentControl. The SCWS serves what
 // the image says (card/scws/scws_settings.hpp: ports, channels, default page, the TLS port's mode, RAM
 // and timeout; content, users, protection sets and TLS credentials).
 //
@@ -23,6 +24,7 @@
 #include "card/defence/incident_queue.hpp"
 #include "card/os/card.hpp"
 #include "card/scws/scws_applet.hpp"
+#include "card/scws/scws_content_control.hpp"
 #include "card/cat/toolkit.hpp"
 #include "card/os/tracer.hpp"
 #include "tls/card_rng.hpp"
@@ -59,6 +61,7 @@ class EmulatedUicc {
   card::ScwsApplet scws_;
   card::IncidentQueue incidents_;
   card::Detector detector_{toolkit_, incidents_};
+  card::ScwsContentControl content_{rng_};
   card::AdminApplet admin_{incidents_, &detector_};
   std::unique_ptr<card::Card> card_;
 };

@@ -1,10 +1,14 @@
 """The admin applet over the real stack (pcscd + vpcd + `scws card`, and `scws run` for /status):
 every command refused with 69 82 until VERIFY of the administrative key ADM1, then the incident
 queue's summary on a fresh card's empty queue; `scws apdu` shows it; /status gives the queue's
-figures and no incident contents. APDUs and bytes: docs/protocol.md section 15."""
+figures and no incident contents; the remote administration commands change what the handset
+gets at once. APDUs and bytes: docs/protocol.md sections 15 and 16.6."""
 import json
 
-from stack import PcscSession, Run, http_get, run, scws_bin
+import pytest
+
+from attack import Admin, ok
+from stack import Gateway, PcscSession, Run, http_get, run, scws_bin
 
 DEMO_ADM_KEY = "3132333435363738"  # profiles/demo/card.toml [security] adm_key ("12345678")
 VERIFY_ADM = "0020000A08" + DEMO_ADM_KEY
@@ -51,3 +55,53 @@ def test_status_shows_the_queue_figures_and_nothing_else(workdir):
         assert status["incidents"] == {"count": 0, "dropped": 0, "damaged": False}
     finally:
         r.stop()
+
+
+def _lv(b: bytes) -> str:
+    return f"{len(b):02X}" + b.hex().upper()
+
+
+def _apdu(head: str, data: bytes = b"") -> str:
+    return head + (f"{len(data):02X}" + data.hex().upper() if data else "")
+
+
+def test_remote_administration_commands_change_what_the_handset_gets_at_once(card, workdir):
+    """PUT RESOURCE in pieces, DELETE RESOURCE, PUT USER and DELETE USER on the admin applet's own
+    logical channel while the gateway serves the card (docs/protocol.md 16.6); curl sees each
+    change on its next request."""
+    gw = Gateway(card.reader, workdir).start()
+    admin = None
+    try:
+        port = gw.local_port()
+        admin = Admin(card.reader)
+        page = b"<html>" + b"remote " * 100 + b"</html>"
+        assert ok(admin.transmit(_apdu("600000", len(page).to_bytes(4, "big") + bytes([9]) + b"/new.html" +
+                                       bytes([9]) + b"text/html"), True)[1])
+        for at in range(0, len(page), 240):
+            assert ok(admin.transmit(_apdu("600100", page[at:at + 240]), True)[1])
+        with pytest.raises(RuntimeError):
+            http_get(port, "/new.html")                          # staged, not published: 404
+        assert ok(admin.transmit("600200", True)[1])
+        assert http_get(port, "/new.html") == page
+        assert admin.transmit("600200", True)[1] == 0x6985    # nothing staged any more
+        assert ok(admin.transmit(_apdu("620000", b"/new.html"), True)[1])
+        with pytest.raises(RuntimeError):
+            http_get(port, "/new.html")
+        assert admin.transmit(_apdu("620000", b"/new.html"), True)[1] == 0x6A88
+
+        def secure(user: str, password: str) -> int:
+            out = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30", "-u",
+                       f"{user}:{password}", f"http://127.0.0.1:{port}/secure/"], timeout=60)
+            return int(out.stdout[-3:])
+
+        assert secure("carol", "c4rol-pw") == 401
+        put_carol = _lv(b"carol") + _lv(b"c4rol-pw") + "01" + _lv(b"scws secure area")
+        assert ok(admin.transmit(_apdu("640000", bytes.fromhex(put_carol)), True)[1])
+        assert secure("carol", "c4rol-pw") == 200
+        assert ok(admin.transmit(_apdu("660000", b"carol"), True)[1])
+        assert secure("carol", "c4rol-pw") == 401
+        assert secure("alice", "wonderland") == 200
+    finally:
+        if admin is not None:
+            admin.s.close()
+        gw.stop()
