@@ -498,7 +498,7 @@ std::unique_ptr<Store> open_store(const std::string& where) {
   if (where.rfind("postgresql://", 0) == 0 || where.rfind("postgres://", 0) == 0)
     return std::make_unique<SqlStore>(std::make_unique<PgDb>(where), redact(where));
   if (where.empty()) throw StoreError("no database given");
-  return std::make_unique<SqlStore>(std::make_unique<SqliteDb>(where), fs::absolute(where).string());
+  return std::make_unique<SqlStore>(std::make_unique<SqliteDb>(where), fs::absolute(where).lexically_normal().string());
 }
 
 std::int64_t now_seconds() {

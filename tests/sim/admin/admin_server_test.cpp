@@ -10,6 +10,7 @@
 #include "psk_client.hpp"
 #include "sim/admin/admin_server.hpp"
 #include "sim/testing/scratch_dir.hpp"
+#include "sim/testing/tls_rig.hpp"
 
 using namespace scws::sim::admin;
 using namespace scws::sim::admin::testing;
@@ -114,4 +115,73 @@ TEST_CASE("an idle connection is closed after the idle timeout") {
   ServerRig rig;
   PskClient client("127.0.0.1", rig.server->port(), kIdentity, kKey);
   CHECK(client.closed_by_server(5000));
+}
+
+namespace {
+
+// The card's own TLS client (tls::TlsSession on the card's mbedTLS, as sim/testing/tls_rig.hpp
+// builds it) over a real socket: pumps ciphertext until `done` or the bound runs out.
+struct CardClient {
+  scws::sim::tls_rig::Client client;
+  scws::sim::tls_rig::App app;
+  scws::card::Tracer trace;
+  std::unique_ptr<scws::tls::TlsSession> session;
+  asio::io_context io;
+  asio::ip::tcp::socket socket{io};
+
+  CardClient(std::uint16_t port, int suite)
+      : client(scws::sim::tls_rig::psk_client(scws::sim::tls_rig::bytes_of(kIdentity), scws::Bytes(kKey.data(), kKey.size()), suite),
+               scws::sim::tls_rig::Seed{}) {
+    REQUIRE(client.ok);
+    socket.connect({asio::ip::make_address("127.0.0.1"), port});
+    session = std::make_unique<scws::tls::TlsSession>(client.ctx, app, 0, trace);
+    REQUIRE(session->start());
+  }
+
+  // Sends `request` and pumps until a whole answer (head and Content-Length body) arrived.
+  std::string exchange(const std::string& request) {
+    app.received.clear();
+    app.to_send = request;
+    for (int round = 0; round < 2000; ++round) {
+      scws::u8 buf[4096];
+      for (std::size_t n; (n = session->send(scws::MutableBytes(buf, sizeof buf))) > 0;) asio::write(socket, asio::buffer(buf, n));
+      const std::size_t end = app.received.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const std::size_t cl = app.received.find("Content-Length: ");
+        const std::size_t length = cl == std::string::npos || cl > end ? 0 : std::stoul(app.received.substr(cl + 16));
+        if (app.received.size() >= end + 4 + length) return app.received;
+      }
+      std::error_code ec;
+      const std::size_t n = socket.read_some(asio::buffer(buf), ec);  // the client waits for the server
+      if (ec) break;
+      std::size_t at = 0;
+      while (at < n) {
+        const std::size_t took = session->receive(scws::Bytes(buf + at, n - at));
+        if (took == 0) break;
+        at += took;
+      }
+    }
+    return app.received;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the card's own mbedTLS client (encrypt-then-MAC on CBC) runs a session with each suite") {
+  ServerRig rig;
+  for (int suite : {0x00AE, 0xC0A4, 0x00A8}) {
+    CAPTURE(suite);
+    CardClient card(rig.server->port(), suite);
+    std::string answer = card.exchange(wire("/scws/admin", std::string(kReportType), report(1, 2)));
+    INFO("state " << std::string(scws::tls::TlsSession::state_name(card.session->state())) << ", mbedTLS error " << card.session->mbedtls_error());
+    REQUIRE(answer.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(card.session->state() == scws::tls::TlsSession::State::kOpen);
+    const std::size_t at = answer.find("X-Admin-Next-URI: ");
+    REQUIRE(at != std::string::npos);
+    const std::string next = answer.substr(at + 18, answer.find("\r\n", at) - at - 18);
+    CHECK(parse_script(answer.substr(answer.find("\r\n\r\n") + 4)) == std::vector<Blob>{acknowledge_apdu(2)});
+    answer = card.exchange(wire(next, std::string(kResponseType), build_response_script(1, {{{}, 0x9000}})));
+    CHECK(answer.rfind("HTTP/1.1 204 No Content\r\n", 0) == 0);
+  }
+  CHECK(rig.store->incidents(kIccid).size() == 2);
 }
