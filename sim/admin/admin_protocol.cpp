@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "apdu/status_word.hpp"
 #include "card/defence/incident_queue.hpp"
 
 namespace scws::sim::admin {
@@ -404,8 +405,9 @@ std::string build_response_script(unsigned executed, const std::vector<RApdu>& r
 }
 
 bool sw_success(std::uint16_t sw) noexcept {
-  const unsigned sw1 = sw >> 8;
-  return sw == 0x9000 || sw1 == 0x61 || sw1 == 0x62 || sw1 == 0x63;
+  using apdu::StatusWord;
+  return sw == apdu::to_u16(StatusWord::kOk) || apdu::in_family(sw, StatusWord::kBytesAvailable) ||
+         apdu::in_family(sw, StatusWord::kWarningEndOfFile) || apdu::in_family(sw, StatusWord::kVerificationFailed);
 }
 
 Blob apdu(std::uint8_t ins, std::uint8_t p1, std::uint8_t p2, const Blob& data) {

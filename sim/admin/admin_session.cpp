@@ -5,6 +5,8 @@
 #include <random>
 #include <sstream>
 
+#include "apdu/status_word.hpp"
+
 namespace scws::sim::admin {
 namespace {
 
@@ -205,7 +207,7 @@ HttpResponse AdminSessions::on_responses(const HttpRequest& req, const std::stri
       continue;
     }
     const std::size_t available = std::min(e.apdus, rs.responses.size() - std::min(at, rs.responses.size()));
-    std::uint16_t sw = 0x9000;
+    std::uint16_t sw = apdu::to_u16(apdu::StatusWord::kOk);
     Blob data;
     bool failed = false;
     for (std::size_t i = 0; i < available; ++i) {
