@@ -495,7 +495,7 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
     }
     if (pos.size() != 2) throw std::invalid_argument("put-resource takes PATH FILE [--type T]");
     const std::string& path = pos[0];
-    if (path.empty() || path.front() != '/') throw std::invalid_argument("PATH must start with /");
+    if (path.empty() || path.front() != '/' || path.size() > 120) throw std::invalid_argument("PATH must start with / and hold at most 120 bytes");
     std::string bytes;
     if (resource) {
       bytes = *resource;
@@ -509,8 +509,8 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
     if (type.empty()) type = guess_type(path);
     Blob begin;
     put32(begin, static_cast<std::uint32_t>(bytes.size()));
-    put_lv(begin, path, "PATH", 200);
-    put_lv(begin, type, "the type", 48);
+    put_lv(begin, path, "PATH", 120);  // docs/protocol.md 16.6: the card takes 1-120 and 1-56 bytes
+    put_lv(begin, type, "the type", 56);
     c.apdus.push_back(apdu(0x60, 0, 0, begin));
     for (std::size_t at = 0; at < bytes.size(); at += kResourceChunk) {
       const std::string_view part = std::string_view(bytes).substr(at, kResourceChunk);
@@ -525,11 +525,12 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
     c.text = join();
   } else if (kind == "put-user") {
     if (args.size() < 2) throw std::invalid_argument("put-user takes NAME PASSWORD [SET...]");
-    if (args[0].empty() || args[1].empty()) throw std::invalid_argument("NAME and PASSWORD must not be empty");
-    if (args.size() - 2 > 255) throw std::invalid_argument("too many protection sets");
+    // docs/protocol.md 16.6: a name of 1-32 bytes without ':' (RFC 7617 2), a password of 0-32, at most 8 sets.
+    if (args[0].empty() || args[0].find(':') != std::string::npos) throw std::invalid_argument("NAME must be 1-32 bytes without ':'");
+    if (args.size() - 2 > 8) throw std::invalid_argument("at most 8 protection sets");
     Blob d;
-    put_lv(d, args[0], "NAME", 64);
-    put_lv(d, args[1], "PASSWORD", 64);
+    put_lv(d, args[0], "NAME", 32);
+    put_lv(d, args[1], "PASSWORD", 32);
     d.push_back(static_cast<std::uint8_t>(args.size() - 2));
     for (std::size_t i = 2; i < args.size(); ++i) put_lv(d, args[i], "a protection set name", 64);
     c.apdus.push_back(apdu(0x64, 0, 0, d));

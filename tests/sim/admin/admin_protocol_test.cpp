@@ -166,7 +166,8 @@ TEST_CASE("commands become the APDUs of docs/protocol.md 16.6") {
            {"close-port", {}}, {"close-port", {"70000"}}, {"set-rule", {"nope", "1", "1"}}, {"set-rule", {"1", "1", "0"}},
            {"set-policy", {"--reopen", "never"}}, {"put-remote-nodes", {"10.0.0/8:1-2"}}, {"put-remote-nodes", {"10.0.0.0/33:1-2"}},
            {"put-remote-nodes", {"10.0.0.0/8:9-2"}}, {"rotate-tls-psk", {"id", "00"}}, {"rotate-psk", {"x"}}, {"frobnicate", {}},
-           {"delete-resource", {"a"}}}) {
+           {"delete-resource", {"a"}}, {"put-user", {"a:b", "pw"}}, {"put-user", {std::string(33, 'n'), "pw"}},
+           {"put-user", {"n", "pw", "1", "2", "3", "4", "5", "6", "7", "8", "9"}}, {"put-resource", {"/" + std::string(120, 'p'), "-"}}}) {
     CHECK_THROWS_AS(parse_command(kind, args), std::invalid_argument);
   }
 }
