@@ -28,13 +28,14 @@ LAYERS = {
     "sim/host": ["card/scws"],
     "sim/handset": ["sim/host"],
     "sim/testing": ["sim/host"],
-    "sim/bench": ["sim/handset", "sim/testing"],
+    "sim/admin": ["sim/host"],
+    "sim/bench": ["sim/handset", "sim/testing", "sim/admin"],
     "sim/cli": ["sim/bench"],
 }
 # Test folders with no layer of their own: what they may include.
 TEST_ONLY = {
     "tests/support": [],
-    "tests/fuzz": ["card/examples", "sim/host"],
+    "tests/fuzz": ["card/examples", "sim/admin"],
     "tests/scripts": [],
 }
 # Quoted includes that are not files of a layer: the generated configuration header, mbedTLS.

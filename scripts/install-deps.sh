@@ -13,6 +13,8 @@ PKGS=(
   dpkg-dev apt
   libpcsclite-dev libcli11-dev doctest-dev libasio-dev libtomlplusplus-dev libsqlite3-dev
   libssl-dev  # OpenSSL 3 libcrypto: the test PKI of `scws provision` (sim/host/pki.cpp)
+  # `scws admin` (sim/admin): the stores (SQLite, PostgreSQL's libpq); the PostgreSQL server for its e2e test
+  libpq-dev postgresql
   libmbedtls-dev  # Debian's stock mbedTLS: the reference peer of `scws bench tls` (scws-bench-stock-tls)
   # the real PC/SC stack
   pcscd vsmartcard-vpcd

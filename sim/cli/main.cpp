@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   scws::sim::cli::add_gateway_command(app, exit_code);
   scws::sim::cli::add_run_command(app, exit_code);
   scws::sim::cli::add_provision_command(app, exit_code);
+  scws::sim::cli::add_admin_command(app, exit_code);
 
   try {
     app.parse(argc, argv);

@@ -64,7 +64,8 @@ TEST_CASE("scws --version prints the version and exits 0") {
 TEST_CASE("every scws subcommand has --help") {
   TempDir dir;
   for (auto args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"card", "--help"}, {"apdu", "--help"}, {"bench", "--help"}, {"bench", "apdu", "--help"}}) {
+           {"--help"}, {"card", "--help"}, {"apdu", "--help"}, {"bench", "--help"}, {"bench", "apdu", "--help"},
+           {"admin", "--help"}, {"admin", "serve", "--help"}, {"admin", "push", "--help"}, {"admin", "reports", "--help"}}) {
     CAPTURE(args.front());
     auto r = run(dir, args);
     CHECK(r.code == 0);
