@@ -40,11 +40,7 @@ constexpr std::size_t kReportFixed = 59;  // docs/protocol.md 16.3: up to the po
 constexpr std::size_t kMaxPortStates = Detector::kPortStatesMax;
 static_assert(kMaxPortStates <= 255, "p is one byte (16.3)");
 
-// TS 102 226 5.2.2 / ISO/IEC 7816-4 5.6: the statuses after which a script goes on.
-constexpr bool script_goes_on(u16 sw) noexcept {
-  const u8 sw1 = static_cast<u8>(sw >> 8);
-  return sw == 0x9000 || sw1 == 0x61 || sw1 == 0x62 || sw1 == 0x63;
-}
+constexpr u16 kOk = apdu::to_u16(apdu::StatusWord::kOk);
 
 }  // namespace
 
@@ -494,13 +490,13 @@ bool AdminAgent::start_report() noexcept {
   p[0] = 0x01;
   p[1] = static_cast<u8>(current_);
   std::size_t length = 0;
-  if (read_command(AdminApplet::kInsQueueSummary, 0, MutableBytes(p + 4, 20), length) != 0x9000 || length != 20) return false;
+  if (read_command(AdminApplet::kInsQueueSummary, 0, MutableBytes(p + 4, 20), length) != kOk || length != 20) return false;
   const u8 count = p[5];
   p[2] = 0;
   p[3] = count;
-  if (read_command(AdminApplet::kInsReadSettings, 0, MutableBytes(p + 24, 34), length) != 0x9000 || length != 34)
+  if (read_command(AdminApplet::kInsReadSettings, 0, MutableBytes(p + 24, 34), length) != kOk || length != 34)
     std::memset(p + 24, 0, 34);
-  if (read_command(AdminApplet::kInsReadPortStates, 0, MutableBytes(p + kReportFixed, kMaxPortStates), length) != 0x9000)
+  if (read_command(AdminApplet::kInsReadPortStates, 0, MutableBytes(p + kReportFixed, kMaxPortStates), length) != kOk)
     length = 0;
   p[58] = static_cast<u8>(length);
   r.prefix_length = static_cast<u16>(kReportFixed + length);
@@ -557,7 +553,7 @@ std::size_t AdminAgent::body_bytes(u32 offset, MutableBytes out) noexcept {
   if (r.cached_record != index) {
     std::size_t length = 0;
     if (read_command(AdminApplet::kInsReadIncident, static_cast<u8>(index), MutableBytes(r.record.data(), r.record.size()),
-                     length) != 0x9000 ||
+                     length) != kOk ||
         length != IncidentQueue::kRecordSize) {
       // The queue changed under the report (it cannot shrink: only our ACKNOWLEDGE removes
       // incidents); zeros keep the framing and fail the record's CRC at the server.
@@ -625,32 +621,28 @@ std::size_t AdminAgent::consume(Bytes data) noexcept {
   return state_ == State::kAwaiting ? used : data.size();
 }
 
+AdminAgent::Failure AdminAgent::classify_head(const http::ResponseParser& p) noexcept {
+  const u16 status = p.status();
+  if (status != 200 && status != 204) return Failure::kStatus;
+  if (!p.admin_protocol().present || !http::iequals(p.admin_protocol().view(), kProtocol)) return Failure::kProtocol;
+  if (status == 204) return Failure::kNone;  // the session ends once the answer is read
+  if (!p.content_type().present || !http::iequals(p.content_type().view(), kScriptType)) return Failure::kContentType;
+  const std::string_view next = p.next_uri().view();
+  if (!p.next_uri().present || next.empty() || next.front() != '/') return Failure::kNoNextUri;
+  if (p.targeted_application().present && p.targeted_application().view() != kAdminTarget) return Failure::kTarget;
+  return Failure::kNone;
+}
+
 bool AdminAgent::check_head() noexcept {
   const http::ResponseParser& p = ram_->parser;
-  const u16 status = p.status();
-  if (status != 200 && status != 204) {
-    if (ctx_ != nullptr) ctx_->trace()("admin: server answered %u", status);
-    end_session(Failure::kStatus);
+  const Failure f = classify_head(p);
+  if (f != Failure::kNone) {
+    if (ctx_ != nullptr) ctx_->trace()("admin: server answered %u: %s", p.status(), failure_name(f));
+    end_session(f);
     return false;
   }
-  if (!p.admin_protocol().present || !http::iequals(p.admin_protocol().view(), kProtocol)) {
-    end_session(Failure::kProtocol);
-    return false;
-  }
-  if (status == 204) return true;  // answer_done() ends the session
-  if (!p.content_type().present || !http::iequals(p.content_type().view(), kScriptType)) {
-    end_session(Failure::kContentType);
-    return false;
-  }
+  if (p.status() == 204) return true;
   const std::string_view next = p.next_uri().view();
-  if (!p.next_uri().present || next.empty() || next.front() != '/') {
-    end_session(Failure::kNoNextUri);
-    return false;
-  }
-  if (p.targeted_application().present && p.targeted_application().view() != kAdminTarget) {
-    end_session(Failure::kTarget);
-    return false;
-  }
   std::memcpy(ram_->next_uri.data(), next.data(), next.size());
   ram_->next_uri_length = static_cast<u8>(next.size());
   return true;
@@ -683,7 +675,7 @@ void AdminAgent::run_apdu(Bytes raw) noexcept {
   std::size_t length = 0;
   const u16 sw = execute(*c, MutableBytes(r.apdu_out.data(), r.apdu_out.size()), length);
   ++commands_;
-  if (!r.builder.add(Bytes(r.apdu_out.data(), length), sw) || !script_goes_on(sw)) r.stopped = true;
+  if (!r.builder.add(Bytes(r.apdu_out.data(), length), sw) || !apdu::script_goes_on(sw)) r.stopped = true;
 }
 
 bool AdminAgent::answer_done() noexcept {

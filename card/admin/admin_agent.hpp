@@ -47,6 +47,7 @@
 #include "card/defence/incident_queue.hpp"
 #include "card/os/applet.hpp"
 #include "card/os/card_context.hpp"
+#include "http/response_parser.hpp"
 #include "tls/card_rng.hpp"
 #include "tls/tls_allocator.hpp"
 #include "tls/tls_context.hpp"
@@ -94,6 +95,10 @@ class AdminAgent final : public ClientEndpoint, public DeadlineListener, public 
   [[nodiscard]] static constexpr bool is_breakdown(Failure f) noexcept {
     return f == Failure::kLinkFailed || f == Failure::kLinkDropped || f == Failure::kTimeout || f == Failure::kBusy;
   }
+
+  // The answer head's verdict (docs/protocol.md 16.4): kNone for a 204 or a well-formed 200 script
+  // head, else the fault that ends the session. p.head_done() must hold.
+  [[nodiscard]] static Failure classify_head(const http::ResponseParser& p) noexcept;
 
   // What the detector appends to: forwards to the queue and tells the agent a new incident came.
   class IncidentTap final : public IncidentSink {

@@ -16,6 +16,15 @@
 
 namespace scws::card {
 
+// Client channels of a toolkit without BIP client mode: never opens (kNotReady), so the agent waits.
+class NoClientChannels final : public ClientChannels {
+ public:
+  Result<u8, ClientError> open_client(const ClientChannelRequest&, ClientEndpoint&) noexcept override {
+    return fail(ClientError::kNotReady);
+  }
+  void close_client(u8) noexcept override {}
+};
+
 class AdminAgentHook final : public Toolkit {
  public:
   // tls_port: where the agent's TLS sessions take their RAM (nullptr: none, sessions fail).

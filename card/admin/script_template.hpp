@@ -19,6 +19,7 @@
 #include <array>
 #include <cstddef>
 
+#include "apdu/status_word.hpp"
 #include "base/bytes.hpp"
 #include "base/result.hpp"
 
@@ -96,7 +97,7 @@ class ResponseBuilder {
   static constexpr std::size_t kMaxTlvOverhead = 4 + 2;  // 23 82 xx xx + SW1 SW2
   static constexpr std::size_t kBufferSize = kHeader + 3 + kDataBudget + ScriptParser::kMaxApdus * kMaxTlvOverhead;
   static_assert(kBufferSize < 0x10000, "the template's length fits the 82 form");
-  static constexpr u16 kOverflowStatus = 0x62F1;
+  static constexpr u16 kOverflowStatus = apdu::to_u16(apdu::StatusWord::kWarningScriptDataDropped);
 
   // buffer: kBufferSize bytes, caller-owned (the agent's session RAM).
   explicit ResponseBuilder(MutableBytes buffer) noexcept : buffer_(buffer) {}
