@@ -143,8 +143,8 @@ void AdminAgent::power_up(CardContext& ctx, tls::TlsAllocator* region, tls::Card
   set_state(State::kIdle, "power-up");
   auto waiting = queue_.size();
   if (waiting.ok() && *waiting > 0) trigger(Trigger::kPowerUp);
-  if (pending_ == Trigger::kNone && link_.period_seconds > 0) arm(Purpose::kPeriod, link_.period_seconds);
-  if (pending_ != Trigger::kNone) arm(Purpose::kNotReady, kNotReadyDelay);  // the CAT session comes later
+  if (link_.period_seconds > 0) arm(Purpose::kPeriod, link_.period_seconds);
+  // A pending trigger waits for the CAT session: the hook polls after the TERMINAL PROFILE.
 }
 
 void AdminAgent::trigger(Trigger t) noexcept {
@@ -177,10 +177,12 @@ void AdminAgent::begin(Trigger t) noexcept {
   auto opened = channels_.open_client(request, *this);
   if (!opened.ok()) {
     switch (opened.error()) {
-      case ClientError::kNotReady:  // no CAT session (or no client mode) yet: ask again later
+      case ClientError::kNotReady:
+        // No CAT session (or no client mode) yet: asked again at the next poll, after the next
+        // toolkit command (a TERMINAL PROFILE among them). No timer: a terminal without client
+        // mode must not cost a timer expiry every few seconds.
         pending_ = t;
         if (state_ == State::kRetryWait) set_state(State::kIdle, "no CAT session for the retry");
-        arm(Purpose::kNotReady, kNotReadyDelay);
         return;
       case ClientError::kBusy:
         current_ = t;
@@ -278,9 +280,7 @@ void AdminAgent::deadline_passed(u8 slot) noexcept {
     case Purpose::kPeriod:
       trigger(Trigger::kPeriod);
       poll();
-      return;
-    case Purpose::kNotReady:
-      poll();
+      if (state_ == State::kIdle && link_.period_seconds > 0) arm(Purpose::kPeriod, link_.period_seconds);
       return;
   }
 }

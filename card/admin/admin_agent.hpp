@@ -58,7 +58,6 @@ namespace scws::card {
 class AdminAgent final : public ClientEndpoint, public DeadlineListener, public AdminSessionControl {
  public:
   static constexpr u8 kSlot = Deadlines::kAdminFirst;
-  static constexpr u32 kNotReadyDelay = 2;  // seconds before asking for the channel again (no CAT session yet)
 
   enum class Trigger : u8 { kNone = 0, kIncident = 1, kPeriod = 2, kAdmin = 3, kRetry = 4, kPowerUp = 5 };
 
@@ -179,7 +178,7 @@ class AdminAgent final : public ClientEndpoint, public DeadlineListener, public 
     AdminAgent& agent_;
   };
 
-  enum class Purpose : u8 { kNone, kInactivity, kRetry, kPeriod, kNotReady };
+  enum class Purpose : u8 { kNone, kInactivity, kRetry, kPeriod };
 
   void set_state(State next, const char* why) noexcept;  // the transition function
   void begin(Trigger t) noexcept;                         // kIdle / kRetryWait -> kOpening

@@ -4,7 +4,7 @@
 // decoded body, each C-APDU through the APDU parser, and the response template built from it (with
 // response data of data-derived lengths, so the 1024-byte budget and 62 F1 are reached). The input is
 // one answer; it is parsed whole and split at a data-derived offset, into a small body buffer, and
-// both runs must agree on every C-APDU and the outcome.
+// both runs must agree on every C-APDU and the outcome (on the verdicts only for a broken HTTP body).
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -93,6 +93,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const Outcome whole = run(data, size, size, 4096);
   const std::size_t cut = size == 0 ? 0 : data[0] % (size + 1);
   const Outcome split = run(data, size, cut, 1 + (size != 0 ? data[size - 1] % 64 : 0));
-  check(whole == split);
+  // A chunked-coding error drops the body bytes decoded in the same call (http/chunked.hpp), so how
+  // much of a broken body reached the script depends on the split: then only the verdicts agree.
+  if (whole.http_failed || split.http_failed) {
+    check(whole.http_failed == split.http_failed && whole.verdict == split.verdict);
+  } else {
+    check(whole == split);
+  }
   return 0;
 }

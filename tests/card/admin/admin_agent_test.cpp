@@ -136,7 +136,7 @@ struct Sink final : TraceSink {
 };
 
 // A blank image with the link, the PSK, an ICCID and `incidents` incidents in the queue.
-Blob make_image(int incidents, u8 retry_count = 3) {
+Blob make_image(int incidents, u8 retry_count = 3, u32 period = 0) {
   Blob bytes(256 * 1024);
   RamNvmDevice dev(MutableBytes(bytes.data(), bytes.size()));
   Nvm nvm(dev);
@@ -153,6 +153,7 @@ Blob make_image(int incidents, u8 retry_count = 3) {
   link.enabled = true;
   link.port = 7443;
   link.retry_count = retry_count;
+  link.period_seconds = period;
   REQUIRE(link.set_host("admin.scws.test"));
   REQUIRE(link.set_uri("/scws/admin"));
   REQUIRE(store_admin_link(store, link).ok());
@@ -547,7 +548,7 @@ TEST_CASE("triggers: no CAT session yet, a new incident, START SESSION without a
   r.agent.poll();
   CHECK(r.agent.state() == AdminAgent::State::kIdle);
   CHECK(r.agent.pending_trigger() == AdminAgent::Trigger::kIncident);
-  CHECK(r.deadlines.pending(AdminAgent::kSlot));
+  CHECK_FALSE(r.deadlines.pending(AdminAgent::kSlot));  // no timer while the terminal cannot open
   r.channels.ready = true;
   r.http.answers = {no_content()};
   r.session();
@@ -610,4 +611,21 @@ TEST_CASE("a power cut at every NVM write of a session leaves the queue exact") 
     REQUIRE(first.ok());
     CHECK(first->sequence == (*n == 3 ? 1u : 3u));
   }
+}
+
+TEST_CASE("the period starts a session when nothing else does (trigger 02)") {
+  Blob image = make_image(0, 3, 3600);
+  Rig r(image);
+  CHECK(r.agent.pending_trigger() == AdminAgent::Trigger::kNone);
+  REQUIRE(r.deadlines.pending(AdminAgent::kSlot));
+  r.agent.deadline_passed(AdminAgent::kSlot);
+  CHECK(r.agent.state() == AdminAgent::State::kOpening);
+  r.http.answers = {no_content()};
+  r.connect();
+  CHECK(r.run());
+  CHECK(r.agent.sessions_completed() == 1);
+  REQUIRE(r.http.requests.size() == 1);
+  CHECK(static_cast<u8>(body_of(r.http.requests[0])[1]) == 2);
+  CHECK(static_cast<u8>(body_of(r.http.requests[0])[3]) == 0);  // an empty report
+  CHECK(r.deadlines.pending(AdminAgent::kSlot));                 // the next period
 }
