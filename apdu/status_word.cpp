@@ -16,6 +16,7 @@ const char* describe(u16 sw) noexcept {
     case StatusWord::kToolkitBusy: return "toolkit busy";
     case StatusWord::kWarningEndOfFile: return "end of file reached before Le bytes";
     case StatusWord::kWarningSelectedFileInvalid: return "selected file invalidated";
+    case StatusWord::kWarningScriptDataDropped: return "script response data dropped (budget)";
     case StatusWord::kMemoryFailure: return "memory failure";
     case StatusWord::kWrongLength: return "wrong length";
     case StatusWord::kLogicalChannelNotSupported: return "logical channel not supported";

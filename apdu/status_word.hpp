@@ -17,6 +17,8 @@ enum class StatusWord : u16 {
   kBytesAvailable = 0x6100,         // 61 XX (T=0 GET RESPONSE); not used over vpcd
   kWarningEndOfFile = 0x6282,       // end of file reached before reading Le bytes
   kWarningSelectedFileInvalid = 0x6283,
+  // docs/protocol.md 16.5: an R-APDU of a remote script whose data passed the response budget.
+  kWarningScriptDataDropped = 0x62F1,
   // TS 102 221 10.2.1.3: 63 CX = verification failed, X retries left (X added).
   kVerificationFailed = 0x63C0,
   kMemoryFailure = 0x6581,
@@ -63,6 +65,13 @@ constexpr bool in_family(u16 sw, StatusWord family) noexcept {
 // Normal processing (TS 102 221 10.2.1.1): 90 00, or 91 XX with a proactive command pending.
 constexpr bool is_normal_ending(u16 sw) noexcept {
   return sw == to_u16(StatusWord::kOk) || in_family(sw, StatusWord::kProactivePending);
+}
+
+// A remote script goes on after this status (TS 102 226 5.2.2 / ISO/IEC 7816-4 5.6: normal
+// processing 90 00 and 61 XX, warnings 62 XX and 63 XX); it stops at any other.
+constexpr bool script_goes_on(u16 sw) noexcept {
+  return sw == to_u16(StatusWord::kOk) || in_family(sw, StatusWord::kBytesAvailable) ||
+         in_family(sw, StatusWord::kWarningEndOfFile) || in_family(sw, StatusWord::kVerificationFailed);
 }
 
 // The status word that ends a response APDU (data + SW1 SW2); 0 when the response is shorter than 2.

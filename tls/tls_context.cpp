@@ -144,7 +144,8 @@ Status<TlsError> TlsContext::init_client(const ClientCredentials& c, CardRng& rn
   const bool psk = !c.psk_identity.empty();
   mode_ = psk ? (c.psk_only ? TlsMode::kPsk : TlsMode::kBoth) : TlsMode::kCertificate;
   single_suite_[0] = c.only_suite;
-  mbedtls_ssl_conf_ciphersuites(&conf_, c.only_suite != 0 ? single_suite_ : suites_for(mode_));
+  const int* offered = c.suites != nullptr ? c.suites : suites_for(mode_);
+  mbedtls_ssl_conf_ciphersuites(&conf_, c.only_suite != 0 ? single_suite_ : offered);
   if (!c.ca_der.empty()) {
     SCWS_TRY(parse_chain(ca_, c.ca_der, allocator_));
     mbedtls_ssl_conf_ca_chain(&conf_, &ca_, nullptr);

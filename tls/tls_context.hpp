@@ -46,6 +46,9 @@ struct ClientCredentials {
   Bytes psk_key;
   bool psk_only = false;  // offer only the PSK suites
   int only_suite = 0;     // nonzero: offer just this IANA suite number (tests, benchmarks)
+  // Non-null: the suites to offer, in this order, 0-terminated (must outlive the context; mbedTLS
+  // keeps the pointer). Overrides psk_only's default list; only_suite overrides it.
+  const int* suites = nullptr;
 };
 
 class TlsContext {

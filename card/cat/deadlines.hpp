@@ -7,6 +7,7 @@
 //   kTlsFirst .. +6      the TLS port, one per connection (card/scws/tls_port.hpp)
 //   kHttpFirst .. +6     the HTTP server's request and keep-alive deadlines, one per connection
 //   kDefenceFirst .. +1  card/defence (e.g. the cool-down before a closed port re-opens)
+//   kAdminFirst          card/admin: the admin session's inactivity, retry and period deadline
 // The listener is told once, inside the toolkit command that learnt the deadline passed.
 //
 // The terminal timer runs for the whole CAT session when the terminal profile has TIMER MANAGEMENT:
@@ -50,8 +51,10 @@ class Deadlines {
   static constexpr u8 kHttpSlots = 7;
   static constexpr u8 kDefenceFirst = kHttpFirst + kHttpSlots;
   static constexpr u8 kDefenceSlots = 2;
-  static constexpr u8 kSlots = kDefenceFirst + kDefenceSlots;
-  static_assert(kSlots == 16, "7 TLS + 7 HTTP connections + 2 for card/defence");
+  static constexpr u8 kAdminFirst = kDefenceFirst + kDefenceSlots;
+  static constexpr u8 kAdminSlots = 1;
+  static constexpr u8 kSlots = kAdminFirst + kAdminSlots;
+  static_assert(kSlots == 17, "7 TLS + 7 HTTP connections + 2 for card/defence + 1 for card/admin");
   static constexpr u32 kTick = 2;           // seconds: the longest period while a deadline is pending
   static constexpr u32 kClockRefresh = 600; // seconds between PROVIDE LOCAL INFORMATION requests
 

@@ -119,6 +119,8 @@ class TlsPort final : public PortExtension, public StreamEndpoint, public Deadli
   [[nodiscard]] u32 failures(tls::TlsFailure reason) const noexcept;
   // The TLS region (nullptr when not serving).
   [[nodiscard]] const tls::TlsAllocator* allocator() const noexcept { return allocator_; }
+  // The same region for the card's other TLS user, the admin agent's client session (card/admin).
+  [[nodiscard]] tls::TlsAllocator* region() noexcept { return allocator_; }
   [[nodiscard]] const tls::TlsEndpoint* endpoint() const noexcept { return endpoint_; }
   [[nodiscard]] std::size_t region_idle() const noexcept { return context_ != nullptr ? context_->idle_in_use() : 0; }
 

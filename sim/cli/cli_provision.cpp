@@ -48,6 +48,11 @@ int run_provision(const ProvisionArgs& args) {
                 << (r.credentials_reused ? " (existing CA kept)" : " (new test PKI)") << ": " << r.tls_clients
                 << " client certificates, " << r.tls_psks << " PSK identities; see README.txt there" << std::endl;
     }
+    if (r.admin) {
+      std::cout << "scws provision: admin link to " << r.admin->server << ":" << r.admin->port << " ("
+                << (profile.admin->enabled ? "enabled" : "disabled") << "), PSK identity " << r.admin->psk_identity
+                << "; enrolment file for the server: " << r.enrolment.string() << " (mode 0600)" << std::endl;
+    }
   } catch (const ProvisionError& e) {
     std::cerr << "scws provision: " << e.what() << "\n";
     return kExitFailure;

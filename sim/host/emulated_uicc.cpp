@@ -10,7 +10,8 @@ namespace scws::sim {
 
 void EmulatedUicc::AlignedFree::operator()(u8* p) const noexcept { ::operator delete[](p, std::align_val_t{16}); }
 
-EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes) {
+EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes)
+    : agent_(toolkit_, toolkit_.deadlines(), admin_, incidents_, &toolkit_) {
   if (ram_bytes == 0 || ram_bytes % 16 != 0) {
     throw std::invalid_argument("card RAM must be a positive multiple of 16 bytes, not " + std::to_string(ram_bytes));
   }
@@ -23,7 +24,9 @@ EmulatedUicc::EmulatedUicc(card::NvmDevice& nvm, std::size_t ram_bytes) {
   scws_.set_port_extension(&tls_port_);
   scws_.set_incident_queue(&incidents_);
   admin_.set_content_control(&content_);  // PUT RESOURCE, PUT USER ... (docs/protocol.md 16.6)
-  if (!card_->set_toolkit(toolkit_)) throw std::logic_error("the card refused the CAT toolkit");
+  admin_.set_session_control(&agent_);     // START SESSION
+  // The agent's hook stands in front of the toolkit (card/admin/agent_hook.hpp).
+  if (!card_->set_toolkit(hook_)) throw std::logic_error("the card refused the CAT toolkit");
   // First: its power-up checks the incident queue before anything can report to it.
   if (!card_->add_applet(admin_)) throw std::logic_error("the card refused the admin applet");
   if (!card_->add_applet(scws_)) throw std::logic_error("the card refused the SCWS applet");

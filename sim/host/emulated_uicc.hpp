@@ -9,6 +9,11 @@
 // the image says (card/scws/scws_settings.hpp: ports, channels, default page, the TLS port's mode, RAM
 // and timeout; content, users, protection sets and TLS credentials).
 //
+// The card's admin agent (card::AdminAgent, card/admin) rides on the toolkit through its hook
+// (card::AdminAgentHook, which the card holds as its toolkit) and hears of every new incident through
+// the sink the detector appends to; it starts sessions only when the image has an enabled admin link
+// (docs/protocol.md section 16; `scws provision` writes it from card.toml [admin]).
+//
 // Entropy: a real card seeds its DRBG from its TRNG; this one from the host's getrandom(2)
 // (sim/host/host_entropy.hpp), once here (personalised with "scws card") and again whenever the DRBG
 // reseeds (tls/card_rng.hpp).
@@ -19,6 +24,8 @@
 #include <cstddef>
 #include <memory>
 
+#include "card/admin/admin_agent.hpp"
+#include "card/admin/agent_hook.hpp"
 #include "card/defence/admin_applet.hpp"
 #include "card/defence/detector.hpp"
 #include "card/defence/incident_queue.hpp"
@@ -47,6 +54,8 @@ class EmulatedUicc {
   card::IncidentQueue& incidents() noexcept { return incidents_; }
   card::AdminApplet& admin() noexcept { return admin_; }
   card::Detector& detector() noexcept { return detector_; }
+  card::AdminAgent& agent() noexcept { return agent_; }
+  const card::AdminAgent& agent() const noexcept { return agent_; }
   const card::TlsPort& tls_port() const noexcept { return tls_port_; }
   void set_trace_sink(card::TraceSink* sink) noexcept { card_->set_trace_sink(sink); }
 
@@ -60,9 +69,12 @@ class EmulatedUicc {
   card::TlsPort tls_port_{rng_};
   card::ScwsApplet scws_;
   card::IncidentQueue incidents_;
-  card::Detector detector_{toolkit_, incidents_};
+  card::AdminAgent agent_;
+  card::AdminAgent::IncidentTap incident_tap_{incidents_, agent_};
+  card::Detector detector_{toolkit_, incident_tap_};
   card::ScwsContentControl content_{rng_};
   card::AdminApplet admin_{incidents_, &detector_};
+  card::AdminAgentHook hook_{toolkit_, agent_, &tls_port_, rng_};
   std::unique_ptr<card::Card> card_;
 };
 

@@ -6,8 +6,12 @@
 #include <set>
 #include <sstream>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <toml++/toml.h>
 
+#include "card/defence/admin_link.hpp"
 #include "tls/tls_session.hpp"
 
 namespace scws::sim {
@@ -137,7 +141,7 @@ toml::table parse_card_toml(const fs::path& dir, const fs::path& file) {
   } catch (const toml::parse_error& e) {
     refuse(file, &e.source(), std::string("not valid TOML: ") + std::string(e.description()));
   }
-  check_keys(file, root, {"card", "scws", "tls", "security", "detection", "incidents", "users", "protection_sets", "content_types"},
+  check_keys(file, root, {"card", "scws", "tls", "security", "detection", "incidents", "admin", "users", "protection_sets", "content_types"},
              "the file");
   return root;
 }
@@ -414,6 +418,59 @@ void read_incidents(const fs::path& file, const toml::table& root, Profile& p) {
   }
 }
 
+// [admin]: the link to the remote administration server, each value within its range.
+void read_admin(const fs::path& file, const toml::table& root, Profile& p) {
+  const toml::node* node = root.get("admin");
+  if (node == nullptr) return;
+  const toml::table* admin = node->as_table();
+  if (admin == nullptr) refuse(file, &node->source(), "[admin] must be a table");
+  check_keys(file, *admin, {"server", "port", "host", "uri", "retry_count", "retry_delay", "period", "timeout",
+                            "on_incident", "buffer", "enabled"}, "[admin]");
+  ProfileAdmin a;
+  auto integer = [&](const char* key, std::int64_t lo, std::int64_t hi, const char* what) -> std::optional<std::int64_t> {
+    const toml::node* n = admin->get(key);
+    if (n == nullptr) return std::nullopt;
+    auto v = n->value<std::int64_t>();
+    if (!v || *v < lo || *v > hi) refuse(file, &n->source(), std::string("[admin] ") + key + " must be " + what);
+    return v;
+  };
+  auto boolean = [&](const char* key, bool& into) {
+    const toml::node* n = admin->get(key);
+    if (n == nullptr) return;
+    if (!n->is_boolean()) refuse(file, &n->source(), std::string("[admin] ") + key + " must be true or false");
+    into = **n->as_boolean();
+  };
+  if (admin->contains("server")) {
+    a.server = required_string(file, *admin, "server", "[admin]");
+    in_addr addr{};
+    if (inet_pton(AF_INET, a.server.c_str(), &addr) != 1)
+      refuse(file, &admin->get("server")->source(), "[admin] server must be an IPv4 address (a.b.c.d), not '" + a.server + "'");
+  }
+  if (auto v = integer("port", 1, 65535, "a TCP port 1-65535")) a.port = static_cast<std::uint16_t>(*v);
+  if (admin->contains("host")) {
+    a.host = required_string(file, *admin, "host", "[admin]");
+    if (a.host.empty() || a.host.size() > card::AdminLinkSettings::kMaxHost || !printable_ascii(a.host))
+      refuse(file, &admin->get("host")->source(), "[admin] host must be 1-64 printable ASCII bytes without spaces");
+  }
+  if (admin->contains("uri")) {
+    a.uri = required_string(file, *admin, "uri", "[admin]");
+    if (a.uri.empty() || a.uri.size() > card::AdminLinkSettings::kMaxUri || a.uri[0] != '/' || !printable_ascii(a.uri) ||
+        a.uri.find('#') != std::string::npos)
+      refuse(file, &admin->get("uri")->source(), "[admin] uri must be an absolute path of 1-96 printable bytes starting with '/'");
+  }
+  if (auto v = integer("retry_count", 0, card::AdminLinkSettings::kMaxRetryCount, "0-10 (attempts after a breakdown)"))
+    a.retry_count = static_cast<std::uint8_t>(*v);
+  if (auto v = integer("retry_delay", 1, card::AdminLinkSettings::kMaxRetryDelay, "1-3600 seconds"))
+    a.retry_delay = static_cast<std::uint16_t>(*v);
+  if (auto v = integer("period", 0, 0xFFFFFFFFLL, "0 (none) to 4294967295 seconds")) a.period = static_cast<std::uint32_t>(*v);
+  if (auto v = integer("timeout", 1, card::AdminLinkSettings::kMaxInactivity, "1-600 seconds"))
+    a.timeout = static_cast<std::uint16_t>(*v);
+  if (auto v = integer("buffer", card::AdminLinkSettings::kMinBuffer, 65535, "256-65535 bytes")) a.buffer = static_cast<std::uint16_t>(*v);
+  boolean("on_incident", a.on_incident);
+  boolean("enabled", a.enabled);
+  p.admin = a;
+}
+
 // [[users]]: names unique, printable, without ':' (RFC 7617 2); passwords not empty.
 void read_users(const fs::path& file, const toml::table& root, Profile& p) {
   const toml::node* node = root.get("users");
@@ -483,6 +540,7 @@ Profile load_profile(const fs::path& dir) {
   read_security(file, root, p);
   read_detection(file, root, p);
   read_incidents(file, root, p);
+  read_admin(file, root, p);
   read_content(file, dir, scws.content_dir, overrides, p);
   read_users(file, root, p);
   read_protection_sets(file, root, p);

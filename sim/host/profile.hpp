@@ -85,6 +85,23 @@ struct ProfileIncidents {
   std::uint8_t capacity = 32;                          // capacity = kMin..kMaxCapacity incidents
 };
 
+// [admin]: the link to the remote administration server (docs/protocol.md section 16.1), written by
+// provisioning into the link settings object (card/defence/admin_link.hpp) with a fresh link PSK.
+// No [admin] table: no link (the card never starts a session).
+struct ProfileAdmin {
+  std::string server = "127.0.0.1";        // server = IPv4 address (dotted quad)
+  std::uint16_t port = 7443;                // port = 1-65535
+  std::string host = "admin.scws.test";     // host = the Host header, 1-64 printable bytes
+  std::string uri = "/scws/admin";          // uri = the first POST's target, 1-96 bytes starting with '/'
+  std::uint8_t retry_count = 3;             // retry_count = 0-10 (GP Amendment B 3.5)
+  std::uint16_t retry_delay = 10;           // retry_delay = 1-3600 seconds
+  std::uint32_t period = 0;                 // period = 0 (none) - 4294967295 seconds
+  std::uint16_t timeout = 30;               // timeout = 1-600 seconds of server inactivity
+  bool on_incident = true;                  // on_incident = a new incident starts a session
+  std::uint16_t buffer = 1400;              // buffer = 256-65535 (the channel buffer asked of the terminal)
+  bool enabled = true;                      // enabled = the card may start sessions
+};
+
 struct Profile {
   std::filesystem::path dir;
   std::string iccid_digits;                 // 19 or 20 decimal digits
@@ -103,6 +120,7 @@ struct Profile {
   ProfileSecurity security;
   ProfileDetection detection = card::default_detection_settings();
   ProfileIncidents incidents;
+  std::optional<ProfileAdmin> admin;        // no [admin] table: no link
 };
 
 // Reads DIR/card.toml and the content folder it names. Throws ProfileError.

@@ -1,14 +1,22 @@
 #include "sim/host/provision.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <vector>
 
-#include <openssl/evp.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
 
+#include <openssl/evp.h>
+#include <openssl/crypto.h>
+
+#include "card/defence/admin_link.hpp"
 #include "card/defence/incident_queue.hpp"
 #include "card/os/card.hpp"
 #include "card/os/nvm.hpp"
@@ -158,7 +166,87 @@ void put_incidents(const Profile& profile, card::ObjectStore& store) {
   if (!made) throw ProvisionError(std::string("cannot create the incident queue: ") + card::describe(made.error()));
 }
 
+// The admin link and its PSK (card/defence/admin_link.hpp), in one transaction; the key from the
+// host's random source.
+AdminEnrolment put_admin(const Profile& profile, card::ObjectStore& store) {
+  const ProfileAdmin& a = *profile.admin;
+  card::AdminLinkSettings link;
+  link.enabled = a.enabled;
+  link.on_incident = a.on_incident;
+  in_addr addr{};
+  if (inet_pton(AF_INET, a.server.c_str(), &addr) != 1) throw ProvisionError("[admin] server '" + a.server + "' is not IPv4");
+  std::memcpy(link.address.data(), &addr.s_addr, 4);  // network order: a.b.c.d
+  link.port = a.port;
+  link.buffer_size = a.buffer;
+  link.retry_count = a.retry_count;
+  link.retry_delay_seconds = a.retry_delay;
+  link.period_seconds = a.period;
+  link.inactivity_seconds = a.timeout;
+  if (!link.set_host(a.host) || !link.set_uri(a.uri) || !link.valid()) throw ProvisionError("[admin]: the card refused the link settings");
+  AdminEnrolment e;
+  e.iccid = profile.iccid_digits;
+  e.psk_identity = "scws-admin:" + profile.iccid_digits;
+  e.psk_key.resize(kAdminPskBytes);
+  if (host_entropy(nullptr, e.psk_key.data(), e.psk_key.size()) != 0) throw ProvisionError("no entropy for the admin link's PSK");
+  e.server = a.server;
+  e.port = a.port;
+  e.host = a.host;
+  e.uri = a.uri;
+  card::Nvm& nvm = store.nvm();
+  auto s = nvm.begin();
+  if (s) s = card::store_admin_link(store, link);
+  if (s) s = card::store_admin_psk(store, Bytes(reinterpret_cast<const u8*>(e.psk_identity.data()), e.psk_identity.size()),
+                                   Bytes(e.psk_key.data(), e.psk_key.size()));
+  if (s) s = nvm.commit();
+  if (!s) {
+    if (nvm.in_transaction()) (void)nvm.abort();
+    throw ProvisionError(std::string("cannot store the admin link: ") + card::describe(s.error()));
+  }
+  return e;
+}
+
+// Writes text to `file` with mode 0600 (it holds a key), through a temporary file and a rename.
+void write_private_file(const fs::path& file, const std::string& text) {
+  const fs::path tmp = file.string() + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) throw ProvisionError(tmp.string() + ": cannot be created");
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (std::size_t at = 0; ok && at < text.size();) {
+    const ssize_t n = ::write(fd, text.data() + at, text.size() - at);
+    if (n <= 0) ok = false;
+    else at += static_cast<std::size_t>(n);
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  std::error_code ec;
+  if (ok) fs::rename(tmp, file, ec);
+  if (!ok || ec) {
+    fs::remove(tmp, ec);
+    throw ProvisionError(file.string() + ": cannot be written");
+  }
+}
+
 }  // namespace
+
+std::string admin_enrolment_toml(const AdminEnrolment& e) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string key;
+  for (u8 b : e.psk_key) {
+    key += kHex[b >> 4];
+    key += kHex[b & 0x0F];
+  }
+  return "# scws admin enrolment of one card (docs/protocol.md section 16.7): `scws admin enrol FILE`.\n"
+         "# Holds the card's link PSK: keep it private.\n"
+         "iccid = \"" + e.iccid + "\"\n"
+         "psk_identity = \"" + e.psk_identity + "\"\n"
+         "psk_key = \"" + key + "\"\n"
+         "server = \"" + e.server + "\"\n"
+         "port = " + std::to_string(e.port) + "\n"
+         "host = \"" + e.host + "\"\n"
+         "uri = \"" + e.uri + "\"\n";
+}
+
+fs::path admin_enrolment_file(const fs::path& image) { return fs::path(image.string() + ".admin.toml"); }
 
 ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device, const Pki* pki) {
   std::optional<Pki> throwaway;
@@ -199,6 +287,7 @@ ProvisionReport provision_device(const Profile& profile, card::NvmDevice& device
     report.tls_clients = pki->clients.size();
     report.tls_psks = pki->psks.size();
   }
+  if (profile.admin) report.admin = put_admin(profile, store);
   report.image_size = device.size();
   report.nvm_free = store.free_bytes();
   return report;
@@ -248,6 +337,12 @@ ProvisionReport provision_file(const Profile& profile, const fs::path& out, std:
     FileNvmDevice::create_from(out, Bytes(image.data(), image.size()), overwrite);  // temporary file + rename
   } catch (const std::runtime_error& e) {
     throw ProvisionError(e.what());
+  }
+  if (report.admin) {
+    report.enrolment = admin_enrolment_file(out);
+    std::string text = admin_enrolment_toml(*report.admin);
+    write_private_file(report.enrolment, text);
+    OPENSSL_cleanse(text.data(), text.size());
   }
   return report;
 }

@@ -8,13 +8,21 @@
 // negative test clients, README.txt with working curl / openssl commands) into a credentials
 // folder. A folder that already holds a CA is reused (load_pki): the card gets a fresh server
 // certificate from the same CA and the same PSKs, so client certificates issued before stay valid.
+//
+// A profile with [admin] gets the link to the remote administration server (docs/protocol.md 16.1):
+// the link settings and a link PSK (identity "scws-admin:<ICCID digits>", a 16-byte key from the
+// host's random source) in the image, and for the server the enrolment file IMG.admin.toml beside
+// the image (mode 0600: it holds the key), which `scws admin enrol` / `serve --enrol` read.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "base/bytes.hpp"
 
 #include "sim/host/pki.hpp"
 #include "sim/host/profile.hpp"
@@ -30,6 +38,23 @@ class ProvisionError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What the administration server needs to know of a card (the enrolment file's keys).
+struct AdminEnrolment {
+  std::string iccid;         // digits
+  std::string psk_identity;  // "scws-admin:<iccid digits>"
+  std::vector<u8> psk_key;   // kAdminPskBytes bytes
+  std::string server;        // IPv4
+  std::uint16_t port = 0;
+  std::string host;
+  std::string uri;
+};
+inline constexpr std::size_t kAdminPskBytes = 16;
+
+// The enrolment file's text (TOML).
+std::string admin_enrolment_toml(const AdminEnrolment& e);
+// Where the enrolment file of `image` goes: IMG.admin.toml beside it.
+std::filesystem::path admin_enrolment_file(const std::filesystem::path& image);
+
 struct ProvisionReport {
   std::size_t resources = 0;
   std::uintmax_t content_bytes = 0;
@@ -42,6 +67,9 @@ struct ProvisionReport {
   bool credentials_reused = false;     // an existing folder's CA was kept
   std::size_t tls_clients = 0;
   std::size_t tls_psks = 0;
+  // [admin]
+  std::optional<AdminEnrolment> admin;  // the link written into the image (none without [admin])
+  std::filesystem::path enrolment;      // where provision_file wrote the enrolment file
 };
 
 // Formats `device` and writes the profile into it; pki: the TLS credentials for a profile with

@@ -323,3 +323,51 @@ TEST_CASE("[incidents] gives the incident queue's capacity; out of range names t
                                   {"size = 8", "unknown key 'size' in [incidents]"},
                               });
 }
+
+TEST_CASE("[admin] gives the link to the administration server, with defaults; no table, no link") {
+  TempProfile p;
+  p.write("www/index.html", "x");
+  p.write("card.toml", kMinimal);
+  CHECK_FALSE(load_profile(p.dir).admin.has_value());
+  p.write("card.toml", std::string(kMinimal) + "[admin]\n");
+  const scws::sim::ProfileAdmin d = load_profile(p.dir).admin.value();
+  CHECK(d.server == "127.0.0.1");
+  CHECK(d.port == 7443);
+  CHECK(d.host == "admin.scws.test");
+  CHECK(d.uri == "/scws/admin");
+  CHECK(d.retry_count == 3);
+  CHECK(d.retry_delay == 10);
+  CHECK(d.period == 0);
+  CHECK(d.timeout == 30);
+  CHECK(d.on_incident);
+  CHECK(d.buffer == 1400);
+  CHECK(d.enabled);
+  p.write("card.toml", std::string(kMinimal) +
+                           "[admin]\nserver = \"10.1.2.3\"\nport = 8443\nhost = \"a.example\"\nuri = \"/x\"\nretry_count = 0\n"
+                           "retry_delay = 3600\nperiod = 86400\ntimeout = 600\non_incident = false\nbuffer = 256\nenabled = false\n");
+  const scws::sim::ProfileAdmin a = load_profile(p.dir).admin.value();
+  CHECK(a.server == "10.1.2.3");
+  CHECK(a.port == 8443);
+  CHECK(a.retry_count == 0);
+  CHECK(a.period == 86400);
+  CHECK_FALSE(a.on_incident);
+  CHECK_FALSE(a.enabled);
+  CHECK(load_profile(fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo").admin.has_value());
+}
+
+TEST_CASE("[admin] values out of range are refused naming the file, the line and the allowed range") {
+  check_refusals("admin", {
+                              {"server = \"localhost\"", "card.toml:5:10: [admin] server must be an IPv4 address"},
+                              {"server = \"::1\"", "[admin] server must be an IPv4 address"},
+                              {"port = 0", "[admin] port must be a TCP port 1-65535"},
+                              {"host = \"\"", "[admin] host must be 1-64 printable ASCII bytes"},
+                              {"uri = \"scws\"", "[admin] uri must be an absolute path"},
+                              {"retry_count = 11", "[admin] retry_count must be 0-10"},
+                              {"retry_delay = 0", "[admin] retry_delay must be 1-3600 seconds"},
+                              {"period = -1", "[admin] period must be 0 (none)"},
+                              {"timeout = 601", "[admin] timeout must be 1-600 seconds"},
+                              {"buffer = 255", "[admin] buffer must be 256-65535 bytes"},
+                              {"enabled = 1", "[admin] enabled must be true or false"},
+                              {"address = \"1.2.3.4\"", "unknown key 'address' in [admin]"},
+                          });
+}

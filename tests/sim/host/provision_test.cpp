@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "card/defence/admin_link.hpp"
 #include "card/defence/incident_queue.hpp"
 #include "card/os/adm_key.hpp"
 #include "card/os/nvm.hpp"
@@ -275,4 +276,75 @@ TEST_CASE("provisioning makes the empty incident queue with the profile's capaci
   CHECK(summary->count == 0);
   CHECK(summary->next_sequence == 1);
   CHECK(store.find(card::IncidentQueue::kObject)->size == card::IncidentQueue::object_size(7));
+}
+
+TEST_CASE("[admin]: the link and a fresh PSK in the image, the enrolment file beside it (mode 0600)") {
+  TempDir p;
+  p.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n[admin]\nserver = \"10.0.0.7\"\nport = 8443\nretry_count = 2\n");
+  p.write("www/index.html", "hello");
+  const fs::path out = p.dir / "card.img";
+  const sim::Profile profile = sim::load_profile(p.dir);
+  const sim::ProvisionReport r = sim::provision_file(profile, out, 256 * 1024, false);
+  REQUIRE(r.admin.has_value());
+  CHECK(r.enrolment == fs::path(out.string() + ".admin.toml"));
+  CHECK((fs::status(r.enrolment).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+  const std::string text = file_text(r.enrolment);
+  CHECK(text.find("iccid = \"8988211000000000017\"\n") != std::string::npos);
+  CHECK(text.find("psk_identity = \"scws-admin:8988211000000000017\"\n") != std::string::npos);
+  CHECK(text.find("server = \"10.0.0.7\"\n") != std::string::npos);
+  CHECK(text.find("port = 8443\n") != std::string::npos);
+  CHECK(text.find("host = \"admin.scws.test\"\n") != std::string::npos);
+  CHECK(text.find("uri = \"/scws/admin\"\n") != std::string::npos);
+  const std::size_t k = text.find("psk_key = \"");
+  REQUIRE(k != std::string::npos);
+  CHECK(text.substr(k + 11 + 32, 2) == "\"\n");  // 16 bytes in hex
+
+  sim::FileNvmDevice file = sim::FileNvmDevice::open(out);
+  card::Nvm nvm(file);
+  REQUIRE(nvm.mount().ok());
+  card::ObjectStore store(nvm);
+  card::AdminLinkSettings link;
+  REQUIRE(card::load_admin_link(store, link).ok());
+  CHECK(link.enabled);
+  CHECK(link.address == std::array<u8, 4>{10, 0, 0, 7});
+  CHECK(link.port == 8443);
+  CHECK(link.retry_count == 2);
+  CHECK(link.host_view() == "admin.scws.test");
+  card::AdminPsk psk;
+  REQUIRE(card::load_admin_psk(store, psk).ok());
+  CHECK(std::string(psk.identity_bytes().begin(), psk.identity_bytes().end()) == "scws-admin:8988211000000000017");
+  CHECK(psk.key_length == 16);
+  CHECK(std::vector<u8>(psk.key_bytes().begin(), psk.key_bytes().end()) == r.admin->psk_key);
+
+  // Without [admin]: no link, no enrolment file.
+  TempDir q;
+  q.write("card.toml", "[card]\niccid = \"8988211000000000017\"\n");
+  q.write("www/index.html", "hello");
+  const sim::ProvisionReport none = sim::provision_file(sim::load_profile(q.dir), q.dir / "card.img", 256 * 1024, false);
+  CHECK_FALSE(none.admin.has_value());
+  CHECK_FALSE(fs::exists(q.dir / "card.img.admin.toml"));
+}
+
+TEST_CASE("the emulated card with a provisioned link has an idle agent; without one, an agent that is off") {
+  const fs::path demo = fs::path(SCWS_SOURCE_ROOT) / "profiles" / "demo";
+  const sim::Profile profile = sim::load_profile(demo);
+  std::vector<u8> image(4 * 1024 * 1024);
+  card::RamNvmDevice device(MutableBytes(image.data(), image.size()));
+  (void)sim::provision_device(profile, device);
+  {
+    sim::EmulatedUicc host(device, SCWS_RAM_SIZE);
+    REQUIRE(host.card().power_on().ok());
+    CHECK(host.agent().linked());
+    CHECK(host.agent().state() == card::AdminAgent::State::kIdle);
+    CHECK(host.agent().link().port == 7443);
+  }
+  sim::Profile plain = profile;
+  plain.admin.reset();
+  std::vector<u8> image2(4 * 1024 * 1024);
+  card::RamNvmDevice device2(MutableBytes(image2.data(), image2.size()));
+  (void)sim::provision_device(plain, device2);
+  sim::EmulatedUicc host(device2, SCWS_RAM_SIZE);
+  REQUIRE(host.card().power_on().ok());
+  CHECK_FALSE(host.agent().linked());
+  CHECK(host.agent().state() == card::AdminAgent::State::kOff);
 }
