@@ -18,12 +18,16 @@ RULES = {1: "tls-handshake-failures", 2: "tls-unknown-psk", 3: "tls-bad-records"
 
 
 def make_image(workdir: Path, name: str, detection: dict | None = None, tls: dict | None = None,
-               scws: dict | None = None) -> tuple[Path, Path]:
-    """The demo profile with some [detection], [tls] or [scws] values replaced; (image, credentials)."""
+               scws: dict | None = None, admin: dict | None = None, card: dict | None = None) -> tuple[Path, Path]:
+    """The demo profile with some [detection], [tls], [scws] or [admin] values replaced; (image,
+    credentials). Without `admin` the card's link to an administration server is off, so that its
+    incidents stay in its queue for the test to read (docs/protocol.md section 16)."""
+    admin = {"enabled": False} if admin is None else admin
     profile = workdir / f"profile-{name}"
     shutil.copytree(ROOT / "profiles" / "demo", profile)
     toml = (profile / "card.toml").read_text()
-    for section, values in (("detection", detection), ("tls", tls), ("scws", scws)):
+    for section, values in (("detection", detection), ("tls", tls), ("scws", scws), ("admin", admin),
+                            ("card", card)):
         for key, value in (values or {}).items():
             text = value if isinstance(value, str) and value.startswith("{") else json.dumps(value)
             pattern = re.compile(rf"(\[{section}\][^\[]*?)^{key} = [^\n#]*", re.S | re.M)

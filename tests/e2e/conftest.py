@@ -2,6 +2,7 @@ import shutil
 
 import pytest
 
+from admin_stack import Postgres
 from stack import Card, Pcscd, temp_dir
 
 
@@ -24,3 +25,11 @@ def card(pcscd, workdir):
     c = Card(pcscd, workdir / "card.img").start()
     yield c
     c.stop()
+
+
+@pytest.fixture
+def postgres():
+    """A throwaway PostgreSQL cluster (initdb in a temporary folder, no system service)."""
+    pg = Postgres().start()
+    yield pg
+    pg.stop()

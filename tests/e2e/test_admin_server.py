@@ -20,73 +20,12 @@ from pathlib import Path
 
 import pytest
 
+from admin_stack import Postgres
 from stack import Process, build_dir, run, scws_bin, wait_for
 
 ICCID = "8988211000000000017"
 IDENTITY = "scws-admin:" + ICCID
 KEY = "00112233445566778899aabbccddeeff"
-
-
-def pg_bin(name: str) -> str:
-    found = shutil.which(name)
-    if found:
-        return found
-    for version in ("17", "16", "15", "14"):
-        p = Path(f"/usr/lib/postgresql/{version}/bin/{name}")
-        if p.exists():
-            return str(p)
-    raise RuntimeError(f"PostgreSQL's {name} is missing (scripts/install-deps.sh installs postgresql)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Postgres:
-    """A throwaway cluster: trust authentication on a unix socket in its own folder only."""
-
-    def __init__(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="scws-pg-"))
-        self.data = self.dir / "data"
-        self.port = free_port()
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:
-            shutil.chown(self.dir, "postgres", "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self.process: Process | None = None
-
-    def start(self) -> "Postgres":
-        r = subprocess.run(self.as_user + [pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "scws",
-                                           "--no-sync", "-E", "UTF8"],
-                           capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stdout + r.stderr
-        log = self.dir / "postgres.log"
-        self.process = Process(self.as_user + [pg_bin("postgres"), "-D", str(self.data), "-k", str(self.dir),
-                                               "-p", str(self.port), "-c", "listen_addresses=",
-                                               "-c", "fsync=off"], log)
-        wait_for(lambda: (self.dir / f".s.PGSQL.{self.port}").exists() or not self.process.alive(), 30,
-                 "the PostgreSQL socket")
-        assert self.process.alive(), self.process.output()
-        wait_for(lambda: "ready to accept connections" in self.process.output(), 30, "PostgreSQL ready")
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://scws@/postgres?host={self.dir}&port={self.port}"
-
-    def stop(self):
-        if self.process:
-            self.process.stop(timeout=20)  # SIGTERM: a smart shutdown
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture
-def postgres():
-    pg = Postgres().start()
-    yield pg
-    pg.stop()
 
 
 def serve(workdir: Path, db: str, enrol: Path, name: str) -> tuple[Process, int]:
