@@ -1,4 +1,5 @@
-// `scws run [--profile DIR | --image IMG] [--state DIR] [--http-port N] [--tls-port N] [--trace FILE.pcap]`:
+// `scws run [--profile DIR | --image IMG] [--state DIR] [--http-port N] [--tls-port N] [--trace FILE.pcap]
+//           [--no-admin | --admin-port N] [--admin-db PATH|URL]`:
 // the embedded default (docs/architecture.md, "The command line"): the card (card OS + CAT toolkit + SCWS applet + TLS
 // port) and the handset gateway in one process, linked in memory through DirectTransport; no pcscd.
 //
@@ -8,6 +9,10 @@
 // created on the first start and reused afterwards (a rebuilt image keeps the same CA, so client
 // certificates stay valid); with --image they are looked for in IMG.credentials. Prints where it
 // keeps its state, the URLs it serves and a curl command that works for the TLS port.
+// When the image has an admin link (IMG.admin.toml beside it, docs/protocol.md section 16) an
+// administration server runs in the same process (SQLite in STATE/admin.sqlite unless --admin-db),
+// the card enrolled in it, and the gateway maps the card's link to it: an attack on the card ends as
+// an incident in that database, which `scws admin reports` lists with the same defaults.
 // SIGINT/SIGTERM end it cleanly (exit 0). A port that cannot be listened on (taken by another
 // process) ends it at once (exit 1), naming the port, its holder and the option that moves it.
 #include <csignal>
@@ -34,6 +39,9 @@
 #include "sim/host/provision.hpp"
 #include "sim/host/apdu_pcap.hpp"
 #include "card/scws/tls_port.hpp"
+#include "sim/admin/admin_server.hpp"
+#include "sim/admin/enrolment.hpp"
+#include "sim/admin/store.hpp"
 
 namespace scws::sim::cli {
 namespace {
@@ -54,6 +62,10 @@ struct RunArgs {
   u32 size = SCWS_NVM_SIZE;
   bool reprovision = false;
   bool verbose = false;
+  // The embedded administration server (docs/protocol.md section 16).
+  bool no_admin = false;
+  unsigned admin_port = 0;  // 0: any free port (the gateway sends the card's link there)
+  std::string admin_db;     // default STATE/admin.sqlite
 };
 
 fs::path default_state_dir() {
@@ -162,7 +174,8 @@ std::string port_option_hint(u16 card_port, u16 http_card_port, u16 tls_card_por
 
 // The gateway in front of the powered card until SIGINT or SIGTERM (kExitOk), or until a port cannot
 // be listened on (kExitFailure, said on stderr).
-int serve(const RunArgs& args, EmulatedUicc& host, const fs::path& credentials, bool have_credentials) {
+int serve(const RunArgs& args, EmulatedUicc& host, const fs::path& credentials, bool have_credentials,
+          const std::optional<admin::Enrolment>& admin_link, const std::string& admin_db) {
   std::unique_ptr<PcapTrace> trace;
   if (!args.trace.empty()) {
     trace = std::make_unique<PcapTrace>(args.trace);
@@ -182,7 +195,32 @@ int serve(const RunArgs& args, EmulatedUicc& host, const fs::path& credentials, 
     say_listening(host, credentials, have_credentials, card_port, address, local_port);
   };
   asio::io_context io;
-  const ServeOutcome served = serve_until_signal(io, transport, std::move(options));
+  std::unique_ptr<admin::Store> store;
+  std::unique_ptr<admin::AdminServer> admin_server;
+  if (admin_link) {
+    // The card's link goes to the embedded server wherever it listens: the gateway maps the card's
+    // destination (its client channel's address and port) to it.
+    store = admin::open_store(admin_db);
+    store->enrol(admin_link->iccid, admin_link->psk_identity, admin_link->psk_key);
+    admin::AdminServerOptions admin_options;
+    admin_options.port = static_cast<u16>(args.admin_port);
+    admin_options.uri = admin_link->uri.empty() ? admin_options.uri : admin_link->uri;
+    if (args.verbose) admin_options.log = [](const std::string& line) { std::cerr << "admin: " << line << std::endl; };
+    admin_server = std::make_unique<admin::AdminServer>(io, *store, admin_options);
+    try {
+      admin_server->start();
+    } catch (const std::exception& e) {
+      return refuse(std::string("the admin server cannot start: ") + e.what() + "; --admin-port PORT moves it, --no-admin turns it off");
+    }
+    const std::string destination = admin_link->server + ":" + std::to_string(admin_link->port);
+    options.connect_map[destination] = "127.0.0.1:" + std::to_string(admin_server->port());
+    say("admin server on 127.0.0.1:" + std::to_string(admin_server->port()) + " for the card's link to " + destination +
+        " (TLS-PSK, identity " + admin_link->psk_identity + "); database " + store->location());
+    say("incidents: scws admin reports --db " + store->location());
+  }
+  const ServeOutcome served = serve_until_signal(io, transport, std::move(options), {}, [&] {
+    if (admin_server) admin_server->stop();
+  });
   if (served.failure) {
     const ListenFailure& f = *served.failure;
     return refuse(describe(f) + "; " + port_option_hint(f.card_port, http_card_port, tls_card_port));
@@ -214,7 +252,32 @@ int run(const RunArgs& args) {
   }
   EmulatedUicc& host = opened->uicc();
   const bool have_credentials = report_tls_port(host, image.credentials);
-  const int status = serve(args, host, image.credentials, have_credentials);
+  // The card's link to an administration server: the enrolment file provisioning wrote beside the
+  // image (docs/protocol.md section 16.7). Without one the card never reports, and nothing listens.
+  std::optional<admin::Enrolment> admin_link;
+  std::string admin_db;
+  if (!args.no_admin) {
+    const fs::path enrolment = fs::path(image.image.string() + ".admin.toml");
+    std::error_code ec;
+    if (fs::exists(enrolment, ec)) {
+      try {
+        admin_link = admin::read_enrolment(enrolment.string());
+      } catch (const admin::EnrolmentError& e) {
+        return refuse(e.what());
+      }
+      const fs::path state = args.state.empty() ? default_state_dir() : fs::path(args.state);
+      fs::create_directories(state, ec);
+      admin_db = args.admin_db.empty() ? fs::absolute(state / "admin.sqlite", ec).string() : args.admin_db;
+    } else {
+      say("the card has no admin link (no " + enrolment.string() + "): no admin server");
+    }
+  }
+  int status = kExitFailure;
+  try {
+    status = serve(args, host, image.credentials, have_credentials, admin_link, admin_db);
+  } catch (const admin::StoreError& e) {
+    status = refuse(std::string("the admin database: ") + e.what());
+  }
   host.card().power_off();
   return status;
 }
@@ -241,9 +304,18 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(65536, 64 * 1024 * 1024));
   cmd->add_flag("--reprovision", args->reprovision, "Rebuild the state's card image from the profile");
   cmd->add_flag("--verbose,-v", args->verbose, "Log every proactive command, envelope and client");
+  cmd->add_flag("--no-admin", args->no_admin,
+                "Run no administration server: the card's link goes where its image says (e.g. a `scws admin serve`)");
+  cmd->add_option("--admin-port", args->admin_port, "Local port of the embedded administration server (0: any free port)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 65535u));
+  cmd->add_option("--admin-db", args->admin_db,
+                  "Database of the embedded administration server: a SQLite file or postgresql://... (default STATE/admin.sqlite)");
   cmd->footer(
       "Prints \"scws run: state: DIR\", \"scws run: serving http://ADDR:PORT/\" and, with TLS, \"scws run: serving\n"
-      "https://ADDR:PORT/\" and a curl command; gateway lines go to stderr.\n"
+      "https://ADDR:PORT/\" and a curl command; gateway lines go to stderr. With an admin link in the image it also\n"
+      "runs an administration server (\"scws run: admin server on ...; database FILE\") and prints the command that\n"
+      "lists the incidents the card reported.\n"
       "Exits 0 on SIGINT or SIGTERM, 1 when a port cannot be listened on (it names the process holding it).");
   cmd->callback([args, &exit_code] { exit_code = run(*args); });
 }

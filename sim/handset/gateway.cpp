@@ -191,7 +191,7 @@ std::vector<apdu::cat::Event> Gateway::events() const { return driver_->terminal
 // --- the command line's main loop ------------------------------------------------------------------
 
 ServeOutcome serve_until_signal(asio::io_context& io, CardTransport& card, GatewayOptions options,
-                                const std::function<void()>& on_signal) {
+                                const std::function<void()>& on_signal, const std::function<void()>& on_stop) {
   ServeOutcome out;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   Gateway* running = nullptr;
@@ -200,6 +200,7 @@ ServeOutcome serve_until_signal(asio::io_context& io, CardTransport& card, Gatew
     out.failure = f;
     signals.cancel();
     running->stop();
+    if (on_stop) on_stop();
   };
   Gateway gateway(io, card, std::move(options));
   running = &gateway;
@@ -207,6 +208,7 @@ ServeOutcome serve_until_signal(asio::io_context& io, CardTransport& card, Gatew
     if (ec) return;
     if (on_signal) on_signal();
     gateway.stop();
+    if (on_stop) on_stop();
   });
   gateway.start();
   io.run();

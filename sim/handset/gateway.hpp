@@ -114,13 +114,15 @@ class Gateway {
 };
 
 // The command line programs' main loop: a gateway on io until SIGINT or SIGTERM (on_signal is called
-// first) or until a port the card opens cannot be listened on; either way the gateway is stopped and
-// io has run out of work. options.on_listen_failure is replaced.
+// first) or until a port the card opens cannot be listened on; either way the gateway is stopped,
+// on_stop is called (stop there whatever else runs on io, such as an embedded admin server) and io
+// has run out of work. options.on_listen_failure is replaced.
 struct ServeOutcome {
   std::optional<ListenFailure> failure;  // why it stopped, when not a signal
   TerminalStats stats;
 };
 ServeOutcome serve_until_signal(asio::io_context& io, CardTransport& card, GatewayOptions options,
-                                const std::function<void()>& on_signal = {});
+                                const std::function<void()>& on_signal = {},
+                                const std::function<void()>& on_stop = {});
 
 }  // namespace scws::sim

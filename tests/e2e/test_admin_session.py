@@ -182,3 +182,36 @@ def test_two_servers_on_one_postgresql_store_every_incident_of_two_cards_attacke
             st.stop()
         for sv in servers:
             sv.stop()
+
+
+def test_scws_run_reports_an_attack_to_its_own_admin_server_and_scws_admin_reports_lists_it(workdir):
+    """Out of the box: `scws run` with no options but a private XDG_STATE_HOME; `scws admin reports`
+    run afterwards with the same defaults (no --db) lists the incident."""
+    import json
+    import os
+    import re
+    from stack import Process, run, scws_bin
+    env = dict(os.environ, XDG_STATE_HOME=str(workdir / "xdg"))
+    p = Process([scws_bin(), "run", "--http-port", "0", "--tls-port", "0"], workdir / "run.log", env=env)
+    try:
+        m = wait_for(lambda: re.search(r"serving https://127\.0\.0\.1:(\d+)/", p.output()) or
+                     (not p.alive() and "exited"), 60, "scws run to serve TLS")
+        assert m != "exited", p.output()
+        out = p.output()
+        db = workdir / "xdg" / "scws" / "admin.sqlite"
+        assert f"database {db}" in out and f"incidents: scws admin reports --db {db}" in out, out
+        creds = workdir / "xdg" / "scws" / "credentials"
+        for _ in range(5):
+            subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert", str(creds / "ca.pem"),
+                            "--cert", str(creds / "foreign-client.pem"), "--key", str(creds / "foreign-client.key"),
+                            f"https://127.0.0.1:{m.group(1)}/"], capture_output=True, timeout=15)
+
+        def listed():
+            r = run([scws_bin(), "admin", "reports", "--json"], env=env)
+            assert r.returncode == 0, r.stdout + r.stderr
+            rows = json.loads(r.stdout)
+            return rows or None
+        [r] = wait_for(listed, 30, "the incident in the default database", interval=0.2)
+        assert r["iccid"] == ICCID and r["rule"] == "tls-handshake-failures" and r["port"] == 10443
+    finally:
+        p.stop()
