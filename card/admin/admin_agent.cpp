@@ -377,12 +377,15 @@ bool AdminAgent::open(std::size_t connection) noexcept {
 
 std::size_t AdminAgent::receive(std::size_t connection, Bytes data) noexcept {
   if (connection != connection_ || tls_ == nullptr) return data.size();
+  // A C-APDU the agent runs may call into the toolkit (SET PORT re-opens a port), which may offer
+  // this channel's bytes again: the session takes them once the command has returned.
+  if (in_command_) return 0;
   if (!data.empty() && state_ != State::kClosing) arm(Purpose::kInactivity, link_.inactivity_seconds);
   return tls_->receive(data);
 }
 
 std::size_t AdminAgent::send(std::size_t connection, MutableBytes out) noexcept {
-  if (connection != connection_ || tls_ == nullptr) return 0;
+  if (connection != connection_ || tls_ == nullptr || in_command_) return 0;
   return tls_->send(out);
 }
 
@@ -451,7 +454,9 @@ u16 AdminAgent::execute(const apdu::CommandApdu& c, MutableBytes out, std::size_
   length = 0;
   ApduRequest request{c, 0, out};
   ctx_->set_admin_session(true);
+  in_command_ = true;
   auto r = admin_.process(*ctx_, request);
+  in_command_ = false;
   ctx_->set_admin_session(false);
   if (ctx_->nvm().in_transaction()) (void)ctx_->nvm().abort();  // as the card OS does after an applet
   if (!r.ok()) return apdu::to_u16(to_status_word(r.error()));

@@ -220,6 +220,7 @@ class AdminAgent final : public ClientEndpoint, public DeadlineListener, public 
   SessionRam* ram_ = nullptr;           // in the card arena while a session runs
   AdminLinkSettings link_{};
   u32 started_ = 0, completed_ = 0, failed_ = 0, retries_total_ = 0, commands_ = 0;
+  bool in_command_ = false;  // a C-APDU is running: the toolkit's calls back into the channel wait
   std::size_t last_tls_ram_ = 0;
   std::size_t region_before_ = 0;
   u8 connection_ = 0xFF;

@@ -158,6 +158,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
       read();
       return;
     }
+    if (server.options.dump) server.options.dump(dump_http("card -> server (" + identity + ")", std::string_view(in).substr(0, parsed->consumed)));
     in.erase(0, parsed->consumed);
     HttpResponse r = server.sessions.handle(parsed->request, iccid, peer);
     if (!parsed->request.keep_alive) r.close = true;
@@ -166,6 +167,7 @@ struct Connection : std::enable_shared_from_this<Connection> {
 
   void respond(const HttpResponse& r) {
     out = r.serialize();
+    if (server.options.dump) server.options.dump(dump_http("server -> card (" + identity + ")", out));
     const bool last = r.close;
     asio::async_write(stream, asio::buffer(out), [self = shared_from_this(), last](const std::error_code& ec, std::size_t) {
       if (ec) {
@@ -277,6 +279,35 @@ AdminServerStats AdminServer::stats() const noexcept {
   out.connections = impl_->accepted;
   out.refused_handshakes = impl_->refused;
   return out;
+}
+
+std::string dump_http(const std::string& direction, std::string_view message) {
+  std::string text = direction + "\n";
+  const std::size_t end = message.find("\r\n\r\n");
+  const std::string_view head = message.substr(0, end == std::string_view::npos ? message.size() : end);
+  std::size_t at = 0;
+  while (at < head.size()) {
+    const std::size_t eol = head.find("\r\n", at);
+    const std::size_t stop = eol == std::string_view::npos ? head.size() : eol;
+    text += "  ";
+    text += head.substr(at, stop - at);
+    text += "\n";
+    at = stop == head.size() ? stop : stop + 2;
+  }
+  if (end == std::string_view::npos) return text;
+  const std::string_view body = message.substr(end + 4);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (std::size_t i = 0; i < body.size(); i += 16) {
+    text += "   ";
+    for (std::size_t j = i; j < body.size() && j < i + 16; ++j) {
+      const auto b = static_cast<unsigned char>(body[j]);
+      text += ' ';
+      text += kHex[b >> 4];
+      text += kHex[b & 15];
+    }
+    text += "\n";
+  }
+  return text;
 }
 
 }  // namespace scws::sim::admin

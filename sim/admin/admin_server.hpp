@@ -34,7 +34,14 @@ struct AdminServerOptions {
   std::chrono::seconds idle_timeout{30};      // a connection silent this long is closed
   std::chrono::seconds handshake_timeout{10};
   std::size_t max_connections = 64;
+  // Every request and answer as it travels inside TLS (the head as text, the body in hex), one
+  // log call each: what docs/protocol.md 16.10 shows. Off when unset.
+  LogFunction dump;
 };
+
+// The dump format of AdminServerOptions::dump: "<direction>\n" + the head's lines + the body's bytes,
+// 16 per line in hex.
+std::string dump_http(const std::string& direction, std::string_view message);
 
 struct AdminServerStats {
   std::uint64_t sessions = 0;

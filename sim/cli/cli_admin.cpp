@@ -70,6 +70,7 @@ struct ServeArgs {
   std::string uri = "/scws/admin";
   std::vector<std::string> enrol;
   unsigned idle = 30;
+  bool dump = false;
 };
 
 int enrol_files(Store& store, const std::vector<std::string>& files, const char* who) {
@@ -109,6 +110,7 @@ int run_serve(const ServeArgs& a) {
   o.uri = a.uri;
   o.idle_timeout = std::chrono::seconds(a.idle);
   o.log = [](const std::string& line) { std::cout << "scws admin: " << line << std::endl; };
+  if (a.dump) o.dump = [](const std::string& text) { std::cout << text << std::flush; };
   AdminServer server(io, *store, o);
   server.start();
   std::cout << "scws admin: listening on " << o.address << ":" << server.port() << std::endl;
@@ -267,6 +269,7 @@ void add_admin_command(CLI::App& app, int& exit_code) {
   s->add_option("--uri", serve->uri, "The path of a session's first POST")->capture_default_str();
   s->add_option("--enrol", serve->enrol, "Enrol the card of this IMG.admin.toml first (repeatable)");
   s->add_option("--idle", serve->idle, "Seconds a silent connection stays open")->capture_default_str()->check(CLI::Range(1, 3600));
+  s->add_flag("--dump", serve->dump, "Print every request and answer inside TLS (head as text, body in hex)");
   add_db(s, serve->db);
   s->callback([serve, &exit_code] { exit_code = run_serve(*serve); });
 

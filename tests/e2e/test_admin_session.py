@@ -215,3 +215,24 @@ def test_scws_run_reports_an_attack_to_its_own_admin_server_and_scws_admin_repor
         assert r["iccid"] == ICCID and r["rule"] == "tls-handshake-failures" and r["port"] == 10443
     finally:
         p.stop()
+
+
+def test_a_command_queued_before_the_attack_runs_in_the_same_script_as_the_acknowledgement(pcscd, workdir):
+    """The report's answer carries ACKNOWLEDGE and SET PORT together; SET PORT re-opens the port from
+    inside the session (the toolkit is called while the card runs the script)."""
+    img, creds = image(workdir, "card", detection={"reopen": "admin"})
+    db = str(workdir / "admin.sqlite")
+    server = AdminServe(workdir, db, enrol=[enrolment_file(img)]).start()
+    s = AdminStack(pcscd, workdir, img, creds, server.port)
+    try:
+        admin_cli(db, "push", ICCID, "reopen-port", "10443")
+        listening_before = len(s.gw.listening(10443))
+        s.hostile_handshakes()
+        wait_for(lambda: [c["state"] for c in commands(db, ICCID)] == ["done"], 60, "the command to run")
+        assert len(reports(db)) == 1
+        s.gw.local_port(10443, channels=listening_before + 1)
+        assert s.curl_tls("client-1").returncode == 0
+        wait_for(lambda: s.queue_count() == 0, 30, "the card's queue to empty")
+    finally:
+        s.stop()
+        server.stop()
