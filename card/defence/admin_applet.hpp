@@ -8,8 +8,8 @@
 // Otherwise 69 82 and nothing is read or changed: a local application with PC/SC access and no key
 // can neither read nor erase an incident.
 //
-// APDUs (proprietary class 80, or its logical-channel forms; INS even and outside 6X/9X,
-// which T=0 would read as procedure bytes (ISO/IEC 7816-3); none the dispatcher keeps for itself):
+// APDUs (proprietary class 80, or its logical-channel forms; INS even and outside 6X and 9X, which
+// T=0 would read as procedure bytes (ISO/IEC 7816-3 10.3.3); none the dispatcher keeps for itself):
 //   QUEUE SUMMARY     80 50 00 00 [Le]        -> 20 bytes: capacity, count, flags (b1: the queue
 //                                               was damaged at power-up), 00, first sequence u32,
 //                                               last sequence u32, next sequence u32, dropped u32
@@ -21,17 +21,17 @@
 //   SET PORT          80 5C <00 close | 01 open> 00 02 <port u16>
 // The remote administration commands (docs/protocol.md 16.6; each one transaction, each setting an
 // absolute state, so running one twice leaves the card as running it once):
-//   PUT RESOURCE      80 60 00 00 Lc <length u32, path length u8, path, type length u8, type>  begin
-//                     80 60 01 00 Lc <bytes>                                   the next body bytes
-//                     80 60 02 00                                              publish
-//   DELETE RESOURCE   80 62 00 00 Lc <path>
-//   PUT USER          80 64 00 00 Lc <name length u8, name, password length u8, password,
+//   PUT RESOURCE      80 72 00 00 Lc <length u32, path length u8, path, type length u8, type>  begin
+//                     80 72 01 00 Lc <bytes>                                   the next body bytes
+//                     80 72 02 00                                              publish
+//   DELETE RESOURCE   80 74 00 00 Lc <path>
+//   PUT USER          80 76 00 00 Lc <name length u8, name, password length u8, password,
 //                                     set count u8, { set name length u8, set name }>
-//   DELETE USER       80 66 00 00 Lc <name>
-//   PUT REMOTE NODES  80 68 00 00 Lc <list (card/defence/remote_nodes.hpp)>
-//   READ REMOTE NODES 80 6A 00 00 [Le]        -> the list (01 00 when none was put)
-//   ROTATE PSK        80 6C 00 00 Lc <key>    the admin link's key (card/defence/admin_link.hpp)
-//                     80 6C 01 00 Lc <identity length u8, identity, key length u8, key>  a TLS port PSK
+//   DELETE USER       80 78 00 00 Lc <name>
+//   PUT REMOTE NODES  80 7A 00 00 Lc <list (card/defence/remote_nodes.hpp)>
+//   READ REMOTE NODES 80 7C 00 00 [Le]        -> the list (01 00 when none was put)
+//   ROTATE PSK        80 7E 00 00 Lc <key>    the admin link's key (card/defence/admin_link.hpp)
+//                     80 7E 01 00 Lc <identity length u8, identity, key length u8, key>  a TLS port PSK
 //   START SESSION     80 70 00 00             a session with the administration server now
 // PUT RESOURCE stages the body in its own object (card/defence/resource_staging.hpp) and publishes it
 // through the ContentControl; users and TLS PSKs go through the ContentControl too.
@@ -70,13 +70,13 @@ class AdminApplet final : public Applet {
   static constexpr u8 kInsWriteSettings = 0x58;
   static constexpr u8 kInsReadPortStates = 0x5A;
   static constexpr u8 kInsSetPort = 0x5C;
-  static constexpr u8 kInsPutResource = 0x60;
-  static constexpr u8 kInsDeleteResource = 0x62;
-  static constexpr u8 kInsPutUser = 0x64;
-  static constexpr u8 kInsDeleteUser = 0x66;
-  static constexpr u8 kInsPutRemoteNodes = 0x68;
-  static constexpr u8 kInsReadRemoteNodes = 0x6A;
-  static constexpr u8 kInsRotatePsk = 0x6C;
+  static constexpr u8 kInsPutResource = 0x72;
+  static constexpr u8 kInsDeleteResource = 0x74;
+  static constexpr u8 kInsPutUser = 0x76;
+  static constexpr u8 kInsDeleteUser = 0x78;
+  static constexpr u8 kInsPutRemoteNodes = 0x7A;
+  static constexpr u8 kInsReadRemoteNodes = 0x7C;
+  static constexpr u8 kInsRotatePsk = 0x7E;
   static constexpr u8 kInsStartSession = 0x70;
   static constexpr u8 kPutResourceBegin = 0x00;
   static constexpr u8 kPutResourceData = 0x01;
@@ -127,5 +127,19 @@ class AdminApplet final : public Applet {
   ContentControl* content_ = nullptr;
   AdminSessionControl* session_ = nullptr;
 };
+
+// Every INS above is even and outside 6X and 9X: T=0 would read those as procedure bytes
+// (ISO/IEC 7816-3 10.3.3), and a card in a T=0 terminal could not be sent them.
+constexpr bool admin_ins_t0_safe(u8 ins) noexcept {
+  return (ins & 0x01) == 0 && (ins & 0xF0) != 0x60 && (ins & 0xF0) != 0x90;
+}
+static_assert(admin_ins_t0_safe(AdminApplet::kInsQueueSummary) && admin_ins_t0_safe(AdminApplet::kInsReadIncident) &&
+              admin_ins_t0_safe(AdminApplet::kInsAcknowledge) && admin_ins_t0_safe(AdminApplet::kInsReadSettings) &&
+              admin_ins_t0_safe(AdminApplet::kInsWriteSettings) && admin_ins_t0_safe(AdminApplet::kInsReadPortStates) &&
+              admin_ins_t0_safe(AdminApplet::kInsSetPort) && admin_ins_t0_safe(AdminApplet::kInsPutResource) &&
+              admin_ins_t0_safe(AdminApplet::kInsDeleteResource) && admin_ins_t0_safe(AdminApplet::kInsPutUser) &&
+              admin_ins_t0_safe(AdminApplet::kInsDeleteUser) && admin_ins_t0_safe(AdminApplet::kInsPutRemoteNodes) &&
+              admin_ins_t0_safe(AdminApplet::kInsReadRemoteNodes) && admin_ins_t0_safe(AdminApplet::kInsRotatePsk) &&
+              admin_ins_t0_safe(AdminApplet::kInsStartSession));
 
 }  // namespace scws::card

@@ -8,9 +8,13 @@
 #include <sstream>
 
 #include "apdu/status_word.hpp"
+#include "card/defence/admin_applet.hpp"
 #include "card/defence/incident_queue.hpp"
 
 namespace scws::sim::admin {
+
+using card::AdminApplet;
+
 namespace {
 
 std::string lower(std::string_view s) {
@@ -423,10 +427,10 @@ Blob apdu(std::uint8_t ins, std::uint8_t p1, std::uint8_t p2, const Blob& data) 
 Blob acknowledge_apdu(std::uint32_t sequence) {
   Blob d;
   put32(d, sequence);
-  return apdu(0x54, 0, 0, d);
+  return apdu(AdminApplet::kInsAcknowledge, 0, 0, d);
 }
 
-Blob write_settings_apdu(const Blob& settings) { return apdu(0x58, 0, 0, settings); }
+Blob write_settings_apdu(const Blob& settings) { return apdu(AdminApplet::kInsWriteSettings, 0, 0, settings); }
 
 std::optional<card::DetectionRule> rule_by_name(std::string_view name) {
   for (unsigned r = 1; r <= card::kDetectionRules; ++r) {
@@ -453,7 +457,7 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
   if (kind == "reopen-port" || kind == "close-port") {
     need(1, 1, "PORT");
     const unsigned port = parse_unsigned(args[0], 65535, "PORT");
-    c.apdus.push_back(apdu(0x5C, kind == "reopen-port" ? 1 : 0, 0, Blob{static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port)}));
+    c.apdus.push_back(apdu(AdminApplet::kInsSetPort, kind == "reopen-port" ? AdminApplet::kSetPortOpen : AdminApplet::kSetPortClose, 0, Blob{static_cast<std::uint8_t>(port >> 8), static_cast<std::uint8_t>(port)}));
     c.text = kind + " " + std::to_string(port);
   } else if (kind == "set-rule") {
     need(3, 3, "RULE THRESHOLD WINDOW");
@@ -511,17 +515,17 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
     put32(begin, static_cast<std::uint32_t>(bytes.size()));
     put_lv(begin, path, "PATH", 120);  // docs/protocol.md 16.6: the card takes 1-120 and 1-56 bytes
     put_lv(begin, type, "the type", 56);
-    c.apdus.push_back(apdu(0x60, 0, 0, begin));
+    c.apdus.push_back(apdu(AdminApplet::kInsPutResource, AdminApplet::kPutResourceBegin, 0, begin));
     for (std::size_t at = 0; at < bytes.size(); at += kResourceChunk) {
       const std::string_view part = std::string_view(bytes).substr(at, kResourceChunk);
-      c.apdus.push_back(apdu(0x60, 1, 0, blob_of(part)));
+      c.apdus.push_back(apdu(AdminApplet::kInsPutResource, AdminApplet::kPutResourceData, 0, blob_of(part)));
     }
-    c.apdus.push_back(apdu(0x60, 2, 0));
+    c.apdus.push_back(apdu(AdminApplet::kInsPutResource, AdminApplet::kPutResourcePublish, 0));
     c.text = "put-resource " + path + " (" + std::to_string(bytes.size()) + " bytes, " + type + ")";
   } else if (kind == "delete-resource") {
     need(1, 1, "PATH");
     if (args[0].empty() || args[0].front() != '/') throw std::invalid_argument("PATH must start with /");
-    c.apdus.push_back(apdu(0x62, 0, 0, blob_of(args[0])));
+    c.apdus.push_back(apdu(AdminApplet::kInsDeleteResource, 0, 0, blob_of(args[0])));
     c.text = join();
   } else if (kind == "put-user") {
     if (args.size() < 2) throw std::invalid_argument("put-user takes NAME PASSWORD [SET...]");
@@ -533,13 +537,13 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
     put_lv(d, args[1], "PASSWORD", 32);
     d.push_back(static_cast<std::uint8_t>(args.size() - 2));
     for (std::size_t i = 2; i < args.size(); ++i) put_lv(d, args[i], "a protection set name", 64);
-    c.apdus.push_back(apdu(0x64, 0, 0, d));
+    c.apdus.push_back(apdu(AdminApplet::kInsPutUser, 0, 0, d));
     c.text = "put-user " + args[0] + " ********";
     for (std::size_t i = 2; i < args.size(); ++i) c.text += " " + args[i];
   } else if (kind == "delete-user") {
     need(1, 1, "NAME");
     if (args[0].empty()) throw std::invalid_argument("NAME must not be empty");
-    c.apdus.push_back(apdu(0x66, 0, 0, blob_of(args[0])));
+    c.apdus.push_back(apdu(AdminApplet::kInsDeleteUser, 0, 0, blob_of(args[0])));
     c.text = join();
   } else if (kind == "put-remote-nodes") {
     if (args.size() > 16) throw std::invalid_argument("at most 16 remote nodes");
@@ -564,7 +568,7 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
       put16(d, lo);
       put16(d, hi);
     }
-    c.apdus.push_back(apdu(0x68, 0, 0, d));
+    c.apdus.push_back(apdu(AdminApplet::kInsPutRemoteNodes, 0, 0, d));
     c.text = join();
   } else if (kind == "rotate-psk") {
     need(0, 0, "no arguments (the server makes the key)");
@@ -579,7 +583,7 @@ CommandSpec parse_command(const std::string& kind, const std::vector<std::string
     if (args[0].empty()) throw std::invalid_argument("IDENTITY must not be empty");
     d.push_back(static_cast<std::uint8_t>(key.size()));
     d.insert(d.end(), key.begin(), key.end());
-    c.apdus.push_back(apdu(0x6C, 1, 0, d));
+    c.apdus.push_back(apdu(AdminApplet::kInsRotatePsk, AdminApplet::kRotateTlsPsk, 0, d));
     c.text = "rotate-tls-psk " + args[0];
   } else {
     throw std::invalid_argument("unknown command \"" + kind +

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "card/defence/admin_applet.hpp"
 #include "card/defence/incident.hpp"
 #include "sim/admin/admin_server.hpp"
 #include "sim/admin/enrolment.hpp"
@@ -248,7 +249,7 @@ int run_push(const PushArgs& a) {
   if (spec.kind == "rotate-psk") {
     Blob key(16);
     if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) throw std::runtime_error("no random bytes for the new key");
-    spec.apdus = {apdu(0x6C, 0, 0, key)};
+    spec.apdus = {apdu(card::AdminApplet::kInsRotatePsk, card::AdminApplet::kRotateLinkPsk, 0, key)};
     store->set_pending_key(iccid, key);
   }
   const std::int64_t id = store->queue_command(iccid, spec);

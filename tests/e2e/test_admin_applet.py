@@ -75,19 +75,19 @@ def test_remote_administration_commands_change_what_the_handset_gets_at_once(car
         port = gw.local_port()
         admin = Admin(card.reader)
         page = b"<html>" + b"remote " * 100 + b"</html>"
-        assert ok(admin.transmit(_apdu("600000", len(page).to_bytes(4, "big") + bytes([9]) + b"/new.html" +
+        assert ok(admin.transmit(_apdu("720000", len(page).to_bytes(4, "big") + bytes([9]) + b"/new.html" +
                                        bytes([9]) + b"text/html"), True)[1])
         for at in range(0, len(page), 240):
-            assert ok(admin.transmit(_apdu("600100", page[at:at + 240]), True)[1])
+            assert ok(admin.transmit(_apdu("720100", page[at:at + 240]), True)[1])
         with pytest.raises(RuntimeError):
             http_get(port, "/new.html")                          # staged, not published: 404
-        assert ok(admin.transmit("600200", True)[1])
+        assert ok(admin.transmit("720200", True)[1])
         assert http_get(port, "/new.html") == page
-        assert admin.transmit("600200", True)[1] == 0x6985    # nothing staged any more
-        assert ok(admin.transmit(_apdu("620000", b"/new.html"), True)[1])
+        assert admin.transmit("720200", True)[1] == 0x6985    # nothing staged any more
+        assert ok(admin.transmit(_apdu("740000", b"/new.html"), True)[1])
         with pytest.raises(RuntimeError):
             http_get(port, "/new.html")
-        assert admin.transmit(_apdu("620000", b"/new.html"), True)[1] == 0x6A88
+        assert admin.transmit(_apdu("740000", b"/new.html"), True)[1] == 0x6A88
 
         def secure(user: str, password: str) -> int:
             out = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "30", "-u",
@@ -96,9 +96,9 @@ def test_remote_administration_commands_change_what_the_handset_gets_at_once(car
 
         assert secure("carol", "c4rol-pw") == 401
         put_carol = _lv(b"carol") + _lv(b"c4rol-pw") + "01" + _lv(b"scws secure area")
-        assert ok(admin.transmit(_apdu("640000", bytes.fromhex(put_carol)), True)[1])
+        assert ok(admin.transmit(_apdu("760000", bytes.fromhex(put_carol)), True)[1])
         assert secure("carol", "c4rol-pw") == 200
-        assert ok(admin.transmit(_apdu("660000", b"carol"), True)[1])
+        assert ok(admin.transmit(_apdu("780000", b"carol"), True)[1])
         assert secure("carol", "c4rol-pw") == 401
         assert secure("alice", "wonderland") == 200
     finally:

@@ -185,9 +185,9 @@ TEST_CASE("a card without an ADM key never gives the admin commands") {
 TEST_CASE("the remote administration commands answer 69 82 without ADM1 and change nothing") {
   AdminRig a;
   const u32 refused_before = a.rig.card.security_events().total(SecurityEventKind::kCommandRefused);
-  const char* const commands[] = {"80600000" "0C" "00000001" "022F78" "0474657874", "8060010001" "41", "80600200",
-                                  "80620000022F78", "8064000005" "01" "61" "01" "62" "00", "806600000161",
-                                  "80680000020100", "806A0000", "806C000010" "11111111111111111111111111111111",
+  const char* const commands[] = {"80720000" "0C" "00000001" "022F78" "0474657874", "8072010001" "41", "80720200",
+                                  "80740000022F78", "8076000005" "01" "61" "01" "62" "00", "807800000161",
+                                  "807A0000020100", "807C0000", "807E000010" "11111111111111111111111111111111",
                                   "80700000"};
   for (const char* command : commands) {
     CAPTURE(command);
@@ -199,24 +199,24 @@ TEST_CASE("the remote administration commands answer 69 82 without ADM1 and chan
 TEST_CASE("PUT and READ REMOTE NODES through the admin applet: the whole list, absolute, validated") {
   AdminRig a;
   REQUIRE(a.rig.sw(kVerify) == "9000");
-  CHECK(a.rig.send("806A0000") == "01009000");  // none put yet: the empty list
+  CHECK(a.rig.send("807C0000") == "01009000");  // none put yet: the empty list
   // Two nodes: 10.0.0.0/8 ports 443-443, 192.168.1.7/32 ports 8000-8099.
   const std::string list = "0102" "0A000000" "08" "01BB" "01BB" "C0A80107" "20" "1F40" "1FA3";
-  CHECK(a.rig.sw("8068000014" + list) == "9000");
-  CHECK(a.rig.send("806A0000") == list + "9000");
-  CHECK(a.rig.sw("8068000014" + list) == "9000");  // twice: the same list
-  CHECK(a.rig.send("806A0000") == list + "9000");
-  CHECK(a.rig.sw("80680000020100") == "9000");    // replaced by the empty list
-  CHECK(a.rig.send("806A0000") == "01009000");
-  CHECK(a.rig.sw("80680000020200") == "6A80");                              // version 2
-  CHECK(a.rig.sw("8068000003010000") == "6A80");                            // a byte too many
-  CHECK(a.rig.sw("806800000B" "0101" "0A000000" "21" "0001" "0002") == "6A80");  // prefix 33
-  CHECK(a.rig.sw("806800000B" "0101" "0A000000" "08" "0002" "0001") == "6A80");  // first port above last
-  CHECK(a.rig.sw("806800000B" "0102" "0A000000" "08" "0001" "0002") == "6A80");  // count says 2, one node
-  CHECK(a.rig.sw("8068000000") == "6700");
-  CHECK(a.rig.sw("806A000001" "00") == "6700");
-  CHECK(a.rig.sw("806A0100") == "6A86");
-  CHECK(a.rig.send("806A0000") == "01009000");  // nothing of the refused lists stayed
+  CHECK(a.rig.sw("807A000014" + list) == "9000");
+  CHECK(a.rig.send("807C0000") == list + "9000");
+  CHECK(a.rig.sw("807A000014" + list) == "9000");  // twice: the same list
+  CHECK(a.rig.send("807C0000") == list + "9000");
+  CHECK(a.rig.sw("807A0000020100") == "9000");    // replaced by the empty list
+  CHECK(a.rig.send("807C0000") == "01009000");
+  CHECK(a.rig.sw("807A0000020200") == "6A80");                              // version 2
+  CHECK(a.rig.sw("807A000003010000") == "6A80");                            // a byte too many
+  CHECK(a.rig.sw("807A00000B" "0101" "0A000000" "21" "0001" "0002") == "6A80");  // prefix 33
+  CHECK(a.rig.sw("807A00000B" "0101" "0A000000" "08" "0002" "0001") == "6A80");  // first port above last
+  CHECK(a.rig.sw("807A00000B" "0102" "0A000000" "08" "0001" "0002") == "6A80");  // count says 2, one node
+  CHECK(a.rig.sw("807A000000") == "6700");
+  CHECK(a.rig.sw("807C000001" "00") == "6700");
+  CHECK(a.rig.sw("807C0100") == "6A86");
+  CHECK(a.rig.send("807C0000") == "01009000");  // nothing of the refused lists stayed
 }
 
 TEST_CASE("remote nodes: encoding round-trips, at most 16 nodes, load of a card without a list") {

@@ -54,19 +54,19 @@ std::string cmd(std::string_view head, const std::string& data_hex) { return std
 std::string lv(std::string_view s) { return u8_hex(s.size()) + hex_of(s); }
 
 std::string begin_apdu(std::string_view path, std::string_view type, u32 length) {
-  return cmd("80600000", u32_hex(length) + lv(path) + lv(type));
+  return cmd("80720000", u32_hex(length) + lv(path) + lv(type));
 }
 std::vector<std::string> put_resource_apdus(std::string_view path, std::string_view type, std::string_view body,
                                             std::size_t piece = 240) {
   std::vector<std::string> out{begin_apdu(path, type, static_cast<u32>(body.size()))};
-  for (std::size_t at = 0; at < body.size(); at += piece) out.push_back(cmd("80600100", hex_of(body.substr(at, piece))));
-  out.push_back("80600200");
+  for (std::size_t at = 0; at < body.size(); at += piece) out.push_back(cmd("80720100", hex_of(body.substr(at, piece))));
+  out.push_back("80720200");
   return out;
 }
 std::string put_user_apdu(std::string_view name, std::string_view password, std::vector<std::string_view> sets) {
   std::string data = lv(name) + lv(password) + u8_hex(sets.size());
   for (auto s : sets) data += lv(s);
-  return cmd("80640000", data);
+  return cmd("80760000", data);
 }
 
 // An Authorization field with Basic credentials (RFC 7617 2, base64 of RFC 4648 4).
@@ -220,7 +220,7 @@ TEST_CASE("PUT RESOURCE: 5 KB in 240-byte pieces, published and served at once; 
   char etag[kEtagTextSize];
   CHECK(r.header("etag") == std::string(format_etag(crc32(text_bytes(body)), etag)));
   // The staging object went with the publication.
-  CHECK(a.sw("80600200") == "6985");
+  CHECK(a.sw("80720200") == "6985");
   // Replacing an existing page: the old one until the publishing command, the new one right after.
   const std::string fresh = body_of(700, 2);
   const auto commands = put_resource_apdus("/page.html", "text/plain", fresh);
@@ -305,27 +305,27 @@ TEST_CASE("PUT RESOURCE refuses what it cannot stage or publish, and changes not
   std::vector<u8> image = pristine_image();
   AdminCard a(image);
   a.start();
-  CHECK(a.sw("80600200") == "6985");                        // publish with nothing staged
-  CHECK(a.sw("8060010003414243") == "6985");                // data with nothing staged
+  CHECK(a.sw("80720200") == "6985");                        // publish with nothing staged
+  CHECK(a.sw("8072010003414243") == "6985");                // data with nothing staged
   CHECK(a.sw(begin_apdu("page.html", "text/html", 3)) == "6A80");       // not an absolute path
   CHECK(a.sw(begin_apdu("/a/../b", "text/html", 3)) == "6A80");         // a dot segment
   CHECK(a.sw(begin_apdu("/x", "text/html\x01", 3)) == "6A80");          // a control byte in the type
   CHECK(a.sw(begin_apdu("/x", std::string(57, 't'), 3)) == "6A80");     // a type too long
-  CHECK(a.sw(cmd("80600000", u32_hex(3) + lv("/x") + lv("text/plain") + "00")) == "6A80");  // a byte too many
-  CHECK(a.sw(cmd("80600000", u32_hex(3) + lv("/x"))) == "6A80");      // no type
+  CHECK(a.sw(cmd("80720000", u32_hex(3) + lv("/x") + lv("text/plain") + "00")) == "6A80");  // a byte too many
+  CHECK(a.sw(cmd("80720000", u32_hex(3) + lv("/x"))) == "6A80");      // no type
   CHECK(a.sw(begin_apdu("/x", "text/plain", 0x7FFFFFFF)) == "6A80");   // beyond the largest object
   CHECK(a.sw(begin_apdu("/x", "text/plain", 4 * 1024 * 1024)) == "6A84");  // more than NVM holds
-  CHECK(a.sw("8060000000") == "6700");
-  CHECK(a.sw("80600300") == "6A86");
-  CHECK(a.sw("806002000141") == "6700");  // publish takes no data
-  CHECK(a.sw("80600001") == "6A86");
+  CHECK(a.sw("8072000000") == "6700");
+  CHECK(a.sw("80720300") == "6A86");
+  CHECK(a.sw("807202000141") == "6700");  // publish takes no data
+  CHECK(a.sw("80720001") == "6A86");
   REQUIRE(a.sw(begin_apdu("/x", "text/plain", 3)) == "9000");
-  CHECK(a.sw("8060010002" "4142") == "9000");
-  CHECK(a.sw("80600200") == "6985");                 // 2 of 3 bytes: not complete
-  CHECK(a.sw("8060010002" "4344") == "6A80");        // past the announced length: nothing written
-  CHECK(a.sw("8060010001" "43") == "9000");
+  CHECK(a.sw("8072010002" "4142") == "9000");
+  CHECK(a.sw("80720200") == "6985");                 // 2 of 3 bytes: not complete
+  CHECK(a.sw("8072010002" "4344") == "6A80");        // past the announced length: nothing written
+  CHECK(a.sw("8072010001" "43") == "9000");
   CHECK(a.get("/x").status == 404);                  // staged, not published
-  CHECK(a.sw("80600200") == "9000");
+  CHECK(a.sw("80720200") == "9000");
   CHECK(a.get("/x").body == "ABC");
   CHECK(a.get("/page.html").body == "old page");
 }
@@ -335,11 +335,11 @@ TEST_CASE("DELETE RESOURCE removes at once; an unknown path is 6A 88") {
   AdminCard a(image);
   a.start();
   CHECK(a.get("/page.html").status == 200);
-  CHECK(a.sw(cmd("80620000", hex_of("/page.html"))) == "9000");
+  CHECK(a.sw(cmd("80740000", hex_of("/page.html"))) == "9000");
   CHECK(a.get("/page.html").status == 404);
-  CHECK(a.sw(cmd("80620000", hex_of("/page.html"))) == "6A88");  // twice: the same card, the second says so
-  CHECK(a.sw(cmd("80620000", hex_of("page.html"))) == "6A80");
-  CHECK(a.sw("8062000000") == "6700");
+  CHECK(a.sw(cmd("80740000", hex_of("/page.html"))) == "6A88");  // twice: the same card, the second says so
+  CHECK(a.sw(cmd("80740000", hex_of("page.html"))) == "6A80");
+  CHECK(a.sw("8074000000") == "6700");
   CHECK(a.get("/secure/page.html", basic("alice", "wonderland")).status == 200);
 }
 
@@ -387,10 +387,10 @@ TEST_CASE("PUT USER twice leaves the card as once; its errors change nothing") {
   CHECK(a.sw(put_user_apdu("", "e", {})) == "6A80");
   CHECK(a.sw(put_user_apdu("dave", std::string(33, 'p'), {})) == "6A80");
   CHECK(a.sw(put_user_apdu("dave", "e", {"a", "b", "c", "d", "e", "f", "g", "h", "i"})) == "6A80");
-  CHECK(a.sw(cmd("80640000", lv("dave") + lv("e") + "00" "00")) == "6A80");  // a byte beyond the body
-  CHECK(a.sw(cmd("80640000", lv("dave") + "05" + hex_of("ab"))) == "6A80");  // a password running past it
-  CHECK(a.sw("8064000000") == "6700");
-  CHECK(a.sw("8064010001" "00") == "6A86");
+  CHECK(a.sw(cmd("80760000", lv("dave") + lv("e") + "00" "00")) == "6A80");  // a byte beyond the body
+  CHECK(a.sw(cmd("80760000", lv("dave") + "05" + hex_of("ab"))) == "6A80");  // a password running past it
+  CHECK(a.sw("8076000000") == "6700");
+  CHECK(a.sw("8076010001" "00") == "6A86");
   CHECK(image == before);
   CHECK(a.get("/secure/page.html", basic("dave", "d")).status == 200);
   // Sixteen users at most: 2 provisioned + dave + 13 more, then 6A 84.
@@ -403,13 +403,13 @@ TEST_CASE("DELETE USER: refused at once, memberships gone with it; an unknown us
   AdminCard a(image);
   a.start();
   CHECK(a.get("/secure/page.html", basic("alice", "wonderland")).status == 200);
-  CHECK(a.sw(cmd("80660000", hex_of("alice"))) == "9000");
+  CHECK(a.sw(cmd("80780000", hex_of("alice"))) == "9000");
   CHECK(a.get("/secure/page.html", basic("alice", "wonderland")).status == 401);
-  CHECK(a.sw(cmd("80660000", hex_of("alice"))) == "6A88");
+  CHECK(a.sw(cmd("80780000", hex_of("alice"))) == "6A88");
   // A new user takes the freed slot without inheriting alice's membership.
   CHECK(a.sw(put_user_apdu("eve", "e", {})) == "9000");
   CHECK(a.get("/secure/page.html", basic("eve", "e")).status == 401);
-  CHECK(a.sw("8066000000") == "6700");
+  CHECK(a.sw("8078000000") == "6700");
 }
 
 TEST_CASE("ROTATE PSK: the link's key (identity kept) and a TLS port PSK added or replaced") {
@@ -417,8 +417,8 @@ TEST_CASE("ROTATE PSK: the link's key (identity kept) and a TLS port PSK added o
   AdminCard a(image);
   a.start();
   const std::string key32(64, 'A');  // 32 bytes of AA
-  CHECK(a.sw(cmd("806C0000", key32)) == "9000");
-  CHECK(a.sw(cmd("806C0000", key32)) == "9000");  // twice: the same key
+  CHECK(a.sw(cmd("807E0000", key32)) == "9000");
+  CHECK(a.sw(cmd("807E0000", key32)) == "9000");  // twice: the same key
   {
     Stored s(image);
     AdminPsk psk;
@@ -427,11 +427,11 @@ TEST_CASE("ROTATE PSK: the link's key (identity kept) and a TLS port PSK added o
           "scws-admin:89882110000000000");
     CHECK(bytes_equal(psk.key_bytes(), Bytes(std::vector<u8>(32, 0xAA))));
   }
-  CHECK(a.sw(cmd("806C0000", std::string(30, 'B'))) == "6A80");   // 15 bytes
-  CHECK(a.sw(cmd("806C0000", std::string(66, 'B'))) == "6A80");   // 33 bytes
+  CHECK(a.sw(cmd("807E0000", std::string(30, 'B'))) == "6A80");   // 15 bytes
+  CHECK(a.sw(cmd("807E0000", std::string(66, 'B'))) == "6A80");   // 33 bytes
   const std::string key16(32, '3');
-  CHECK(a.sw(cmd("806C0100", lv("psk-app-1") + "10" + key16)) == "9000");  // replaced
-  CHECK(a.sw(cmd("806C0100", lv("psk-app-9") + "10" + key16)) == "9000");  // added
+  CHECK(a.sw(cmd("807E0100", lv("psk-app-1") + "10" + key16)) == "9000");  // replaced
+  CHECK(a.sw(cmd("807E0100", lv("psk-app-9") + "10" + key16)) == "9000");  // added
   {
     Stored s(image);
     std::array<u8, tls::kMaxPskKey> key{};
@@ -440,10 +440,10 @@ TEST_CASE("ROTATE PSK: the link's key (identity kept) and a TLS port PSK added o
     CHECK(bytes_equal(Bytes(key.data(), *n), Bytes(std::vector<u8>(16, 0x33))));
     CHECK(tls::find_psk(s.objects, text_bytes("psk-app-9"), key).ok());
   }
-  CHECK(a.sw(cmd("806C0100", lv("psk-app-9") + "0F" + std::string(30, '3'))) == "6A80");
-  CHECK(a.sw(cmd("806C0100", "00" "10" + key16)) == "6A80");
-  CHECK(a.sw(cmd("806C0100", lv("psk-app-9") + "10" + key16 + "00")) == "6A80");
-  CHECK(a.sw("806C0200" "0100") == "6A86");
+  CHECK(a.sw(cmd("807E0100", lv("psk-app-9") + "0F" + std::string(30, '3'))) == "6A80");
+  CHECK(a.sw(cmd("807E0100", "00" "10" + key16)) == "6A80");
+  CHECK(a.sw(cmd("807E0100", lv("psk-app-9") + "10" + key16 + "00")) == "6A80");
+  CHECK(a.sw("807E0200" "0100") == "6A86");
 }
 
 TEST_CASE("ROTATE PSK of the link without a provisioned link PSK is 6A 88") {
@@ -457,7 +457,7 @@ TEST_CASE("ROTATE PSK of the link without a provisioned link PSK is 6A 88") {
   }
   AdminCard a(image);
   a.start();
-  CHECK(a.sw(cmd("806C0000", std::string(32, '1'))) == "6A88");
+  CHECK(a.sw(cmd("807E0000", std::string(32, '1'))) == "6A88");
 }
 
 TEST_CASE("without a ContentControl the content commands answer 6A 81; START SESSION needs its hook") {
@@ -465,11 +465,11 @@ TEST_CASE("without a ContentControl the content commands answer 6A 81; START SES
   AdminCard a(image, ~u64{0}, false);
   a.start();
   CHECK(a.sw(begin_apdu("/x", "text/plain", 1)) == "6A81");
-  CHECK(a.sw(cmd("80620000", hex_of("/page.html"))) == "6A81");
+  CHECK(a.sw(cmd("80740000", hex_of("/page.html"))) == "6A81");
   CHECK(a.sw(put_user_apdu("bob", "b", {})) == "6A81");
-  CHECK(a.sw(cmd("80660000", hex_of("bob"))) == "6A81");
-  CHECK(a.sw(cmd("806C0100", lv("psk-app-9") + "10" + std::string(32, '3'))) == "6A81");
-  CHECK(a.sw(cmd("806C0000", std::string(32, '1'))) == "9000");  // the link PSK is the admin applet's own
+  CHECK(a.sw(cmd("80780000", hex_of("bob"))) == "6A81");
+  CHECK(a.sw(cmd("807E0100", lv("psk-app-9") + "10" + std::string(32, '3'))) == "6A81");
+  CHECK(a.sw(cmd("807E0000", std::string(32, '1'))) == "9000");  // the link PSK is the admin applet's own
   CHECK(a.sw("80700000") == "6A81");
   a.admin.set_session_control(&a.session);
   CHECK(a.sw("80700000") == "9000");
@@ -539,7 +539,7 @@ TEST_CASE("power cut at every NVM write of PUT RESOURCE begin, data and publish:
     char etag[kEtagTextSize];
     CHECK(r.header("etag") == std::string(format_etag(crc32(text_bytes(r.body)), etag)));
     // A completed publication leaves no staging object behind.
-    if (r.body == fresh) CHECK(a.sw("80600200") == "6985");
+    if (r.body == fresh) CHECK(a.sw("80720200") == "6985");
   });
 }
 
@@ -547,12 +547,12 @@ TEST_CASE("power cut at every NVM write of a staged body: staged bytes whole, th
   // Begin and two pieces; each its own transaction: after a cut, 0, 240 or 480 bytes are staged.
   const std::string body = body_of(480, 5);
   const std::vector<std::string> commands{begin_apdu("/new.html", "text/html", 480),
-                                          cmd("80600100", hex_of(body.substr(0, 240))),
-                                          cmd("80600100", hex_of(body.substr(240)))};
+                                          cmd("80720100", hex_of(body.substr(0, 240))),
+                                          cmd("80720100", hex_of(body.substr(240)))};
   sweep({}, commands, [&](AdminCard& a, bool completed) {
     CHECK(a.get("/new.html").status == 404);
     // Whatever was staged publishes only when complete; completing it then serves the body intact.
-    const std::string publish = a.sw("80600200");
+    const std::string publish = a.sw("80720200");
     if (completed) CHECK(publish == "9000");
     if (publish == "9000") CHECK(a.get("/new.html").body == body);
     else CHECK(publish == "6985");
@@ -560,7 +560,7 @@ TEST_CASE("power cut at every NVM write of a staged body: staged bytes whole, th
 }
 
 TEST_CASE("power cut at every NVM write of DELETE RESOURCE: served or gone") {
-  sweep({}, {cmd("80620000", hex_of("/page.html"))}, [&](AdminCard& a, bool completed) {
+  sweep({}, {cmd("80740000", hex_of("/page.html"))}, [&](AdminCard& a, bool completed) {
     const Response r = a.get("/page.html");
     CHECK((r.status == 404 || (r.status == 200 && r.body == "old page")));
     if (completed) CHECK(r.status == 404);
@@ -596,7 +596,7 @@ TEST_CASE("power cut at every NVM write of PUT USER: the old user and sets or th
 }
 
 TEST_CASE("power cut at every NVM write of ROTATE PSK: the old key or the new, the identity kept") {
-  sweep({}, {cmd("806C0000", std::string(64, 'C')), cmd("806C0100", lv("psk-app-1") + "10" + std::string(32, '4'))},
+  sweep({}, {cmd("807E0000", std::string(64, 'C')), cmd("807E0100", lv("psk-app-1") + "10" + std::string(32, '4'))},
         [&](AdminCard& a, bool completed) {
           a.card.power_off();
           RamNvmDevice& device = a.plain;

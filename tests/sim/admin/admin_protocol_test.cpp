@@ -109,7 +109,7 @@ TEST_CASE("a report with a wrong format, trigger, length or record is refused") 
 }
 
 TEST_CASE("a script holds the C-APDUs in order, with long forms of the length") {
-  std::vector<Blob> apdus{acknowledge_apdu(7), apdu(0x60, 1, 0, Blob(240, 0x41)), apdu(0x60, 2, 0)};
+  std::vector<Blob> apdus{acknowledge_apdu(7), apdu(0x72, 1, 0, Blob(240, 0x41)), apdu(0x72, 2, 0)};
   const std::string sc = build_script(apdus);
   CHECK(static_cast<unsigned char>(sc[0]) == 0xAA);
   CHECK(static_cast<unsigned char>(sc[1]) == 0x82);
@@ -148,16 +148,16 @@ TEST_CASE("commands become the APDUs of docs/protocol.md 16.6") {
   const std::string content(500, 'x');
   const CommandSpec put = parse_command("put-resource", {"/index.html", "unused", "--type", "text/html"}, content);
   REQUIRE(put.apdus.size() == 5);  // begin, 240 + 240 + 20, publish
-  CHECK(put.apdus[0] == apdu(0x60, 0, 0, Blob{0, 0, 1, 0xF4, 11, '/', 'i', 'n', 'd', 'e', 'x', '.', 'h', 't', 'm', 'l', 9, 't', 'e', 'x', 't', '/', 'h', 't', 'm', 'l'}));
+  CHECK(put.apdus[0] == apdu(0x72, 0, 0, Blob{0, 0, 1, 0xF4, 11, '/', 'i', 'n', 'd', 'e', 'x', '.', 'h', 't', 'm', 'l', 9, 't', 'e', 'x', 't', '/', 'h', 't', 'm', 'l'}));
   CHECK(put.apdus[1].size() == 5 + 240);
   CHECK(put.apdus[3].size() == 5 + 20);
-  CHECK(put.apdus[4] == Blob{0x80, 0x60, 2, 0});
-  CHECK(parse_command("put-user", {"bob", "pw", "staff"}).apdus[0] == apdu(0x64, 0, 0, Blob{3, 'b', 'o', 'b', 2, 'p', 'w', 1, 5, 's', 't', 'a', 'f', 'f'}));
+  CHECK(put.apdus[4] == Blob{0x80, 0x72, 2, 0});
+  CHECK(parse_command("put-user", {"bob", "pw", "staff"}).apdus[0] == apdu(0x76, 0, 0, Blob{3, 'b', 'o', 'b', 2, 'p', 'w', 1, 5, 's', 't', 'a', 'f', 'f'}));
   CHECK(parse_command("put-user", {"bob", "pw"}).text.find("pw") == std::string::npos);
-  CHECK(parse_command("delete-user", {"bob"}).apdus[0] == apdu(0x66, 0, 0, Blob{'b', 'o', 'b'}));
-  CHECK(parse_command("delete-resource", {"/a"}).apdus[0] == apdu(0x62, 0, 0, Blob{'/', 'a'}));
-  CHECK(parse_command("put-remote-nodes", {"10.0.0.0/8:80-443"}).apdus[0] == apdu(0x68, 0, 0, Blob{1, 1, 10, 0, 0, 0, 8, 0, 80, 1, 0xBB}));
-  CHECK(parse_command("put-remote-nodes", {}).apdus[0] == apdu(0x68, 0, 0, Blob{1, 0}));
+  CHECK(parse_command("delete-user", {"bob"}).apdus[0] == apdu(0x78, 0, 0, Blob{'b', 'o', 'b'}));
+  CHECK(parse_command("delete-resource", {"/a"}).apdus[0] == apdu(0x74, 0, 0, Blob{'/', 'a'}));
+  CHECK(parse_command("put-remote-nodes", {"10.0.0.0/8:80-443"}).apdus[0] == apdu(0x7A, 0, 0, Blob{1, 1, 10, 0, 0, 0, 8, 0, 80, 1, 0xBB}));
+  CHECK(parse_command("put-remote-nodes", {}).apdus[0] == apdu(0x7A, 0, 0, Blob{1, 0}));
   const CommandSpec tls = parse_command("rotate-tls-psk", {"client1", "000102030405060708090a0b0c0d0e0f"});
   CHECK(tls.apdus[0][2] == 1);
   CHECK(tls.text == "rotate-tls-psk client1");

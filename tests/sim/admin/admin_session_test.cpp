@@ -169,7 +169,7 @@ TEST_CASE("rotate-psk: the pending key becomes the key when the card confirms it
   Rig rig;
   const Blob key(16, 0x22);
   CommandSpec spec = parse_command("rotate-psk", {});
-  spec.apdus = {apdu(0x6C, 0, 0, key)};
+  spec.apdus = {apdu(0x7E, 0, 0, key)};
   rig.store->set_pending_key(kIccid, key);
   rig.store->queue_command(kIccid, spec);
   HttpResponse r = rig.send_report(0, 0);
