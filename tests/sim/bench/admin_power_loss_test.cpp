@@ -157,6 +157,9 @@ struct ServerView {
 ServerView server_view(sim::admin::Store& store, const std::string& iccid) {
   ServerView v;
   for (const auto& i : store.incidents(iccid)) {
+    auto parsed = card::IncidentQueue::parse(Bytes(i.record.data(), i.record.size()));  // intact: its CRC holds
+    CHECK(parsed.ok());
+    if (parsed) CHECK(parsed->sequence == i.sequence);
     ++v.rows[i.sequence];
     v.records[i.sequence] = i.record;
     v.rules[i.sequence] = i.rule;
