@@ -22,6 +22,7 @@
 
 #include <asio.hpp>
 
+#include "apdu/status_word.hpp"
 #include "card/admin/admin_agent.hpp"
 #include "card/os/card.hpp"
 #include "card/os/nvm_device.hpp"
@@ -388,7 +389,7 @@ std::string post(const std::string& target, std::string_view type, const std::st
 }
 
 // `sessions` card sessions of `per_session` new incidents each, as the card runs them: a TLS-PSK
-// handshake, the report, every script answered 90 00, until 204.
+// handshake, the report, every script answered with success, until 204.
 void post_sessions(u16 port, const admin::Blob& key, unsigned sessions, unsigned per_session) {
   const std::string iccid = kRateIccid;
   u32 next = 1;
@@ -399,7 +400,7 @@ void post_sessions(u16 port, const admin::Blob& key, unsigned sessions, unsigned
     admin::testing::HttpAnswer a = client.request(post("/scws/admin", admin::kReportType, report_body(iccid, first, last), iccid));
     for (int round = 0; a.status == 200 && round < 64; ++round) {
       const std::vector<admin::Blob> apdus = admin::parse_script(a.body);
-      const std::vector<admin::RApdu> ok(apdus.size(), admin::RApdu{{}, 0x9000});
+      const std::vector<admin::RApdu> ok(apdus.size(), admin::RApdu{{}, apdu::to_u16(apdu::StatusWord::kOk)});
       a = client.request(post(a.header("x-admin-next-uri"), admin::kResponseType,
                               admin::build_response_script(static_cast<unsigned>(apdus.size()), ok), iccid));
     }
