@@ -346,12 +346,14 @@ struct GatewayRunner::Impl {
   std::map<u16, u16> local_ports;  // card port -> local port, under ports_mutex
 };
 
-GatewayRunner::GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports) {
+GatewayRunner::GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports,
+                             std::map<std::string, std::string> connect_map) {
   if (card_ports.empty()) throw std::invalid_argument("GatewayRunner: no card port");
   impl_ = std::make_unique<Impl>(transport, std::move(tag), card_ports.front());
   Impl& im = *impl_;
   GatewayOptions options;
   for (u16 p : card_ports) options.port_map[p] = 0;
+  options.connect_map = std::move(connect_map);
   // Polls only matter when the card is idle for this long; under load they never happen.
   options.poll_interval = 1000ms;
   options.card_wait = 1000ms;

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -177,10 +178,12 @@ void wait_quiet(const CountingTransport& counter);
 // A Gateway on its own io_context thread over a CountingTransport, each of card_ports mapped to an
 // ephemeral local port on loopback. The first card port is the measured one: start() waits
 // (bounded) for `channels` of the card's channels listening on it and returns its local port.
-// Also used by `scws bench tls` (the TLS port through pcscd).
+// Also used by `scws bench tls` (the TLS port through pcscd). connect_map: the card's client-channel
+// destinations redirected (GatewayOptions::connect_map), e.g. to an in-process admin server.
 class GatewayRunner {
  public:
-  GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports = {3516});
+  GatewayRunner(CardTransport& transport, bool verbose, std::string tag, std::vector<u16> card_ports = {3516},
+                std::map<std::string, std::string> connect_map = {});
   ~GatewayRunner();  // stop()
   GatewayRunner(const GatewayRunner&) = delete;
   GatewayRunner& operator=(const GatewayRunner&) = delete;

@@ -1,5 +1,5 @@
 // `scws bench apdu` (the APDU round-trip benchmark), `scws bench http` (the SCWS figures),
-// `scws bench attack` (the attack detection's figures) and the hidden `scws bench refcard` (the benchmarks' reference card on a vpcd port).
+// `scws bench attack` (the attack detection's figures), `scws bench admin` (incident reporting's figures) and the hidden `scws bench refcard` (the benchmarks' reference card on a vpcd port).
 #include <unistd.h>
 
 #include <filesystem>
@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "sim/bench/bench_admin.hpp"
 #include "sim/bench/bench_apdu.hpp"
 #include "sim/bench/bench_attack.hpp"
 #include "sim/bench/bench_http.hpp"
@@ -103,6 +104,26 @@ int run_bench_attack(const BenchAttackArgs& args) {
   return kExitOk;  // figures, not verdicts
 }
 
+struct BenchAdminArgs {
+  bool quick = false;
+  bool json = false;
+  bool verbose = false;
+  std::string workdir;
+  bool keep = false;
+};
+
+int run_bench_admin(const BenchAdminArgs& args) {
+  AdminBenchOptions options;
+  options.quick = args.quick;
+  options.scws = self_executable();
+  options.workdir = args.workdir;
+  options.keep_workdir = args.keep || !args.workdir.empty();
+  options.verbose = args.verbose;
+  const AdminBenchResult result = run_admin_bench(options);
+  std::cout << (args.json ? format_json(result) : format_human(result)) << std::flush;
+  return kExitOk;  // figures, not verdicts
+}
+
 int run_refcard(const std::string& vpcd, bool quiet) {
   StopSignal stop;
   stop_on_signals(stop);
@@ -180,6 +201,22 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       "Beside each row: the same attack on a card with the rule off. Then 7 TLS + 2 HTTP keep-alive clients (curl)\n"
       "at once on a guarded card: the incidents found afterwards (target: none).");
   attack->callback([attack_args, &exit_code] { exit_code = run_bench_attack(*attack_args); });
+
+  auto admin_args = std::make_shared<BenchAdminArgs>();
+  CLI::App* admin = bench->add_subcommand(
+      "admin", "Incident reporting to the admin server: seconds to the stored incident, APDUs per session, card RAM, store rate");
+  admin->add_flag("--quick", admin_args->quick, "A shorter run (fewer reports for the store rate)");
+  admin->add_flag("--json", admin_args->json, "Print the figures as one JSON object");
+  admin->add_flag("--verbose,-v", admin_args->verbose, "Progress lines on stderr");
+  admin->add_option("--workdir", admin_args->workdir, "Keep the card image, credentials, databases and logs here");
+  admin->add_flag("--keep", admin_args->keep, "Keep the temporary working directory");
+  admin->footer(
+      "A card with its [admin] link on is attacked (foreign-CA handshakes) through a private pcscd (needs root: a private\n"
+      "mount namespace), vpcd, `scws card` and the gateway, whose connect map sends the card's client channel to an\n"
+      "in-process admin server (SQLite): seconds to the stored incident beside seconds to the closed port, APDUs and\n"
+      "seconds of the session beside one plain GET. Card RAM of the session in process, beside one PSK server session.\n"
+      "Incidents stored per second through the server (SQLite, PostgreSQL when installed) beside the store alone.");
+  admin->callback([admin_args, &exit_code] { exit_code = run_bench_admin(*admin_args); });
 
   auto vpcd = std::make_shared<std::string>("127.0.0.1:35963");
   auto quiet = std::make_shared<bool>(false);

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "admin_fixtures.hpp"
-#include "psk_client.hpp"
+#include "sim/testing/psk_client.hpp"
 #include "sim/admin/admin_server.hpp"
 #include "sim/testing/scratch_dir.hpp"
 #include "sim/testing/tls_rig.hpp"

@@ -1,5 +1,5 @@
 // scws-admin-test-client: a card's side of one admin session for the e2e tests (OpenSSL TLS-PSK,
-// tests/sim/admin/psk_client.hpp). Posts a report with incidents FIRST..LAST (the records a card
+// sim/testing/psk_client.hpp). Posts a report with incidents FIRST..LAST (the records a card
 // with ICCID would send), answers every script with 90 00 for each C-APDU, until 204.
 //   scws-admin-test-client HOST PORT IDENTITY HEXKEY ICCID FIRST LAST
 // Prints "status N" per answer and "apdus N" per script; exit 0 when the session ended with 204.
@@ -7,7 +7,7 @@
 #include <string>
 
 #include "admin_fixtures.hpp"
-#include "psk_client.hpp"
+#include "sim/testing/psk_client.hpp"
 
 using namespace scws::sim::admin;
 using namespace scws::sim::admin::testing;

@@ -1,4 +1,4 @@
-#include "psk_client.hpp"
+#include "sim/testing/psk_client.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,5 @@
-// A blocking TLS 1.2 PSK client on OpenSSL for the admin server's tests and the e2e client
-// (scws-admin-test-client): connects, posts requests on one connection, reads the answers.
+// A blocking TLS 1.2 PSK client on OpenSSL for the admin server's tests, the e2e client
+// (scws-admin-test-client) and `scws bench admin`: connects, posts requests on one connection, reads the answers.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "sim/admin/admin_protocol.hpp"
-
 namespace scws::sim::admin::testing {
+
+using Blob = std::vector<std::uint8_t>;
 
 struct HttpAnswer {
   int status = 0;
