@@ -537,6 +537,9 @@ AttackRow measure_row(const RowPlan& plan, const Profile& demo, const fs::path& 
   row.rule = static_cast<unsigned>(plan.rule);
   row.attack = plan.attack;
   Profile profile = demo;
+  // No admin link: the incident stays in the queue for the row to read, and no client channel takes
+  // a slot while the attack runs (`scws bench admin` measures the delivery).
+  profile.admin.reset();
   const bool slow = plan.rule == card::DetectionRule::kSlowClients;
   if (slow) profile.tls->timeout = kSlowClientsTlsTimeout;
   const u16 port = plan.tls_port ? profile.tls->port : profile.http_port;
