@@ -10,16 +10,8 @@ namespace {
 // Runs f inside the caller's transaction, or inside one of its own.
 template <class F>
 Status<CredentialError> in_transaction(card::ObjectStore& store, F&& f) noexcept {
-  card::Nvm& nvm = store.nvm();
-  const bool own = !nvm.in_transaction();
-  if (own && !nvm.begin().ok()) return fail(CredentialError::kStorage);
-  const bool ok = f();
-  if (!own) return ok ? Status<CredentialError>{} : fail(CredentialError::kStorage);
-  if (!ok) {
-    (void)nvm.abort();
-    return fail(CredentialError::kStorage);
-  }
-  if (!nvm.commit().ok()) return fail(CredentialError::kStorage);
+  card::TransactionScope txn(store.nvm());
+  if (!txn.begin().ok() || !f() || !txn.commit().ok()) return fail(CredentialError::kStorage);
   return {};
 }
 

@@ -7,16 +7,10 @@ namespace {
 // Runs body inside the caller's open transaction, or inside one of its own.
 template <class Body>
 Status<NvmError> in_own_or_caller_transaction(ObjectStore& objects, Body&& body) noexcept {
-  Nvm& nvm = objects.nvm();
-  const bool own = !nvm.in_transaction();
-  if (own) SCWS_TRY(nvm.begin());
-  Status<NvmError> s = body();
-  if (!own) return s;
-  if (!s) {
-    (void)nvm.abort();
-    return s;
-  }
-  return nvm.commit();
+  TransactionScope txn(objects.nvm());
+  SCWS_TRY(txn.begin());
+  SCWS_TRY(body());
+  return txn.commit();
 }
 
 template <std::size_t N>

@@ -99,18 +99,11 @@ Status<SettingsError> scws_settings_put(ObjectStore& store, const ScwsSettings& 
   image[ScwsSettings::kObjectSizeV2 + 1] = s.body_timeout;
   image[ScwsSettings::kObjectSizeV2 + 2] = s.idle_timeout;
 
-  Nvm& nvm = store.nvm();
-  const bool own = !nvm.in_transaction();  // join the caller's transaction, or open one
-  if (own && !nvm.begin()) return fail(SettingsError::kNvm);
-  auto done = [&](bool ok) noexcept -> Status<SettingsError> {
-    if (!ok) {
-      if (own) (void)nvm.abort();
-      return fail(SettingsError::kNvm);
-    }
-    if (own && !nvm.commit()) return fail(SettingsError::kNvm);
-    return {};
-  };
-  return done(store.put(kScwsSettingsObject, Bytes(image, sizeof image)).ok());  // another layout: replaced
+  TransactionScope txn(store.nvm());  // join the caller's transaction, or open one
+  if (!txn.begin()) return fail(SettingsError::kNvm);
+  if (!store.put(kScwsSettingsObject, Bytes(image, sizeof image))) return fail(SettingsError::kNvm);  // another layout: replaced
+  if (!txn.commit()) return fail(SettingsError::kNvm);
+  return {};
 }
 
 Result<ScwsSettings, SettingsError> scws_settings_get(ObjectStore& store, const ScwsSettings& absent) noexcept {

@@ -87,6 +87,56 @@ bool covers(std::string_view prefix, std::string_view path) noexcept {
   return path.size() == prefix.size() || prefix.back() == '/' || path[prefix.size()] == '/';
 }
 
+bool valid_name(std::string_view name) noexcept {
+  return !name.empty() && name.size() <= L::kMaxName && printable(name) && name.find(':') == std::string_view::npos;
+}
+
+// Sets the allowed-users bit of `slot` in every used set: on in the sets of `member` (bit j = set
+// j), off in the others. Writes only the masks that change.
+Status<UsersError> write_memberships(ObjectStore& store, u32 slot, u32 member) noexcept {
+  for (u32 j = 0; j < L::kMaxSets; ++j) {
+    u8 h[8];
+    if (!store.read(kWebUsersObject, set_offset(j), MutableBytes(h, sizeof h))) return fail(UsersError::kNvm);
+    if (h[0] == 0) continue;
+    const u32 old_mask = load_be32(h + 4);
+    const u32 bit = u32{1} << slot;
+    const u32 mask = (member & (u32{1} << j)) != 0 ? (old_mask | bit) : (old_mask & ~bit);
+    if (mask == old_mask) continue;
+    u8 m[4];
+    store_be32(m, mask);
+    if (!store.write(kWebUsersObject, set_offset(j) + 4, Bytes(m, sizeof m))) return fail(UsersError::kNvm);
+  }
+  return {};
+}
+
+
+// Writes the user's entry, in its slot or else a free one, and (when `member` is given) its set
+// memberships, in one transaction.
+Status<UsersError> write_user(ObjectStore& store, std::string_view name, const PasswordHash& password,
+                              std::optional<u32> member) noexcept {
+  u32 free_slot = 0;
+  auto slot = find_user(store, name, free_slot);
+  if (!slot) return fail(slot.error());
+  u32 i = *slot;
+  if (i == L::kMaxUsers) {
+    if (free_slot == L::kMaxUsers) return fail(UsersError::kFull);
+    i = free_slot;
+  }
+  u8 e[L::kUserEntrySize] = {};
+  e[0] = 1;
+  e[1] = static_cast<u8>(name.size());
+  std::memcpy(e + 4, name.data(), name.size());
+  std::memcpy(e + kSaltAt, password.salt.data(), PasswordHash::kSaltSize);
+  store_be32(e + kIterationsAt, password.iterations);
+  std::memcpy(e + kHashAt, password.hash.data(), PasswordHash::kHashSize);
+  TransactionScope txn(store.nvm());
+  if (!txn.begin()) return fail(UsersError::kNvm);
+  if (!store.write(kWebUsersObject, user_offset(i), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
+  if (member) SCWS_TRY(write_memberships(store, i, *member));
+  if (!txn.commit()) return fail(UsersError::kNvm);
+  return {};
+}
+
 }  // namespace
 
 const char* describe(UsersError e) noexcept {
@@ -134,31 +184,11 @@ Status<UsersError> web_users_format(ObjectStore& store) noexcept {
 }
 
 Status<UsersError> web_user_put(ObjectStore& store, std::string_view name, const PasswordHash& password) noexcept {
-  if (name.empty() || name.size() > L::kMaxName || !printable(name) || name.find(':') != std::string_view::npos)
-    return fail(UsersError::kInvalidName);
+  if (!valid_name(name)) return fail(UsersError::kInvalidName);
   if (password.iterations == 0 || password.iterations > PasswordHash::kMaxIterations)
     return fail(UsersError::kInvalidPassword);
   SCWS_TRY(check_store(store));
-  u32 free_slot = 0;
-  auto slot = find_user(store, name, free_slot);
-  if (!slot) return fail(slot.error());
-  u32 i = *slot;
-  if (i == L::kMaxUsers) {
-    if (free_slot == L::kMaxUsers) return fail(UsersError::kFull);
-    i = free_slot;
-  }
-  u8 e[L::kUserEntrySize] = {};
-  e[0] = 1;
-  e[1] = static_cast<u8>(name.size());
-  std::memcpy(e + 4, name.data(), name.size());
-  std::memcpy(e + kSaltAt, password.salt.data(), PasswordHash::kSaltSize);
-  store_be32(e + kIterationsAt, password.iterations);
-  std::memcpy(e + kHashAt, password.hash.data(), PasswordHash::kHashSize);
-  TransactionScope txn(store.nvm());
-  if (!txn.begin()) return fail(UsersError::kNvm);
-  if (!store.write(kWebUsersObject, user_offset(i), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
-  if (!txn.commit()) return fail(UsersError::kNvm);
-  return {};
+  return write_user(store, name, password, std::nullopt);
 }
 
 Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefix, std::string_view realm,
@@ -204,32 +234,6 @@ Status<UsersError> web_protection_put(ObjectStore& store, std::string_view prefi
   return {};
 }
 
-namespace {
-
-bool valid_name(std::string_view name) noexcept {
-  return !name.empty() && name.size() <= L::kMaxName && printable(name) && name.find(':') == std::string_view::npos;
-}
-
-// Sets the allowed-users bit of `slot` in every used set: on in the sets of `member` (bit j = set
-// j), off in the others. Writes only the masks that change.
-Status<UsersError> write_memberships(ObjectStore& store, u32 slot, u32 member) noexcept {
-  for (u32 j = 0; j < L::kMaxSets; ++j) {
-    u8 h[8];
-    if (!store.read(kWebUsersObject, set_offset(j), MutableBytes(h, sizeof h))) return fail(UsersError::kNvm);
-    if (h[0] == 0) continue;
-    const u32 old_mask = load_be32(h + 4);
-    const u32 bit = u32{1} << slot;
-    const u32 mask = (member & (u32{1} << j)) != 0 ? (old_mask | bit) : (old_mask & ~bit);
-    if (mask == old_mask) continue;
-    u8 m[4];
-    store_be32(m, mask);
-    if (!store.write(kWebUsersObject, set_offset(j) + 4, Bytes(m, sizeof m))) return fail(UsersError::kNvm);
-  }
-  return {};
-}
-
-}  // namespace
-
 Status<UsersError> web_user_put_member(ObjectStore& store, std::string_view name, const PasswordHash& password,
                                        std::span<const std::string_view> sets) noexcept {
   if (!valid_name(name)) return fail(UsersError::kInvalidName);
@@ -253,27 +257,7 @@ Status<UsersError> web_user_put_member(ObjectStore& store, std::string_view name
     }
     if (!matched) return fail(UsersError::kUnknownSet);
   }
-  u32 free_slot = 0;
-  auto slot = find_user(store, name, free_slot);
-  if (!slot) return fail(slot.error());
-  u32 i = *slot;
-  if (i == L::kMaxUsers) {
-    if (free_slot == L::kMaxUsers) return fail(UsersError::kFull);
-    i = free_slot;
-  }
-  u8 e[L::kUserEntrySize] = {};
-  e[0] = 1;
-  e[1] = static_cast<u8>(name.size());
-  std::memcpy(e + 4, name.data(), name.size());
-  std::memcpy(e + kSaltAt, password.salt.data(), PasswordHash::kSaltSize);
-  store_be32(e + kIterationsAt, password.iterations);
-  std::memcpy(e + kHashAt, password.hash.data(), PasswordHash::kHashSize);
-  TransactionScope txn(store.nvm());
-  if (!txn.begin()) return fail(UsersError::kNvm);
-  if (!store.write(kWebUsersObject, user_offset(i), Bytes(e, sizeof e))) return fail(UsersError::kNvm);
-  SCWS_TRY(write_memberships(store, i, member));
-  if (!txn.commit()) return fail(UsersError::kNvm);
-  return {};
+  return write_user(store, name, password, member);
 }
 
 Status<UsersError> web_user_remove(ObjectStore& store, std::string_view name) noexcept {

@@ -320,6 +320,21 @@ CommandRecord command_of(const Row& r) {
   return c;
 }
 
+// A query's first row, or all its rows, as records.
+template <class Of>
+auto first_of(const Rows& r, Of of) -> std::optional<decltype(of(r.rows[0]))> {
+  if (r.rows.empty()) return std::nullopt;
+  return of(r.rows[0]);
+}
+
+template <class Of>
+auto all_of(const Rows& r, Of of) -> std::vector<decltype(of(r.rows[0]))> {
+  std::vector<decltype(of(r.rows[0]))> out;
+  out.reserve(r.rows.size());
+  for (const Row& row : r.rows) out.push_back(of(row));
+  return out;
+}
+
 class SqlStore final : public Store {
  public:
   SqlStore(std::unique_ptr<Db> db, std::string location) : db_(std::move(db)), location_(std::move(location)) {
@@ -346,19 +361,13 @@ class SqlStore final : public Store {
               {iccid, identity, key, now_seconds()});
   }
   std::optional<CardRecord> card(const std::string& iccid) override {
-    auto r = db_->exec(std::string("SELECT ") + kCardColumns + " FROM cards WHERE iccid = $1", {iccid});
-    if (r.rows.empty()) return std::nullopt;
-    return card_of(r.rows[0]);
+    return first_of(db_->exec(std::string("SELECT ") + kCardColumns + " FROM cards WHERE iccid = $1", {iccid}), card_of);
   }
   std::optional<CardRecord> card_by_identity(const std::string& identity) override {
-    auto r = db_->exec(std::string("SELECT ") + kCardColumns + " FROM cards WHERE psk_identity = $1", {identity});
-    if (r.rows.empty()) return std::nullopt;
-    return card_of(r.rows[0]);
+    return first_of(db_->exec(std::string("SELECT ") + kCardColumns + " FROM cards WHERE psk_identity = $1", {identity}), card_of);
   }
   std::vector<CardRecord> cards() override {
-    std::vector<CardRecord> out;
-    for (const Row& r : db_->exec(std::string("SELECT ") + kCardColumns + " FROM cards ORDER BY iccid").rows) out.push_back(card_of(r));
-    return out;
+    return all_of(db_->exec(std::string("SELECT ") + kCardColumns + " FROM cards ORDER BY iccid"), card_of);
   }
   void set_pending_key(const std::string& iccid, const Blob& key) override {
     db_->exec("UPDATE cards SET pending_psk_key = $1, use_pending = 0 WHERE iccid = $2", {key, iccid});
@@ -382,9 +391,7 @@ class SqlStore final : public Store {
                std::int64_t{s.round}, s.script, s.settings});
   }
   std::optional<SessionRecord> session(const std::string& id) override {
-    auto r = db_->exec(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = $1", {id});
-    if (r.rows.empty()) return std::nullopt;
-    return session_of(r.rows[0]);
+    return first_of(db_->exec(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE id = $1", {id}), session_of);
   }
   void update_session(const SessionRecord& s) override {
     db_->exec("UPDATE sessions SET peer = $1, ended = $2, trigger_kind = $3, resumed = $4, outcome = $5, round = $6, script = $7, "
@@ -393,10 +400,7 @@ class SqlStore final : public Store {
                s.settings, s.id});
   }
   std::vector<SessionRecord> sessions(const std::string& iccid) override {
-    std::vector<SessionRecord> out;
-    for (const Row& r : db_->exec(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE iccid = $1 ORDER BY started, id", {iccid}).rows)
-      out.push_back(session_of(r));
-    return out;
+    return all_of(db_->exec(std::string("SELECT ") + kSessionColumns + " FROM sessions WHERE iccid = $1 ORDER BY started, id", {iccid}), session_of);
   }
 
   bool add_incident(const IncidentRecord& i) override {
@@ -410,11 +414,9 @@ class SqlStore final : public Store {
     return r.affected > 0;
   }
   std::vector<IncidentRecord> incidents(const std::optional<std::string>& iccid) override {
-    std::vector<IncidentRecord> out;
     const std::string sql = std::string("SELECT ") + kIncidentColumns + " FROM incidents" + (iccid ? " WHERE iccid = $1" : "") +
                             " ORDER BY iccid, sequence";
-    for (const Row& r : db_->exec(sql, iccid ? std::vector<Value>{*iccid} : std::vector<Value>{}).rows) out.push_back(incident_of(r));
-    return out;
+    return all_of(db_->exec(sql, iccid ? std::vector<Value>{*iccid} : std::vector<Value>{}), incident_of);
   }
 
   std::int64_t queue_command(const std::string& iccid, const CommandSpec& spec) override {
@@ -425,21 +427,14 @@ class SqlStore final : public Store {
     return r.rows.empty() ? 0 : i64(r.rows[0][0]);
   }
   std::vector<CommandRecord> commands(const std::optional<std::string>& iccid) override {
-    std::vector<CommandRecord> out;
     const std::string sql = std::string("SELECT ") + kCommandColumns + " FROM commands" + (iccid ? " WHERE iccid = $1" : "") + " ORDER BY id";
-    for (const Row& r : db_->exec(sql, iccid ? std::vector<Value>{*iccid} : std::vector<Value>{}).rows) out.push_back(command_of(r));
-    return out;
+    return all_of(db_->exec(sql, iccid ? std::vector<Value>{*iccid} : std::vector<Value>{}), command_of);
   }
   std::optional<CommandRecord> command(std::int64_t id) override {
-    auto r = db_->exec(std::string("SELECT ") + kCommandColumns + " FROM commands WHERE id = $1", {id});
-    if (r.rows.empty()) return std::nullopt;
-    return command_of(r.rows[0]);
+    return first_of(db_->exec(std::string("SELECT ") + kCommandColumns + " FROM commands WHERE id = $1", {id}), command_of);
   }
   std::vector<CommandRecord> queued_commands(const std::string& iccid) override {
-    std::vector<CommandRecord> out;
-    for (const Row& r : db_->exec(std::string("SELECT ") + kCommandColumns + " FROM commands WHERE iccid = $1 AND state = 'queued' ORDER BY id", {iccid}).rows)
-      out.push_back(command_of(r));
-    return out;
+    return all_of(db_->exec(std::string("SELECT ") + kCommandColumns + " FROM commands WHERE iccid = $1 AND state = 'queued' ORDER BY id", {iccid}), command_of);
   }
   bool claim_command(std::int64_t id, const std::string& session) override {
     return db_->exec("UPDATE commands SET state = 'sent', session = $1, updated = $2 WHERE id = $3 AND state = 'queued'",
@@ -461,10 +456,8 @@ class SqlStore final : public Store {
     db_->exec("INSERT INTO auth_failures (time, peer, identity, reason) VALUES ($1, $2, $3, $4)", {f.time, f.peer, f.identity, f.reason});
   }
   std::vector<AuthFailure> auth_failures() override {
-    std::vector<AuthFailure> out;
-    for (const Row& r : db_->exec("SELECT time, peer, identity, reason FROM auth_failures ORDER BY time").rows)
-      out.push_back(AuthFailure{i64(r[0]), str(r[1]), str(r[2]), str(r[3])});
-    return out;
+    return all_of(db_->exec("SELECT time, peer, identity, reason FROM auth_failures ORDER BY time"),
+                  [](const Row& r) { return AuthFailure{i64(r[0]), str(r[1]), str(r[2]), str(r[3])}; });
   }
 
  private:

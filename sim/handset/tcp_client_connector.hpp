@@ -19,13 +19,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <string_view>
 
 #include <asio.hpp>
 
-#include "sim/handset/connector.hpp"
+#include "sim/handset/peer_socket_connector.hpp"
 
 namespace scws::sim {
 
@@ -40,21 +39,17 @@ struct TcpClientOptions {
   std::function<void(const std::string&)> log;
 };
 
-class TcpClientConnector final : public Connector {
+class TcpClientConnector final : public PeerSocketConnector {
  public:
   TcpClientConnector(asio::io_context& io, TcpClientOptions options);
   ~TcpClientConnector() override;
   TcpClientConnector(const TcpClientConnector&) = delete;
   TcpClientConnector& operator=(const TcpClientConnector&) = delete;
 
-  void bind(ChannelEvents& events) override { events_ = &events; }
   // TCP, UICC in client mode, remote connection, with an IPv4 data destination address.
   [[nodiscard]] bool serves(const apdu::cat::OpenChannelParams& p) const override;
   OpenOutcome open(u8 channel, const apdu::cat::OpenChannelParams& p) override;
   void accept(u8 channel) override;  // nothing: a client channel has one peer, from open()
-  void send(u8 channel, Bytes data) override;
-  [[nodiscard]] std::size_t unsent(u8 channel) const override;
-  void resume(u8 channel) override;
   void release(u8 channel, bool graceful) override;
   void close(u8 channel) override;
   void reset() override;
@@ -63,25 +58,12 @@ class TcpClientConnector final : public Connector {
   [[nodiscard]] std::string mapped(const std::string& destination) const;
 
  private:
-  struct Peer;
-
   void on_connect(const std::shared_ptr<Peer>& p, const std::error_code& ec);
-  void start_read(const std::shared_ptr<Peer>& p);
-  void on_read(const std::shared_ptr<Peer>& p, const std::error_code& ec, std::size_t n);
-  void flush(const std::shared_ptr<Peer>& p);
-  void write_failed(const std::shared_ptr<Peer>& p, const std::error_code& ec);
-  void detach(const std::shared_ptr<Peer>& p, bool graceful);
-  void finish_drain(const std::shared_ptr<Peer>& p);
-  [[nodiscard]] std::shared_ptr<Peer> peer(u8 channel) const;
+  [[nodiscard]] std::shared_ptr<Peer> current(u8 channel) const override;
   void log(const std::string& line) const;
 
-  asio::io_context& io_;
   TcpClientOptions options_;
-  ChannelEvents* events_ = nullptr;
   std::array<std::shared_ptr<Peer>, apdu::cat::kMaxChannels> peers_;
-  std::set<std::shared_ptr<Peer>> draining_;  // released gracefully, not yet closed
-  // Completions check it: a connector being destroyed or reset does not call back.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace scws::sim

@@ -1,31 +1,9 @@
 #include "sim/handset/tcp_server_connector.hpp"
 
-#include <algorithm>
-#include <vector>
-
 namespace scws::sim {
 
 namespace cat = apdu::cat;
 using asio::ip::tcp;
-
-namespace {
-constexpr std::size_t kReadChunk = 4096;
-}  // namespace
-
-// One TCP client of a channel. Shared with pending socket operations, so their buffers stay alive
-// after the channel let the client go (a released client drains in the background).
-struct TcpServerConnector::Peer {
-  Peer(tcp::socket s, asio::io_context& io) : socket(std::move(s)), linger_timer(io) {}
-  tcp::socket socket;
-  std::array<u8, kReadChunk> read_buf{};
-  std::vector<u8> out;  // sent by the card, not yet written
-  bool reading = false;
-  bool writing = false;
-  bool peer_eof = false;
-  bool detached = false;  // released: flush `out`, shut down, wait for EOF (bounded), close
-  u8 channel = 0;
-  asio::steady_timer linger_timer;
-};
 
 struct TcpServerConnector::Listener {
   Listener(asio::io_context& io, u16 card, u16 local) : card_port(card), local_port(local), acceptor(io) {}
@@ -37,17 +15,6 @@ struct TcpServerConnector::Listener {
 };
 
 namespace {
-
-void close_now(auto& peer) {
-  std::error_code ec;
-  peer.detached = true;
-  peer.linger_timer.cancel();
-  peer.out.clear();
-  if (peer.socket.is_open()) {
-    peer.socket.cancel(ec);
-    peer.socket.close(ec);
-  }
-}
 
 void close_acceptor(auto& listener) {
   std::error_code ec;
@@ -62,7 +29,7 @@ void close_acceptor(auto& listener) {
 }  // namespace
 
 TcpServerConnector::TcpServerConnector(asio::io_context& io, TcpServerOptions options)
-    : io_(io), options_(std::move(options)) {}
+    : PeerSocketConnector(io, options.linger, "closed its connection"), options_(std::move(options)) {}
 
 TcpServerConnector::~TcpServerConnector() {
   *alive_ = false;
@@ -217,8 +184,8 @@ void TcpServerConnector::attach(u8 channel, tcp::socket s) {
   std::error_code ec;
   s.set_option(tcp::no_delay(true), ec);
   s.non_blocking(true, ec);
-  auto p = std::make_shared<Peer>(std::move(s), io_);
-  p->channel = channel;
+  auto p = std::make_shared<Peer>(std::move(s), channel);
+  p->connected = true;
   Slot& slot_ref = slots_[channel - 1];
   slot_ref.peer = p;
   slot_ref.wants_peer = 0;
@@ -227,111 +194,9 @@ void TcpServerConnector::attach(u8 channel, tcp::socket s) {
   start_read(p);
 }
 
-// --- reading ------------------------------------------------------------------------------------------
-
-void TcpServerConnector::start_read(const std::shared_ptr<Peer>& p) {
-  if (p->reading || p->peer_eof || !p->socket.is_open()) return;
-  std::size_t room = p->read_buf.size();
-  if (!p->detached) {
-    room = std::min(room, events_->rx_room(p->channel));
-    if (room == 0) return;  // backpressure: the card drains the Rx buffer first
-  }
-  p->reading = true;
-  p->socket.async_read_some(asio::buffer(p->read_buf.data(), room),
-                            [this, p, alive = alive_](const std::error_code& ec, std::size_t n) {
-                              if (*alive) on_read(p, ec, n);
-                            });
-}
-
-void TcpServerConnector::on_read(const std::shared_ptr<Peer>& p, const std::error_code& ec, std::size_t n) {
-  p->reading = false;
-  if (p->detached) {
-    // Lingering close: discard what the client still sends, until its EOF or the linger timer.
-    if (ec) {
-      finish_drain(p);
-    } else {
-      start_read(p);
-    }
-    return;
-  }
-  if (n > 0) events_->peer_data(p->channel, Bytes(p->read_buf.data(), n));
-  if (p->detached) return;  // the terminal let it go meanwhile
-  if (ec == asio::error::eof) {
-    p->peer_eof = true;
-    events_->peer_closed(p->channel, true, "closed its connection");
-    return;
-  }
-  if (ec) {
-    if (ec != asio::error::operation_aborted) events_->peer_closed(p->channel, false, ec.message());
-    return;
-  }
-  start_read(p);
-}
-
-void TcpServerConnector::resume(u8 channel) {
-  Slot* s = slot(channel);
-  if (s != nullptr && s->peer) start_read(s->peer);
-}
-
-// --- writing ------------------------------------------------------------------------------------------
-
-void TcpServerConnector::send(u8 channel, Bytes data) {
-  Slot* s = slot(channel);
-  if (s == nullptr || !s->peer || data.empty()) return;
-  s->peer->out.insert(s->peer->out.end(), data.begin(), data.end());
-  flush(s->peer);
-}
-
-std::size_t TcpServerConnector::unsent(u8 channel) const {
+std::shared_ptr<TcpServerConnector::Peer> TcpServerConnector::current(u8 channel) const {
   const Slot* s = slot(channel);
-  return s != nullptr && s->peer ? s->peer->out.size() : 0;
-}
-
-// Eager write: as much as the socket takes now, the rest when it is writable again.
-void TcpServerConnector::flush(const std::shared_ptr<Peer>& p) {
-  if (p->writing) return;
-  if (!p->out.empty()) {
-    std::error_code ec;
-    const std::size_t n = p->socket.write_some(asio::buffer(p->out), ec);
-    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-      write_failed(p, ec);
-      return;
-    }
-    p->out.erase(p->out.begin(), p->out.begin() + static_cast<std::ptrdiff_t>(n));
-  }
-  if (p->out.empty()) {
-    if (p->detached) shutdown_and_linger(p);
-    return;
-  }
-  p->writing = true;
-  p->socket.async_wait(tcp::socket::wait_write, [this, p, alive = alive_](const std::error_code& ec) {
-    if (!*alive) return;
-    p->writing = false;
-    if (ec) {
-      if (ec != asio::error::operation_aborted) {
-        write_failed(p, ec);
-      } else if (p->detached) {
-        finish_drain(p);
-      }
-      return;
-    }
-    const std::size_t before = p->out.size();
-    flush(p);
-    if (!p->detached && p->out.size() < before) events_->tx_progress(p->channel);
-  });
-}
-
-void TcpServerConnector::write_failed(const std::shared_ptr<Peer>& p, const std::error_code& ec) {
-  p->out.clear();
-  if (p->detached) {
-    finish_drain(p);
-    return;
-  }
-  // Reported from the io_context: this may be inside the terminal's SEND DATA.
-  asio::post(io_, [this, p, why = "write failed: " + ec.message(), alive = alive_] {
-    const Slot* s = *alive ? slot(p->channel) : nullptr;
-    if (s != nullptr && s->peer == p) events_->peer_closed(p->channel, false, why);
-  });
+  return s != nullptr ? s->peer : nullptr;
 }
 
 // --- letting clients go -------------------------------------------------------------------------------
@@ -341,35 +206,6 @@ void TcpServerConnector::release(u8 channel, bool graceful) {
   if (s == nullptr) return;
   s->wants_peer = 0;
   if (auto p = std::move(s->peer)) detach(p, graceful);
-}
-
-void TcpServerConnector::detach(const std::shared_ptr<Peer>& p, bool graceful) {
-  p->detached = true;
-  if (!graceful || !p->socket.is_open()) {
-    close_now(*p);
-    return;
-  }
-  draining_.insert(p);
-  p->linger_timer.expires_after(options_.linger);
-  p->linger_timer.async_wait([this, p, alive = alive_](const std::error_code& ec) {
-    if (*alive && !ec) finish_drain(p);
-  });
-  flush(p);
-}
-
-void TcpServerConnector::shutdown_and_linger(const std::shared_ptr<Peer>& p) {
-  std::error_code ec;
-  p->socket.shutdown(tcp::socket::shutdown_send, ec);
-  if (ec || p->peer_eof) {
-    finish_drain(p);
-    return;
-  }
-  start_read(p);  // until the client's EOF: closing with unread data would send a reset
-}
-
-void TcpServerConnector::finish_drain(const std::shared_ptr<Peer>& p) {
-  close_now(*p);
-  draining_.erase(p);
 }
 
 void TcpServerConnector::close(u8 channel) {
@@ -387,8 +223,7 @@ void TcpServerConnector::reset() {
   }
   for (auto& [port, l] : listeners_) close_acceptor(*l);
   listeners_.clear();
-  for (const auto& p : draining_) close_now(*p);
-  draining_.clear();
+  close_draining();
 }
 
 }  // namespace scws::sim

@@ -21,13 +21,12 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <string>
 #include <system_error>
 
 #include <asio.hpp>
 
-#include "sim/handset/connector.hpp"
+#include "sim/handset/peer_socket_connector.hpp"
 
 namespace scws::sim {
 
@@ -42,20 +41,16 @@ struct TcpServerOptions {
   std::function<void(u16 card_port, u16 local_port, const std::error_code& error)> on_listen_failure;
 };
 
-class TcpServerConnector final : public Connector {
+class TcpServerConnector final : public PeerSocketConnector {
  public:
   TcpServerConnector(asio::io_context& io, TcpServerOptions options);
   ~TcpServerConnector() override;
   TcpServerConnector(const TcpServerConnector&) = delete;
   TcpServerConnector& operator=(const TcpServerConnector&) = delete;
 
-  void bind(ChannelEvents& events) override { events_ = &events; }
   [[nodiscard]] bool serves(const apdu::cat::OpenChannelParams& p) const override { return p.server_mode(); }
   OpenOutcome open(u8 channel, const apdu::cat::OpenChannelParams& p) override;
   void accept(u8 channel) override;
-  void send(u8 channel, Bytes data) override;
-  [[nodiscard]] std::size_t unsent(u8 channel) const override;
-  void resume(u8 channel) override;
   void release(u8 channel, bool graceful) override;
   void close(u8 channel) override;
   void reset() override;
@@ -66,7 +61,6 @@ class TcpServerConnector final : public Connector {
   [[nodiscard]] bool accepting(u16 card_port) const;
 
  private:
-  struct Peer;
   struct Listener;
   struct Slot {
     std::shared_ptr<Listener> listener;
@@ -82,26 +76,15 @@ class TcpServerConnector final : public Connector {
   void maybe_accept(const std::shared_ptr<Listener>& l);
   void on_accept(const std::shared_ptr<Listener>& l, const std::error_code& ec, asio::ip::tcp::socket s);
   void attach(u8 channel, asio::ip::tcp::socket s);
-  void start_read(const std::shared_ptr<Peer>& p);
-  void on_read(const std::shared_ptr<Peer>& p, const std::error_code& ec, std::size_t n);
-  void flush(const std::shared_ptr<Peer>& p);
-  void write_failed(const std::shared_ptr<Peer>& p, const std::error_code& ec);
-  void detach(const std::shared_ptr<Peer>& p, bool graceful);
-  void shutdown_and_linger(const std::shared_ptr<Peer>& p);
-  void finish_drain(const std::shared_ptr<Peer>& p);
+  [[nodiscard]] std::shared_ptr<Peer> current(u8 channel) const override;
   void close_listener_if_unused(const std::shared_ptr<Listener>& l);
   void log(const std::string& line) const;
 
-  asio::io_context& io_;
   TcpServerOptions options_;
-  ChannelEvents* events_ = nullptr;
   std::array<Slot, apdu::cat::kMaxChannels> slots_;
   std::map<u16, std::shared_ptr<Listener>> listeners_;  // by card port
   std::map<u16, u16> sticky_ports_;                     // ephemeral ports chosen at a first bind
-  std::set<std::shared_ptr<Peer>> draining_;            // released gracefully, not yet closed
   u64 next_ask_ = 1;
-  // Completions check it: a connector being destroyed or reset does not call back.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace scws::sim
