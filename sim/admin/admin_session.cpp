@@ -96,6 +96,29 @@ std::string new_session_id() {
   return to_hex(b, sizeof b);
 }
 
+IncidentRecord incident_row(const std::string& iccid, const card::Incident& in, const Blob& record, std::int64_t received_at,
+                            const std::string& session) {
+  IncidentRecord r;
+  r.iccid = iccid;
+  r.sequence = in.sequence;
+  r.rule = static_cast<unsigned>(in.rule);
+  r.port = in.port;
+  r.events = in.events;
+  r.threshold = in.threshold;
+  r.window = in.window_seconds;
+  r.first_time = in.first_time;
+  r.last_time = in.last_time;
+  r.flags = record.size() > 2 ? record[2] : 0;  // the record's flags byte (docs/protocol.md 15.2)
+  r.last_kind = static_cast<unsigned>(in.last_kind);
+  r.detail = in.detail;
+  r.connection = in.connection;
+  r.evidence.assign(in.evidence.begin(), in.evidence.begin() + std::min<std::size_t>(in.evidence_length, in.evidence.size()));
+  r.record = record;
+  r.received_at = received_at;
+  r.session = session;
+  return r;
+}
+
 AdminSessions::AdminSessions(Store& store, std::string uri, LogFunction log)
     : store_(store), uri_(std::move(uri)), log_(log ? std::move(log) : [](const std::string&) {}) {}
 
@@ -161,25 +184,7 @@ HttpResponse AdminSessions::on_report(const HttpRequest& req, const std::string&
     session->trigger = report.trigger;
   }
   for (const ReportedIncident& ri : report.incidents) {
-    const card::Incident& in = ri.incident;
-    IncidentRecord r;
-    r.iccid = iccid;
-    r.sequence = in.sequence;
-    r.rule = static_cast<unsigned>(in.rule);
-    r.port = in.port;
-    r.events = in.events;
-    r.threshold = in.threshold;
-    r.window = in.window_seconds;
-    r.first_time = in.first_time;
-    r.last_time = in.last_time;
-    r.flags = ri.record[2];
-    r.last_kind = static_cast<unsigned>(in.last_kind);
-    r.detail = in.detail;
-    r.connection = in.connection;
-    r.evidence.assign(in.evidence.begin(), in.evidence.begin() + std::min<std::size_t>(in.evidence_length, in.evidence.size()));
-    r.record = ri.record;
-    r.received_at = now;
-    r.session = session->id;
+    const IncidentRecord r = incident_row(iccid, ri.incident, ri.record, now, session->id);
     if (store_.add_incident(r)) ++stored;
   }
   stats_.incidents_stored += stored;

@@ -37,6 +37,10 @@ HttpResponse error_response(int status, const std::string& text);
 
 using LogFunction = std::function<void(const std::string&)>;
 
+// The store's row for one reported incident (its parsed fields and its 60-byte record).
+IncidentRecord incident_row(const std::string& iccid, const card::Incident& in, const Blob& record, std::int64_t received_at,
+                            const std::string& session);
+
 struct SessionStats {
   std::atomic<std::uint64_t> sessions{0};
   std::atomic<std::uint64_t> incidents_stored{0};

@@ -31,6 +31,7 @@
 #include "card/defence/incident_queue.hpp"
 #include "sim/admin/admin_protocol.hpp"
 #include "sim/admin/admin_server.hpp"
+#include "sim/admin/admin_session.hpp"
 #include "sim/admin/store.hpp"
 #include "sim/bench/bench_http.hpp"
 #include "sim/bench/bench_report.hpp"
@@ -414,23 +415,7 @@ double insert_direct(admin::Store& store, unsigned count) {
   for (u32 s = 1; s <= count; ++s) {
     const admin::Blob rec = incident_record(kDirectIccid, s);
     const card::Incident in = card::IncidentQueue::parse(Bytes(rec.data(), rec.size())).value();
-    admin::IncidentRecord r;
-    r.iccid = kDirectIccid;
-    r.sequence = in.sequence;
-    r.rule = static_cast<unsigned>(in.rule);
-    r.port = in.port;
-    r.events = in.events;
-    r.threshold = in.threshold;
-    r.window = in.window_seconds;
-    r.first_time = in.first_time;
-    r.last_time = in.last_time;
-    r.flags = rec[2];
-    r.last_kind = static_cast<unsigned>(in.last_kind);
-    r.detail = in.detail;
-    r.connection = in.connection;
-    r.record = rec;
-    r.received_at = admin::now_seconds();
-    r.session = "bench-direct";
+    admin::IncidentRecord r = admin::incident_row(kDirectIccid, in, rec, admin::now_seconds(), "bench-direct");
     rows.push_back(std::move(r));
   }
   const auto t0 = Clock::now();
