@@ -197,12 +197,13 @@ unsigned AdminServer::Impl::psk_callback(SSL* ssl, const char* identity, unsigne
     return 0;
   }
   if (!card) {
-    self.log("unknown PSK identity \"" + conn->identity + "\" from " + conn->peer + ": handshake refused");
     try {
       self.store.add_auth_failure(AuthFailure{now_seconds(), conn->peer, conn->identity, "unknown identity"});
     } catch (const StoreError& e) {
       self.log(std::string("store error: ") + e.what());
     }
+    // Logged once the row is written, so that whoever sees the line finds the row.
+    self.log("unknown PSK identity \"" + conn->identity + "\" from " + conn->peer + ": handshake refused");
     return 0;  // OpenSSL answers unknown_psk_identity
   }
   const Blob& key = (!card->pending_psk_key.empty() && card->use_pending) ? card->pending_psk_key : card->psk_key;

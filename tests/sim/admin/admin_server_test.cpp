@@ -3,6 +3,7 @@
 // logged, a request that breaks the protocol answered and the connection closed.
 #include <doctest/doctest.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -24,6 +25,7 @@ struct ServerRig {
   std::unique_ptr<Store> store = open_store((dir.path() / "admin.sqlite").string());
   asio::io_context io;
   std::mutex mutex;
+  std::condition_variable line_added;
   std::vector<std::string> lines;
   std::unique_ptr<AdminServer> server;
   std::thread thread;
@@ -33,8 +35,11 @@ struct ServerRig {
     AdminServerOptions o;
     o.port = 0;
     o.log = [this](const std::string& l) {
-      std::lock_guard lock(mutex);
-      lines.push_back(l);
+      {
+        std::lock_guard lock(mutex);
+        lines.push_back(l);
+      }
+      line_added.notify_all();
     };
     o.idle_timeout = std::chrono::seconds(2);
     server = std::make_unique<AdminServer>(io, *store, o);
@@ -46,8 +51,14 @@ struct ServerRig {
     thread.join();
     server->stop();
   }
-  bool logged(const std::string& part) {
-    std::lock_guard lock(mutex);
+  // Waits (at most `bound`) until the server's thread has logged a line containing `part`.
+  bool wait_logged(const std::string& part, std::chrono::milliseconds bound) {
+    std::unique_lock lock(mutex);
+    return line_added.wait_for(lock, bound, [&] { return has_line(part); });
+  }
+
+ private:
+  bool has_line(const std::string& part) const {
     for (const auto& l : lines)
       if (l.find(part) != std::string::npos) return true;
     return false;
@@ -90,9 +101,8 @@ TEST_CASE("an unknown PSK identity fails the handshake, logged with the peer and
   }
   CHECK(refused);
   CHECK(why.find("unknown psk identity") != std::string::npos);
-  // Bounded polling: the server's thread writes the log line and the row.
-  for (int i = 0; i < 200 && !rig.logged("8988211000000000025"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  CHECK(rig.logged("unknown PSK identity \"scws-admin:8988211000000000025\" from 127.0.0.1:"));
+  // The server's thread writes the log line (after the row): wait for it, bounded.
+  CHECK(rig.wait_logged("unknown PSK identity \"scws-admin:8988211000000000025\" from 127.0.0.1:", std::chrono::seconds(2)));
   CHECK(rig.store->auth_failures().at(0).identity == "scws-admin:8988211000000000025");
   // A wrong key for a known identity fails too.
   CHECK_THROWS_AS(PskClient("127.0.0.1", rig.server->port(), kIdentity, Blob(16, 0x01)), std::runtime_error);
